@@ -1,0 +1,29 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUN_DIR ?= var/dev
+
+.PHONY: install run test bench lint conformance demo
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	test -f $(RUN_DIR)/gateway.toml || $(VENV)/bin/gateway init $(RUN_DIR)
+	$(VENV)/bin/gateway serve --config $(RUN_DIR)/gateway.toml
+
+test: install
+	$(VENV)/bin/pytest -n 2 -q
+
+conformance: install
+	$(PY) scripts/conformance.py
+
+bench: install
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .

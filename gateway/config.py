@@ -1,0 +1,183 @@
+"""`gateway.toml` loading with `GATEWAY_<SECTION>__<KEY>` environment overrides (INTERFACE.md)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+
+@dataclass
+class OrganizationConfig:
+    name: str = "Mykolaiv City Council"
+    edrpou: str = "00000000"
+    system_id: str = ""
+    system_name: str = "gateway"
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    max_request_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = "sqlite:///gateway.db"
+
+
+@dataclass
+class SigningConfig:
+    key: str = ""
+    key_password_env: str = ""
+    tsa_url: str = ""
+    default_level: str = ""
+
+
+@dataclass
+class TrustConfig:
+    anchors: list[str] = field(default_factory=list)
+    revocation: str = "online"
+    cache_dir: str = ""
+
+
+@dataclass
+class SevConfig:
+    enabled: bool = False
+    url: str = ""
+    system_id: str = ""
+    password_env: str = ""
+    poll_seconds: float = 5.0
+
+
+@dataclass
+class TrembitaConfig:
+    enabled: bool = False
+    instance: str = "SEVDEIR-TEST"
+    member_class: str = "GOV"
+    member_code: str = ""
+    subsystem: str = ""
+    security_server_url: str = ""
+
+
+@dataclass
+class StorageConfig:
+    dir: str = "storage"
+
+
+@dataclass
+class DevPkiConfig:
+    """Extension: the development PKI whose CRL/OCSP/TSA services `gateway serve` runs."""
+
+    dir: str = ""
+    serve: bool = False
+    port: int = 0
+
+
+@dataclass
+class Config:
+    organization: OrganizationConfig = field(default_factory=OrganizationConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    signing: SigningConfig = field(default_factory=SigningConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    sev: SevConfig = field(default_factory=SevConfig)
+    trembita: TrembitaConfig = field(default_factory=TrembitaConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    dev_pki: DevPkiConfig = field(default_factory=DevPkiConfig)
+    path: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the file are relative to the file's folder."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+SECTIONS = {f.name for f in fields(Config) if f.name != "path"}
+
+
+def _coerce(value: str, current: Any, where: str) -> Any:
+    if isinstance(current, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(current, list):
+        return [v for v in value.split(os.pathsep) if v]
+    return value
+
+
+def _apply(section_obj: Any, section: str, values: dict[str, Any]) -> None:
+    known = {f.name for f in fields(section_obj)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting [{section}] {key}")
+        current = getattr(section_obj, key)
+        if isinstance(current, bool) and not isinstance(value, bool):
+            raise ConfigError(f"[{section}] {key}: expected true/false")
+        if isinstance(current, list) and isinstance(value, str):
+            value = [value]
+        setattr(section_obj, key, value)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
+    """Load the file (if given), then apply `GATEWAY_<SECTION>__<KEY>` overrides from `env`."""
+    env = os.environ if env is None else env
+    cfg = Config()
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {p}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {p}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+        cfg.path = p.resolve()
+        for section, values in data.items():
+            if section not in SECTIONS or not isinstance(values, dict):
+                raise ConfigError(f"{p}: unknown section [{section}]")
+            _apply(getattr(cfg, section), section, values)
+    for name, value in env.items():
+        if not name.startswith("GATEWAY_") or "__" not in name:
+            continue
+        section, _, key = name[len("GATEWAY_"):].lower().partition("__")
+        if section not in SECTIONS:
+            continue
+        obj = getattr(cfg, section)
+        if key not in {f.name for f in fields(obj)}:
+            raise ConfigError(f"{name}: unknown setting [{section}] {key}")
+        setattr(obj, key, _coerce(value, getattr(obj, key), name))
+    if cfg.trust.revocation not in ("online", "offline"):
+        raise ConfigError('[trust] revocation must be "online" or "offline"')
+    return cfg
+
+
+def default_config_path() -> Path | None:
+    """`--config` default: $GATEWAY_CONFIG, else ./gateway.toml when present."""
+    if os.environ.get("GATEWAY_CONFIG"):
+        return Path(os.environ["GATEWAY_CONFIG"])
+    p = Path("gateway.toml")
+    return p if p.exists() else None

@@ -1,0 +1,1 @@
+"""Signed containers: signers, formats (CAdES, PAdES, XAdES, ASiC) and validation."""

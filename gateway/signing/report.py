@@ -1,0 +1,188 @@
+"""The validation report of INTERFACE.md, with ETSI EN 319 102-1 indications.
+
+Every validator (CMS, PDF, XML, ASiC) fills these structures; `to_dict()` gives the JSON shape that
+`gateway verify --json` prints and the REST API returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+
+class Indication(StrEnum):
+    TOTAL_PASSED = "TOTAL_PASSED"
+    TOTAL_FAILED = "TOTAL_FAILED"
+    INDETERMINATE = "INDETERMINATE"
+    NO_SIGNATURE_FOUND = "NO_SIGNATURE_FOUND"
+
+
+class SubIndication(StrEnum):
+    """ETSI EN 319 102-1 sub-indications (clause 5.1.3)."""
+
+    # with TOTAL_FAILED
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    # with INDETERMINATE (SIG_/CHAIN_CONSTRAINTS_FAILURE occur with both)
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    POLICY_PROCESSING_ERROR = "POLICY_PROCESSING_ERROR"
+    SIGNATURE_POLICY_NOT_AVAILABLE = "SIGNATURE_POLICY_NOT_AVAILABLE"
+    TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
+    REVOCATION_OUT_OF_BOUNDS_NO_POE = "REVOCATION_OUT_OF_BOUNDS_NO_POE"
+    NO_POE = "NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+
+
+_RANK = {
+    Indication.TOTAL_FAILED: 0,
+    Indication.NO_SIGNATURE_FOUND: 1,
+    Indication.INDETERMINATE: 2,
+    Indication.TOTAL_PASSED: 3,
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class SignerIdentity:
+    subject: str = ""
+    issuer: str = ""
+    serial: str = ""
+    edrpou: str | None = None
+    drfo: str | None = None
+
+
+@dataclass
+class AlgorithmInfo:
+    digest: str = ""
+    signature: str = ""
+
+
+@dataclass
+class TimestampInfo:
+    type: str  # "signature" | "content" | "archive"
+    time: datetime | None
+    tsa: str = ""
+    intact: bool = False
+
+
+@dataclass
+class ChainEntry:
+    subject: str
+    issuer: str
+    not_after: datetime | None
+    revocation: str = "not-checked"  # good | revoked | unknown | not-checked
+
+
+@dataclass
+class SignatureReport:
+    id: str = ""
+    format: str = "CMS"
+    indication: Indication = Indication.INDETERMINATE
+    subindication: SubIndication | None = None
+    intact: bool = False
+    signer: SignerIdentity = field(default_factory=SignerIdentity)
+    algorithm: AlgorithmInfo = field(default_factory=AlgorithmInfo)
+    claimed_signing_time: datetime | None = None
+    best_signature_time: datetime | None = None
+    timestamps: list[TimestampInfo] = field(default_factory=list)
+    chain: list[ChainEntry] = field(default_factory=list)
+    signed_objects: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
+        """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
+        if reason and reason not in self.errors:
+            self.errors.append(reason)
+        if _RANK[indication] < _RANK[self.indication] or (
+            indication == self.indication and self.subindication is None
+        ):
+            self.indication = indication
+            self.subindication = sub
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["indication"] = str(self.indication)
+        d["subindication"] = str(self.subindication) if self.subindication else None
+        d["claimed_signing_time"] = _iso(self.claimed_signing_time)
+        d["best_signature_time"] = _iso(self.best_signature_time)
+        d["timestamps"] = [{**asdict(t), "time": _iso(t.time)} for t in self.timestamps]
+        d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
+        return d
+
+
+@dataclass
+class ValidationReport:
+    container: str = "CMS"
+    validation_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    signatures: list[SignatureReport] = field(default_factory=list)
+    #: set for a report about the file as a whole (e.g. malformed input, no signature)
+    indication_override: Indication | None = None
+    subindication_override: SubIndication | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def indication(self) -> Indication:
+        if self.indication_override is not None:
+            return self.indication_override
+        if not self.signatures:
+            return Indication.NO_SIGNATURE_FOUND
+        return min((s.indication for s in self.signatures), key=_RANK.__getitem__)
+
+    @property
+    def subindication(self) -> SubIndication | None:
+        if self.indication_override is not None:
+            return self.subindication_override
+        worst = [s for s in self.signatures if s.indication == self.indication]
+        return worst[0].subindication if worst else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "indication": str(self.indication),
+            "subindication": str(self.subindication) if self.subindication else None,
+            "container": self.container,
+            "validation_time": _iso(self.validation_time),
+            "signatures": [s.to_dict() for s in self.signatures],
+        }
+        if self.errors:
+            d["errors"] = list(self.errors)
+        return d
+
+    @property
+    def exit_code(self) -> int:
+        """`gateway verify` exit status: 0 passed, 1 failed, 3 indeterminate (or no signature)."""
+        return {Indication.TOTAL_PASSED: 0, Indication.TOTAL_FAILED: 1}.get(self.indication, 3)
+
+
+def format_failure(container: str, reason: str) -> ValidationReport:
+    """The report for input that cannot be parsed at all: TOTAL_FAILED / FORMAT_FAILURE."""
+    return ValidationReport(
+        container=container,
+        indication_override=Indication.TOTAL_FAILED,
+        subindication_override=SubIndication.FORMAT_FAILURE,
+        errors=[reason],
+    )

@@ -1,0 +1,25 @@
+"""What a validation is asked to do: trust anchors, time, revocation mode, detached contents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from asn1crypto import x509
+
+
+@dataclass
+class ValidationPolicy:
+    #: trust anchors; with none, no chain can reach a trust anchor (INDETERMINATE at best)
+    trust_roots: list[x509.Certificate] = field(default_factory=list)
+    #: fetch nothing over the network (OCSP, CRL, AIA); use what the file embeds and the cache
+    offline: bool = False
+    #: validate as of this time instead of now (`verify --at`)
+    at: datetime | None = None
+    #: folder of cached CRLs/OCSP responses (read when offline, written when online)
+    cache_dir: Path | None = None
+    #: detached signed contents, by file name (a signature may name the file it covers)
+    detached: dict[str, Path] = field(default_factory=dict)
+    #: bound on the size of any one input read into memory
+    max_input_bytes: int = 512 * 1024 * 1024
