@@ -36,6 +36,8 @@ class DatabaseConfig:
 class SigningConfig:
     key: str = ""
     key_password_env: str = ""
+    #: extension: a file holding the key password (development set-ups made by `gateway init`)
+    key_password_file: str = ""
     tsa_url: str = ""
     default_level: str = ""
 
