@@ -8,7 +8,9 @@ from gateway.config import Config, default_config_path, load_config
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="gateway.toml (default: $GATEWAY_CONFIG or ./gateway.toml)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="gateway.toml (default: $GATEWAY_CONFIG or ./gateway.toml)"
+    )
 
 
 def config_from_args(args: argparse.Namespace, *, required: bool = False) -> Config:

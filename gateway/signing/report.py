@@ -7,7 +7,7 @@ Every validator (CMS, PDF, XML, ASiC) fills these structures; `to_dict()` gives 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -62,8 +62,8 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -138,7 +138,7 @@ class SignatureReport:
 @dataclass
 class ValidationReport:
     container: str = "CMS"
-    validation_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    validation_time: datetime = field(default_factory=lambda: datetime.now(UTC))
     signatures: list[SignatureReport] = field(default_factory=list)
     #: set for a report about the file as a whole (e.g. malformed input, no signature)
     indication_override: Indication | None = None
