@@ -1,0 +1,1 @@
+"""Durable state: database models, migrations, content-addressed document bodies."""
