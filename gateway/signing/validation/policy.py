@@ -21,5 +21,7 @@ class ValidationPolicy:
     cache_dir: Path | None = None
     #: detached signed contents, by file name (a signature may name the file it covers)
     detached: dict[str, Path] = field(default_factory=dict)
+    #: the validated file's name, to pair it with one of several detached files (x.txt.p7s -> x.txt)
+    source_name: str = ""
     #: bound on the size of any one input read into memory
     max_input_bytes: int = 512 * 1024 * 1024

@@ -1,0 +1,96 @@
+"""The validation engine: detect the container, dispatch to its validator, never raise on bad input.
+
+Validators register per container kind: `register("XML", validate_xml)`. The CMS and PDF validators
+are built in; XML and ASiC are added by `gateway.signing.validation.xml` / `.asic` when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.signing.report import ValidationReport, format_failure
+from gateway.signing.validation.detached import InputTooLarge
+from gateway.signing.validation.policy import ValidationPolicy
+
+log = logging.getLogger(__name__)
+
+Validator = Callable[[bytes, ValidationPolicy], ValidationReport]
+
+#: container kind -> validator; kinds: "CMS", "PDF", "XML", "ASiC"
+VALIDATORS: dict[str, Validator] = {}
+#: the report's container name when a kind has no validator
+_CONTAINER_NAMES = {"CMS": "CMS", "PDF": "PDF", "XML": "XML", "ASiC": "ASiC-E"}
+#: modules that register a validator when imported (missing ones are simply not supported yet)
+_PLUGINS = ("gateway.signing.validation.cms", "gateway.signing.validation.pdf",
+            "gateway.signing.validation.xml", "gateway.signing.validation.asic")
+_loaded = False
+
+
+def register(kind: str, validator: Validator) -> None:
+    VALIDATORS[kind] = validator
+
+
+def _load_plugins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for name in _PLUGINS:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def detect(data: bytes) -> str:
+    """Container kind by content: PDF, ASiC (ZIP), XML, else CMS (DER/BER, PEM or base64)."""
+    head = data[:1024]
+    if head.startswith(b"%PDF") or (head[:1] != b"\x30" and b"%PDF-" in head):
+        return "PDF"
+    if head.startswith(b"PK\x03\x04"):
+        return "ASiC"
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<"):
+        return "XML"
+    return "CMS"
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """Read at most `limit` bytes; a larger file is an error, found without reading it all."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(f"{path.name}: larger than the limit of {limit} bytes")
+    return data
+
+
+def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
+    """Validate a signed file (bytes or a path) and return the INTERFACE.md report.
+
+    Malformed input gives a TOTAL_FAILED / FORMAT_FAILURE report; I/O errors on `data` (a path) and
+    detached files raise OSError, inputs over the size bound raise InputTooLarge.
+    """
+    _load_plugins()
+    if isinstance(data, Path):
+        if not policy.source_name:
+            policy.source_name = data.name
+        data = read_bounded(data, policy.max_input_bytes)
+    elif len(data) > policy.max_input_bytes:
+        raise InputTooLarge(f"input larger than the limit of {policy.max_input_bytes} bytes")
+    kind = detect(data)
+    validator = VALIDATORS.get(kind)
+    if validator is None:
+        return format_failure(_CONTAINER_NAMES[kind], f"{kind} signatures are not supported yet")
+    try:
+        return validator(data, policy)
+    except (InputTooLarge, OSError):
+        raise
+    except RecursionError:
+        return format_failure(_CONTAINER_NAMES[kind], "input nested too deeply")
+    except Exception as exc:  # noqa: BLE001 - malformed input must give a report, not a traceback
+        log.debug("validator %s failed", kind, exc_info=True)
+        return format_failure(_CONTAINER_NAMES[kind], f"cannot validate: {type(exc).__name__}: {exc}"[:300])
