@@ -24,7 +24,8 @@ def test_known_codes_are_valid(code):
 def test_recomputation_with_weights_plus_two():
     # 0000001x: first sum 7 -> digit 7; 0000002: 14 % 11 = 3; find a prefix whose first sum is 10
     prefix = next(
-        f"{n:07d}" for n in range(1, 10**6)
+        f"{n:07d}"
+        for n in range(1, 10**6)
         if sum(int(c) * w for c, w in zip(f"{n:07d}", range(1, 8), strict=True)) % 11 == 10
     )
     digits = [int(c) for c in prefix]

@@ -82,10 +82,17 @@ def test_ds05_pdf_and_signature_are_decoded():
 
 def _header(msg_type: int = MsgType.DOCUMENT) -> Header:
     return Header(
-        msg_type=msg_type, msg_id="5b0c8d7e-58a2-4d7a-9d57-0b1f3f1c2a11", msg_acknow=2,
-        from_org_id="04056612", from_organization="Миколаївська міська рада",
-        from_sys_id="a1b2c3", from_system="gateway", to_org_id="37472062",
-        to_organization="Міністерство інфраструктури України", to_sys_id="d4e5f6", to_system="IT-Enterprise",
+        msg_type=msg_type,
+        msg_id="5b0c8d7e-58a2-4d7a-9d57-0b1f3f1c2a11",
+        msg_acknow=2,
+        from_org_id="04056612",
+        from_organization="Миколаївська міська рада",
+        from_sys_id="a1b2c3",
+        from_system="gateway",
+        to_org_id="37472062",
+        to_organization="Міністерство інфраструктури України",
+        to_sys_id="d4e5f6",
+        to_system="IT-Enterprise",
         time=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
     )
 
@@ -93,21 +100,34 @@ def _header(msg_type: int = MsgType.DOCUMENT) -> Header:
 def _document(payload: bytes = b"%PDF-1.7 letter\n") -> Document:
     person = OfficialPerson("Сєнкевич", "Олександр", "Федорович", post="Міський голова")
     return Document(
-        idnumber="17", reg_number="01-12/345", reg_date=date(2026, 11, 24), purpose_type=3,
-        kind="Лист", title="Про ремонт доріг", annotation="Щодо фінансування", urgent=True,
+        idnumber="17",
+        reg_number="01-12/345",
+        reg_date=date(2026, 11, 24),
+        purpose_type=3,
+        kind="Лист",
+        title="Про ремонт доріг",
+        annotation="Щодо фінансування",
+        urgent=True,
         author=Organization("04056612", "Миколаївська міська рада", address="Миколаїв", officials=[person]),
         addressees=[Organization("37472062", "Міністерство інфраструктури України")],
-        writer=Organization("04056612", "Миколаївська міська рада",
-                            officials=[OfficialPerson("Коваль", "Ірина", "Петрівна", post="спеціаліст")]),
-        files=[DocTransfer("1", "лист.pdf", "pdf", payload),
-               DocTransfer("2", "додаток.docx", "docx", b"PK\x03\x04")],
+        writer=Organization(
+            "04056612",
+            "Миколаївська міська рада",
+            officials=[OfficialPerson("Коваль", "Ірина", "Петрівна", post="спеціаліст")],
+        ),
+        files=[
+            DocTransfer("1", "лист.pdf", "pdf", payload),
+            DocTransfer("2", "додаток.docx", "docx", b"PK\x03\x04"),
+        ],
         referred=[Reference("1/16/14-15", date(2015, 9, 9), idnumber="184")],
     )
 
 
 def test_document_round_trip():
-    sigs = [SignInfo("1", b"\x30\x80sig-one", signing_time=datetime(2026, 11, 25, 8, 59, tzinfo=UTC)),
-            SignInfo("2", b"\x30\x80sig-two", certificate=b"\x30\x82cert")]
+    sigs = [
+        SignInfo("1", b"\x30\x80sig-one", signing_time=datetime(2026, 11, 25, 8, 59, tzinfo=UTC)),
+        SignInfo("2", b"\x30\x80sig-two", certificate=b"\x30\x82cert"),
+    ]
     raw = build_document(_header(), _document(), sigs)
     assert raw.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     msg = parse_message(raw)
@@ -115,7 +135,9 @@ def test_document_round_trip():
     doc = msg.document
     assert doc == _document()
     assert [(s.doc_transfer_idnumber, s.sign_data, s.certificate) for s in msg.signatures] == [
-        ("1", b"\x30\x80sig-one", None), ("2", b"\x30\x80sig-two", b"\x30\x82cert")]
+        ("1", b"\x30\x80sig-one", None),
+        ("2", b"\x30\x80sig-two", b"\x30\x82cert"),
+    ]
     assert msg.signatures[0].signing_time == datetime(2026, 11, 25, 8, 59, tzinfo=UTC)
 
 
@@ -167,8 +189,10 @@ def test_built_messages_are_validated_before_they_leave():
 @needs_samples
 def test_built_messages_validate_against_the_reference_schema_too():
     ref = etree.XMLSchema(etree.parse(str(REFERENCE_XSD)))
-    for raw in (build_document(_header(), _document(), [SignInfo("1", b"\x30\x00")]),
-                acknowledge(_header(), AckType.REGISTERED, reg_number="5", reg_date=date(2026, 1, 2))):
+    for raw in (
+        build_document(_header(), _document(), [SignInfo("1", b"\x30\x00")]),
+        acknowledge(_header(), AckType.REGISTERED, reg_number="5", reg_date=date(2026, 1, 2)),
+    ):
         assert ref.validate(etree.fromstring(raw)), ref.error_log.last_error
 
 
@@ -208,7 +232,8 @@ def test_signature_must_point_at_a_file_in_the_message():
     with pytest.raises(MessageFormatError, match="'99'"):
         build_document(_header(), _document(), [SignInfo("99", b"\x30\x00")])
     raw = build_document(_header(), _document(), [SignInfo("2", b"\x30\x00")]).replace(
-        b'docTransfer_idnumber="2"', b'docTransfer_idnumber="99"')
+        b'docTransfer_idnumber="2"', b'docTransfer_idnumber="99"'
+    )
     with pytest.raises(MessageFormatError, match="'99'"):
         parse_message(raw)
 

@@ -109,13 +109,20 @@ class Header:
     def reply(self, msg_type: int, *, msg_id: str | None = None) -> Header:
         """A header for a message going back to this one's sender."""
         return Header(
-            msg_type=msg_type, msg_id=msg_id or new_msg_id(),
-            from_org_id=self.to_org_id, from_organization=self.to_organization,
-            from_sys_id=self.to_sys_id, from_system=self.to_system,
-            from_system_details=self.to_system_details, from_department=self.to_department,
-            to_org_id=self.from_org_id, to_organization=self.from_organization,
-            to_sys_id=self.from_sys_id, to_system=self.from_system,
-            to_system_details=self.from_system_details, to_department=self.from_department,
+            msg_type=msg_type,
+            msg_id=msg_id or new_msg_id(),
+            from_org_id=self.to_org_id,
+            from_organization=self.to_organization,
+            from_sys_id=self.to_sys_id,
+            from_system=self.to_system,
+            from_system_details=self.to_system_details,
+            from_department=self.to_department,
+            to_org_id=self.from_org_id,
+            to_organization=self.from_organization,
+            to_sys_id=self.from_sys_id,
+            to_system=self.from_system,
+            to_system_details=self.from_system_details,
+            to_department=self.from_department,
             msg_acknow=0 if msg_type == MsgType.NOTIFICATION else 2,
         )
 
@@ -232,8 +239,12 @@ _schema_lock = threading.Lock()  # an XMLSchema object is not safe to use from t
 
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_blank_text=False,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
     )
 
 
@@ -253,7 +264,7 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
     """Parse and validate a received 1207 message; MessageFormatError with a reason otherwise."""
     if len(raw) > max_bytes:
         raise MessageFormatError(f"{len(raw)} bytes exceeds the limit of {max_bytes}")
-    body = raw[len(BOM):] if raw.startswith(BOM) else raw
+    body = raw[len(BOM) :] if raw.startswith(BOM) else raw
     if not body.strip():
         raise MessageFormatError("empty message")
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
@@ -292,14 +303,22 @@ def _lenient_header(root: etree._Element) -> Header | None:
     except ValueError:
         time = None
     return Header(
-        msg_type=msg_type, msg_id=a["msg_id"], time=time,
+        msg_type=msg_type,
+        msg_id=a["msg_id"],
+        time=time,
         msg_acknow=int(a["msg_acknow"]) if a.get("msg_acknow", "").isdigit() else 0,
-        from_org_id=a["from_org_id"], from_organization=a.get("from_organization", ""),
-        from_sys_id=a.get("from_sys_id", ""), from_system=a.get("from_system", ""),
-        from_system_details=a.get("from_system_details"), from_department=a.get("from_department"),
-        to_org_id=a["to_org_id"], to_organization=a.get("to_organization", ""),
-        to_sys_id=a.get("to_sys_id", ""), to_system=a.get("to_system", ""),
-        to_system_details=a.get("to_system_details"), to_department=a.get("to_department"),
+        from_org_id=a["from_org_id"],
+        from_organization=a.get("from_organization", ""),
+        from_sys_id=a.get("from_sys_id", ""),
+        from_system=a.get("from_system", ""),
+        from_system_details=a.get("from_system_details"),
+        from_department=a.get("from_department"),
+        to_org_id=a["to_org_id"],
+        to_organization=a.get("to_organization", ""),
+        to_sys_id=a.get("to_sys_id", ""),
+        to_system=a.get("to_system", ""),
+        to_system_details=a.get("to_system_details"),
+        to_department=a.get("to_department"),
     )
 
 
@@ -314,20 +333,24 @@ def _read_message(root: etree._Element, header: Header, raw: bytes) -> Message:
         result = ack.find("AckResult")
         assert result is not None
         message.acknowledgement = Acknowledgement(
-            msg_id=ack.get("msg_id", ""), ack_type=int(ack.get("ack_type", "0")),
-            errorcode=int(result.get("errorcode", "0")), errortext=result.get("errortext", ""),
+            msg_id=ack.get("msg_id", ""),
+            ack_type=int(ack.get("ack_type", "0")),
+            errorcode=int(result.get("errorcode", "0")),
+            errortext=result.get("errortext", ""),
             reg_number=(reg.text or "").strip() if reg is not None else None,
             reg_date=date.fromisoformat(reg.get("regdate", "")) if reg is not None else None,
         )
     for si in root.iterfind("Expansion/StaticExpansion/SignInfo"):
         cert = si.findtext("CertificateData")
         when = si.findtext("SigningTime")
-        message.signatures.append(SignInfo(
-            doc_transfer_idnumber=si.get("docTransfer_idnumber", ""),
-            sign_data=_b64(si.findtext("SignData") or ""),
-            signing_time=_parse_datetime(when) if when else None,
-            certificate=_b64(cert) if cert else None,
-        ))
+        message.signatures.append(
+            SignInfo(
+                doc_transfer_idnumber=si.get("docTransfer_idnumber", ""),
+                sign_data=_b64(si.findtext("SignData") or ""),
+                signing_time=_parse_datetime(when) if when else None,
+                certificate=_b64(cert) if cert else None,
+            )
+        )
     return message
 
 
@@ -337,10 +360,14 @@ def _read_document(doc: etree._Element) -> Document:
     author = doc.find("Author/Organization")
     writer = doc.find("Writer/Organization")
     return Document(
-        idnumber=doc.get("idnumber", ""), reg_number=(reg.text or "").strip(),
+        idnumber=doc.get("idnumber", ""),
+        reg_number=(reg.text or "").strip(),
         reg_date=date.fromisoformat(reg.get("regdate", "")),
-        purpose_type=int(doc.get("purpose_type", "0")), kind=doc.get("kind"), title=doc.get("title"),
-        annotation=doc.get("annotation"), urgent=doc.get("urgent") == "1",
+        purpose_type=int(doc.get("purpose_type", "0")),
+        kind=doc.get("kind"),
+        title=doc.get("title"),
+        annotation=doc.get("annotation"),
+        urgent=doc.get("urgent") == "1",
         confidential=doc.find("Confident").get("flag") == "1",  # type: ignore[union-attr]
         doc_type=int(doc.get("type", "0")),
         pages=int(doc.get("pages")) if doc.get("pages") else None,
@@ -348,13 +375,20 @@ def _read_document(doc: etree._Element) -> Document:
         addressees=[_read_org(o) for o in doc.iterfind("Addressee/Organization")],
         writer=_read_org(writer) if writer is not None else None,
         files=[
-            DocTransfer(idnumber=dt.get("idnumber", ""), description=dt.get("description", ""),
-                        type=dt.get("type", ""), data=_b64(dt.text or ""))
+            DocTransfer(
+                idnumber=dt.get("idnumber", ""),
+                description=dt.get("description", ""),
+                type=dt.get("type", ""),
+                data=_b64(dt.text or ""),
+            )
             for dt in doc.iterfind("DocTransfer")
         ],
         referred=[
-            Reference(reg_number=(r.text or "").strip(), reg_date=date.fromisoformat(r.get("regdate", "")),
-                      idnumber=r.getparent().get("idnumber"))  # type: ignore[union-attr]
+            Reference(
+                reg_number=(r.text or "").strip(),
+                reg_date=date.fromisoformat(r.get("regdate", "")),
+                idnumber=r.getparent().get("idnumber"),
+            )  # type: ignore[union-attr]
             for r in doc.iterfind("Addressee/Referred/RegNumber")
         ],
     )
@@ -365,16 +399,21 @@ def _read_org(el: etree._Element) -> Organization:
     for op in el.iterfind("OfficialPerson"):
         name = op.find("Name")
         official = op.find("Official")
-        officials.append(OfficialPerson(
-            secname=name.get("secname", "") if name is not None else "",
-            firstname=name.get("firstname", "") if name is not None else "",
-            fathersname=name.get("fathersname", "") if name is not None else "",
-            post=official.get("post") if official is not None else None,
-        ))
+        officials.append(
+            OfficialPerson(
+                secname=name.get("secname", "") if name is not None else "",
+                firstname=name.get("firstname", "") if name is not None else "",
+                fathersname=name.get("fathersname", "") if name is not None else "",
+                post=official.get("post") if official is not None else None,
+            )
+        )
     address = el.findtext("Address")
     return Organization(
-        edrpou=el.get("ogrn", ""), fullname=el.get("fullname", ""), shortname=el.get("shortname"),
-        address=address or None, officials=officials,
+        edrpou=el.get("ogrn", ""),
+        fullname=el.get("fullname", ""),
+        shortname=el.get("shortname"),
+        address=address or None,
+        officials=officials,
     )
 
 
@@ -391,7 +430,8 @@ def _check_consistency(message: Message, header: Header) -> None:
         if sig.doc_transfer_idnumber not in files:
             raise MessageFormatError(
                 f"SignInfo refers to DocTransfer {sig.doc_transfer_idnumber!r}, which is not in the message",
-                header)
+                header,
+            )
 
 
 def _b64(text: str) -> bytes:
@@ -408,25 +448,44 @@ def _parse_datetime(text: str) -> datetime:
 # --------------------------------------------------------------------------- building
 
 
-def build_document(header: Header, document: Document, signatures: Iterable[SignInfo] = (), *,
-                   expansion_organization: str = "gateway", expansion_version: str = "1") -> bytes:
+def build_document(
+    header: Header,
+    document: Document,
+    signatures: Iterable[SignInfo] = (),
+    *,
+    expansion_organization: str = "gateway",
+    expansion_version: str = "1",
+) -> bytes:
     """A document (msg_type 1) or reply (msg_type 3) with its files and their signatures."""
-    if header.msg_type not in (MsgType.DOCUMENT, MsgType.REPLY, MsgType.DOCUMENT_ADDITION,
-                               MsgType.REPLY_ADDITION):
+    if header.msg_type not in (
+        MsgType.DOCUMENT,
+        MsgType.REPLY,
+        MsgType.DOCUMENT_ADDITION,
+        MsgType.REPLY_ADDITION,
+    ):
         raise MessageFormatError(f"msg_type {header.msg_type} is not a document")
     sigs = list(signatures)
     ids = {f.idnumber for f in document.files}
     for s in sigs:
         if s.doc_transfer_idnumber not in ids:
             raise MessageFormatError(
-                f"a signature names file {s.doc_transfer_idnumber!r}, which is not attached")
+                f"a signature names file {s.doc_transfer_idnumber!r}, which is not attached"
+            )
     root = _header_element(header)
-    doc = etree.SubElement(root, "Document", _attrs(
-        idnumber=document.idnumber, type=str(document.doc_type), kind=document.kind,
-        pages=None if document.pages is None else str(document.pages), title=document.title,
-        annotation=document.annotation, purpose_type=str(document.purpose_type),
-        urgent="1" if document.urgent else "0",
-    ))
+    doc = etree.SubElement(
+        root,
+        "Document",
+        _attrs(
+            idnumber=document.idnumber,
+            type=str(document.doc_type),
+            kind=document.kind,
+            pages=None if document.pages is None else str(document.pages),
+            title=document.title,
+            annotation=document.annotation,
+            purpose_type=str(document.purpose_type),
+            urgent="1" if document.urgent else "0",
+        ),
+    )
     _reg_number(doc, "RegNumber", document.reg_number, document.reg_date)
     etree.SubElement(doc, "Confident", flag="1" if document.confidential else "0")
     for f in document.files:
@@ -447,8 +506,9 @@ def build_document(header: Header, document: Document, signatures: Iterable[Sign
     if document.writer is not None:
         _org(etree.SubElement(doc, "Writer"), document.writer)
     if sigs:
-        exp = etree.SubElement(root, "Expansion", organization=expansion_organization,
-                               exp_ver=expansion_version)
+        exp = etree.SubElement(
+            root, "Expansion", organization=expansion_organization, exp_ver=expansion_version
+        )
         static = etree.SubElement(exp, "StaticExpansion")
         for s in sigs:
             si = etree.SubElement(static, "SignInfo", docTransfer_idnumber=s.doc_transfer_idnumber)
@@ -474,9 +534,17 @@ def build_acknowledgement(header: Header, ack: Acknowledgement) -> bytes:
     return _finish(root, header)
 
 
-def acknowledge(original: Header, ack_type: int, *, errortext: str | None = None, errorcode: int = 0,
-                reg_number: str | None = None, reg_date: date | None = None,
-                from_system: str | None = None, from_sys_id: str | None = None) -> bytes:
+def acknowledge(
+    original: Header,
+    ack_type: int,
+    *,
+    errortext: str | None = None,
+    errorcode: int = 0,
+    reg_number: str | None = None,
+    reg_date: date | None = None,
+    from_system: str | None = None,
+    from_sys_id: str | None = None,
+) -> bytes:
     """Answer a received message with an acknowledgement (sender and recipient swapped).
 
     A malformed message is answered with `AckType.REJECTED`, `errorcode=1` and the reason.
@@ -487,23 +555,44 @@ def acknowledge(original: Header, ack_type: int, *, errortext: str | None = None
     if from_sys_id is not None:
         header.from_sys_id = from_sys_id
     text = ACK_TEXTS.get(int(ack_type), "") if errortext is None else errortext
-    return build_acknowledgement(header, Acknowledgement(
-        msg_id=original.msg_id, ack_type=ack_type, errorcode=errorcode, errortext=text,
-        reg_number=reg_number, reg_date=reg_date,
-    ))
+    return build_acknowledgement(
+        header,
+        Acknowledgement(
+            msg_id=original.msg_id,
+            ack_type=ack_type,
+            errorcode=errorcode,
+            errortext=text,
+            reg_number=reg_number,
+            reg_date=reg_date,
+        ),
+    )
 
 
 def _header_element(h: Header) -> etree._Element:
-    return etree.Element("Header", _attrs(
-        standart="1207", version="1.5", charset="UTF-8",
-        time=_format_datetime(h.time or datetime.now(UTC)), msg_type=str(int(h.msg_type)),
-        msg_id=h.msg_id, msg_acknow=str(h.msg_acknow),
-        from_org_id=h.from_org_id, from_organization=h.from_organization,
-        from_department=h.from_department, from_sys_id=h.from_sys_id, from_system=h.from_system,
-        from_system_details=h.from_system_details,
-        to_org_id=h.to_org_id, to_organization=h.to_organization, to_department=h.to_department,
-        to_sys_id=h.to_sys_id, to_system=h.to_system, to_system_details=h.to_system_details,
-    ))
+    return etree.Element(
+        "Header",
+        _attrs(
+            standart="1207",
+            version="1.5",
+            charset="UTF-8",
+            time=_format_datetime(h.time or datetime.now(UTC)),
+            msg_type=str(int(h.msg_type)),
+            msg_id=h.msg_id,
+            msg_acknow=str(h.msg_acknow),
+            from_org_id=h.from_org_id,
+            from_organization=h.from_organization,
+            from_department=h.from_department,
+            from_sys_id=h.from_sys_id,
+            from_system=h.from_system,
+            from_system_details=h.from_system_details,
+            to_org_id=h.to_org_id,
+            to_organization=h.to_organization,
+            to_department=h.to_department,
+            to_sys_id=h.to_sys_id,
+            to_system=h.to_system,
+            to_system_details=h.to_system_details,
+        ),
+    )
 
 
 def _finish(root: etree._Element, header: Header) -> bytes:
@@ -514,8 +603,9 @@ def _finish(root: etree._Element, header: Header) -> bytes:
 
 
 def _org(parent: etree._Element, org: Organization) -> None:
-    el = etree.SubElement(parent, "Organization", _attrs(
-        fullname=org.fullname, shortname=org.shortname, ogrn=org.edrpou))
+    el = etree.SubElement(
+        parent, "Organization", _attrs(fullname=org.fullname, shortname=org.shortname, ogrn=org.edrpou)
+    )
     if org.address is not None:
         etree.SubElement(el, "Address").text = org.address
     for p in org.officials:
@@ -540,8 +630,22 @@ def _format_datetime(value: datetime) -> str:
 
 
 __all__: Sequence[str] = [
-    "ACK_TEXTS", "AckType", "Acknowledgement", "DocTransfer", "Document", "Header", "Message",
-    "MessageFormatError", "MsgType", "OfficialPerson", "Organization", "Reference", "SignInfo",
-    "acknowledge", "build_acknowledgement", "build_document", "new_msg_id",
+    "ACK_TEXTS",
+    "AckType",
+    "Acknowledgement",
+    "DocTransfer",
+    "Document",
+    "Header",
+    "Message",
+    "MessageFormatError",
+    "MsgType",
+    "OfficialPerson",
+    "Organization",
+    "Reference",
+    "SignInfo",
+    "acknowledge",
+    "build_acknowledgement",
+    "build_document",
+    "new_msg_id",
     "parse_message",
 ]

@@ -1,0 +1,1 @@
+"""SOAP: the SEV OVV IntegrationService client and hub stand-in (sev_*), and the Trembita service."""

@@ -1,0 +1,490 @@
+"""Client of the SEV OVV hub's IntegrationService (zeep, `schemas/sev-integration.wsdl`).
+
+Public API (the outbox/inbox workers call these):
+
+    client = SevClient.from_config(cfg)            # or SevClient(url, system_id, password, ...)
+    result = client.send(raw_xml, MessageInfo.for_message(parsed_message))   # -> SendResult
+    for info in client.list_incoming(50):          # -> list[MessageInfo], pending for us
+        got = client.download(info.message_id)     # -> DownloadedMessage (.data, hash checked)
+        ... store got.data durably (never lose the raw bytes) ...
+        client.end_processing(got)                 # only now: the hub stops offering it
+
+- `send` computes the UPPERCASE hex SHA-256, opens an upload session and uploads chunks of the
+  hub's MaxPartSize. A lost or failed chunk call is never re-sent blindly: the client asks
+  GetSessionInfo and resumes from TransferredBytesCount. `send(..., session_id=N)` resumes an
+  upload a previous process left unfinished (`SevTransportError.session_id` names it).
+- Every other call is retried on HTTP 5xx, timeouts, connection errors and SOAP Server faults,
+  with exponential backoff and full jitter, within `RetryPolicy` (attempts and a time budget).
+  A SOAP Client fault (e.g. a wrong password) is not retried.
+- Errors the hub reports in SessionInfo/Error raise `SevSessionError(code, text)`; a downloaded
+  message whose hash differs from GetMessageValidationInfo raises `SevHashMismatch`.
+- The password is only ever put in request bodies; zeep's envelope debug log is suppressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.errors import ConfigError, GatewayError
+
+if TYPE_CHECKING:
+    from gateway.config import Config
+    from gateway.exchange.message import Message
+
+log = logging.getLogger(__name__)
+
+WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
+BINDING = "{http://tempuri.org}IntegrationServiceSoap"
+COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
+DEFAULT_MAX_PART_SIZE = 2_500_000
+DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
+
+
+class _NoEnvelopes(logging.Filter):
+    """zeep logs whole envelopes (with the password) at DEBUG: never let them through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+logging.getLogger("zeep.transports").addFilter(_NoEnvelopes())
+
+
+class SevError(GatewayError):
+    """The hub could not be used for this operation."""
+
+
+class SevTransportError(SevError):
+    """The hub stayed unreachable or kept failing within the retry budget."""
+
+    def __init__(self, message: str, session_id: int | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+
+
+class SevSessionError(SevError):
+    """The hub reported an error in SessionInfo/Error (or a session ended Failed)."""
+
+    def __init__(
+        self, operation: str, code: int | None, text: str | None, session_id: int | None = None
+    ) -> None:
+        super().__init__(f"SEV hub: {operation} failed: [{code}] {text or 'no details'}")
+        self.code = code
+        self.text = text
+        self.session_id = session_id
+
+
+class SevHashMismatch(SevError):
+    """A downloaded message does not hash to what the hub says it should."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    budget_seconds: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform between 0 and the exponential cap."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass
+class MessageInfo:
+    """The transport's MessageInfo (what the hub routes by)."""
+
+    message_id: str
+    from_org_id: str
+    to_org_id: str
+    type: str = "Document"  # Notification | Document | DocumentAddition | ReplayDocument | ...
+    from_sys_id: str | None = None  # the calling system when sending
+    to_sys_id: str | None = None
+    size: int = 0  # set by send()
+    creation_date: datetime | None = None
+    session_id: int = 0
+    creator: str = "Sed"
+    format: str = "Plain"
+
+    @classmethod
+    def for_message(cls, message: Message) -> MessageInfo:
+        """The MessageInfo of a parsed 1207 message (ids, routing and type from its Header)."""
+        from gateway.exchange.message import MsgType
+
+        h = message.header
+        return cls(
+            message_id=h.msg_id,
+            from_org_id=h.from_org_id,
+            to_org_id=h.to_org_id,
+            from_sys_id=h.from_sys_id or None,
+            to_sys_id=h.to_sys_id or None,
+            type=MsgType(h.msg_type).transport_type,
+            size=len(message.raw),
+        )
+
+
+@dataclass
+class SessionInfo:
+    session_id: int
+    status: str | None
+    type: str | None = None
+    message_id: str | None = None
+    message_size: int = 0
+    transferred: int = 0
+    max_part_size: int = 0
+    error_code: int | None = None
+    error_text: str | None = None
+
+
+@dataclass
+class SendResult:
+    message_id: str
+    session_id: int
+    status: str  # Processed (or Delivered)
+    size: int
+    hash: str
+    resumed_from: int = 0  # bytes the hub already had when this call started
+    chunks: int = 0  # UploadMessageChunk calls made (a lost answer is not followed by a re-send)
+    retries: int = 0
+
+
+@dataclass
+class DownloadedMessage:
+    message_id: str
+    session_id: int
+    data: bytes
+    hash: str
+    max_part_size: int = 0
+    info: MessageInfo | None = field(default=None, repr=False)
+
+
+class SevClient:
+    def __init__(
+        self,
+        url: str,
+        system_id: str,
+        password: str,
+        *,
+        max_part_size_hint: int = DEFAULT_MAX_PART_SIZE,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        sleep: Any = time.sleep,
+    ) -> None:
+        import requests
+        import zeep
+        from zeep.transports import Transport
+
+        self.url = url
+        self.system_id = system_id
+        self._password = password
+        self.max_part_size_hint = max_part_size_hint
+        self.retry = retry or RetryPolicy()
+        self.max_message_bytes = max_message_bytes
+        self._sleep = sleep
+        self.retries = 0  # retries made over the client's lifetime (for metrics)
+        session = requests.Session()
+        session.headers["User-Agent"] = "mykolaiv-gateway"
+        transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
+        settings = zeep.Settings(
+            strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        self._client = zeep.Client(str(WSDL_PATH), transport=transport, settings=settings)
+        self._service = self._client.create_service(BINDING, url)
+
+    def __repr__(self) -> str:
+        return f"SevClient(url={self.url!r}, system_id={self.system_id!r})"
+
+    @classmethod
+    def from_config(cls, cfg: Config, **kwargs: Any) -> SevClient:
+        sev = cfg.sev
+        if not sev.url or not sev.system_id:
+            raise ConfigError("[sev] needs url and system_id")
+        if not sev.password_env:
+            raise ConfigError("[sev] needs password_env: the environment variable holding the hub password")
+        password = os.environ.get(sev.password_env)
+        if not password:
+            raise ConfigError(f"the SEV hub password variable {sev.password_env} is not set")
+        return cls(sev.url, sev.system_id, password, **kwargs)
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, raw: bytes, info: MessageInfo, *, session_id: int | None = None) -> SendResult:
+        """Upload one message; resumes `session_id` if given and still open."""
+        if len(raw) == 0:
+            raise SevError("refusing to send an empty message")
+        digest = hashlib.sha256(raw).hexdigest().upper()
+        size = len(raw)
+        info.size = size
+        info.from_sys_id = info.from_sys_id or self.system_id
+        retries_before = self.retries
+        session: SessionInfo | None = None
+        if session_id:
+            session = self.session_info(session_id)
+            if session.status in ("Processed", "Delivered") and session.transferred == size:
+                return SendResult(info.message_id, session_id, session.status or "", size, digest, size)
+            if session.status not in ("Opened", "InProgress") or session.message_size != size:
+                session = None
+        if session is None:
+            session = self._checked(
+                "OpenUploadingSession",
+                self._call(
+                    "OpenUploadingSession", messageInfo=self._info_value(info), hash=digest, signature=b""
+                ),
+            )
+        sid = session.session_id
+        part = session.max_part_size or self.max_part_size_hint
+        position = resumed_from = session.transferred
+        chunks = failures = 0
+        started = time.monotonic()
+        while position < size:
+            chunks += 1
+            try:
+                answer = _session(
+                    self._once(
+                        "UploadMessageChunk", sessionId=sid, messageChunk=raw[position : position + part]
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                if not _transient(exc):
+                    raise self._translate("UploadMessageChunk", exc) from None
+                failures += 1
+                self._backoff("UploadMessageChunk", exc, failures, started, sid)
+                answer = self.session_info(sid)  # the chunk may or may not have arrived: ask
+            else:
+                failures = 0
+                _raise_for_error("UploadMessageChunk", answer)
+                if answer.transferred <= position:
+                    raise SevSessionError("UploadMessageChunk", None, "the hub accepted no bytes", sid)
+            _raise_for_error("UploadMessageChunk", answer)
+            if answer.status == "Failed":
+                raise SevSessionError("UploadMessageChunk", None, "the hub marked the upload Failed", sid)
+            position = answer.transferred
+            if answer.max_part_size:
+                part = answer.max_part_size
+        final = self.session_info(sid)
+        _raise_for_error("upload", final)
+        if final.status not in ("Processed", "Delivered") or final.transferred != size:
+            raise SevSessionError(
+                "upload",
+                None,
+                f"session {sid} ended {final.status} with {final.transferred}/{size} bytes",
+                sid,
+            )
+        log.info("sent %s (%d bytes, session %s, resumed from %d)", info.message_id, size, sid, resumed_from)
+        return SendResult(
+            info.message_id,
+            sid,
+            final.status or "",
+            size,
+            digest,
+            resumed_from,
+            chunks,
+            self.retries - retries_before,
+        )
+
+    def session_info(self, session_id: int) -> SessionInfo:
+        """GetSessionInfo; raises SevSessionError if the hub reports an error without a session."""
+        result = _session(self._call("GetSessionInfo", sessionId=session_id))
+        if result.session_id == 0 and result.error_code is not None:
+            _raise_for_error("GetSessionInfo", result)
+        return result
+
+    # ------------------------------------------------------------------ receiving
+
+    def list_incoming(self, count: int = 100) -> list[MessageInfo]:
+        """Messages the hub holds for this system (including ones not yet end-processed)."""
+        result = self._call("GetInputMessages", **{COUNT: count})
+        if result is None:
+            items = []
+        elif isinstance(result, list):  # zeep unwraps an array type with a single repeated element
+            items = result
+        else:
+            items = getattr(result, "MessageInfo", None) or []
+        return [_message_info(i) for i in items if i is not None]
+
+    def download(self, message_id: str) -> DownloadedMessage:
+        """Download a whole message in chunks and check its hash; does NOT end processing."""
+        session = self._checked(
+            "OpenDownloadingSession", self._call("OpenDownloadingSession", messageId=message_id)
+        )
+        sid, size = session.session_id, session.message_size
+        if size <= 0 or size > self.max_message_bytes:
+            raise SevError(
+                f"message {message_id} has a size of {size} bytes, outside 1..{self.max_message_bytes}"
+            )
+        part = session.max_part_size or self.max_part_size_hint
+        data = bytearray()
+        while len(data) < size:
+            answer = self._call(
+                "DownloadMessageChunk",
+                sessionId=sid,
+                fromPosition=len(data),
+                count=min(part, size - len(data)),
+            )
+            state = _session(answer.Session) if answer is not None and answer.Session is not None else None
+            if state is not None:
+                _raise_for_error("DownloadMessageChunk", state)
+            chunk = answer.MessageChunk if answer is not None else None
+            if not chunk:
+                raise SevSessionError("DownloadMessageChunk", None, "the hub returned no data", sid)
+            data += chunk
+        if len(data) != size:
+            raise SevHashMismatch(f"message {message_id}: received {len(data)} bytes, expected {size}")
+        validation = self._call("GetMessageValidationInfo", sessionId=sid)
+        if validation is not None and validation.Session is not None:
+            _raise_for_error("GetMessageValidationInfo", _session(validation.Session))
+        expected = (validation.Hash or "").strip().upper() if validation is not None else ""
+        mine = hashlib.sha256(data).hexdigest().upper()
+        if expected != mine:
+            raise SevHashMismatch(
+                f"message {message_id}: the hub says SHA-256 {expected or '(none)'}, "
+                f"the data received hashes to {mine}"
+            )
+        return DownloadedMessage(message_id, sid, bytes(data), mine, part)
+
+    def end_processing(self, message: DownloadedMessage) -> SessionInfo:
+        """Tell the hub the message is safely stored; it will not be offered again."""
+        value = {
+            "MaxPartSize": message.max_part_size or None,
+            "MessageId": message.message_id,
+            "MessageSize": len(message.data),
+            "SessionId": message.session_id,
+            "Status": "Delivered",
+            "TransferredBytesCount": len(message.data),
+            "Type": "Download",
+        }
+        return self._checked(
+            "EndProcessingDownloadedMessage", self._call("EndProcessingDownloadedMessage", sessionInfo=value)
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _identity(self) -> dict[str, str]:
+        return {"Password": self._password, "SystemId": self.system_id}
+
+    def _once(self, operation: str, **kwargs: Any) -> Any:
+        return getattr(self._service, operation)(identity=self._identity(), **kwargs)
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        """One idempotent operation with retries on transient failures."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return self._once(operation, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                if not _transient(exc):
+                    raise self._translate(operation, exc) from None
+                attempt += 1
+                self._backoff(operation, exc, attempt, started, None)
+
+    def _backoff(
+        self, operation: str, exc: Exception, attempt: int, started: float, session_id: int | None
+    ) -> None:
+        elapsed = time.monotonic() - started
+        if attempt >= self.retry.attempts or elapsed >= self.retry.budget_seconds:
+            raise SevTransportError(
+                f"SEV hub: {operation} failed after {attempt} attempts: {_describe(exc)}", session_id
+            ) from None
+        delay = self.retry.delay(attempt)
+        log.warning("SEV hub: %s: %s; retry %d in %.1fs", operation, _describe(exc), attempt, delay)
+        self.retries += 1
+        self._sleep(delay)
+
+    def _translate(self, operation: str, exc: Exception) -> SevError:
+        return SevError(f"SEV hub: {operation} refused: {_describe(exc)}")
+
+    def _checked(self, operation: str, value: Any) -> SessionInfo:
+        session = _session(value)
+        _raise_for_error(operation, session)
+        if not session.session_id:
+            raise SevSessionError(operation, None, "the hub returned no session", None)
+        return session
+
+    @staticmethod
+    def _info_value(info: MessageInfo) -> dict[str, Any]:
+        return {
+            "CreationDate": info.creation_date or datetime.now(UTC).replace(microsecond=0),
+            "Creator": info.creator,
+            "Format": info.format,
+            "FromOrgId": info.from_org_id,
+            "FromSysId": info.from_sys_id,
+            "MessageId": info.message_id,
+            "SessionId": info.session_id,
+            "Size": info.size,
+            "ToOrgId": info.to_org_id,
+            "ToSysId": info.to_sys_id,
+            "Type": info.type,
+        }
+
+
+def _transient(exc: Exception) -> bool:
+    import requests
+    from zeep import exceptions as zx
+
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return True
+    if isinstance(exc, zx.TransportError):
+        return exc.status_code >= 500
+    if isinstance(exc, zx.Fault):
+        return "client" not in (exc.code or "").lower()
+    return isinstance(exc, zx.XMLSyntaxError)  # a proxy's error page instead of SOAP
+
+
+def _describe(exc: Exception) -> str:
+    from zeep import exceptions as zx
+
+    if isinstance(exc, zx.TransportError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, zx.Fault):
+        if exc.code is None:  # zeep's reading of a non-SOAP error page (e.g. a proxy's 503)
+            return "HTTP error without a SOAP answer"
+        return f"SOAP fault {exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _session(value: Any) -> SessionInfo:
+    if value is None:
+        return SessionInfo(session_id=0, status=None)
+    error = getattr(value, "Error", None)
+    return SessionInfo(
+        session_id=int(value.SessionId or 0),
+        status=value.Status,
+        type=value.Type,
+        message_id=value.MessageId,
+        message_size=int(value.MessageSize or 0),
+        transferred=int(value.TransferredBytesCount or 0),
+        max_part_size=int(value.MaxPartSize or 0),
+        error_code=None if error is None else error.Code,
+        error_text=None if error is None else error.Text,
+    )
+
+
+def _raise_for_error(operation: str, session: SessionInfo) -> None:
+    if session.error_code is not None or session.error_text:
+        raise SevSessionError(operation, session.error_code, session.error_text, session.session_id or None)
+
+
+def _message_info(value: Any) -> MessageInfo:
+    return MessageInfo(
+        message_id=value.MessageId or "",
+        from_org_id=value.FromOrgId or "",
+        to_org_id=value.ToOrgId or "",
+        type=value.Type or "Document",
+        from_sys_id=value.FromSysId,
+        to_sys_id=value.ToSysId,
+        size=int(value.Size or 0),
+        creation_date=value.CreationDate,
+        session_id=int(value.SessionId or 0),
+        creator=value.Creator or "Sed",
+        format=value.Format or "Plain",
+    )

@@ -1,0 +1,125 @@
+"""SOAP 1.1 envelopes for the SEV IntegrationService, read and written with lxml (used by the hub).
+
+Namespaces follow `schemas/sev-integration.wsdl`: the request/response wrapper elements are in
+`http://tempuri.org/`, everything inside them in `http://tempuri.org`. Incoming requests are read
+leniently (children matched by local name, wrapper in either namespace) and with a hardened parser.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+ELEMENT_NS = "http://tempuri.org/"  # top-level request/response elements (the WSDL's s01)
+TYPE_NS = "http://tempuri.org"  # everything inside them (the WSDL's s0)
+REQUEST_NAMESPACES = (ELEMENT_NS, TYPE_NS)
+
+
+class SoapRequestError(Exception):
+    """The request is not a SOAP 1.1 envelope the service understands (answered with a Client fault)."""
+
+
+def parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
+    """(operation name, {child local name: element}) of a request envelope."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise SoapRequestError("DOCTYPE is not allowed")
+    try:
+        root = etree.fromstring(body, parser())
+    except etree.XMLSyntaxError as exc:
+        raise SoapRequestError(f"not well-formed XML: {exc}") from None
+    if root.tag != f"{{{SOAP_ENV}}}Envelope":
+        raise SoapRequestError("not a SOAP 1.1 envelope")
+    soap_body = root.find(f"{{{SOAP_ENV}}}Body")
+    if soap_body is None or len(soap_body) == 0:
+        raise SoapRequestError("the envelope has no Body content")
+    op = soap_body[0]
+    qname = etree.QName(op)
+    if qname.namespace not in REQUEST_NAMESPACES:
+        raise SoapRequestError(f"unknown namespace {qname.namespace!r}")
+    return qname.localname, {etree.QName(child).localname: child for child in op}
+
+
+def text(el: etree._Element | None) -> str | None:
+    if el is None or el.get("{http://www.w3.org/2001/XMLSchema-instance}nil") in ("true", "1"):
+        return None
+    return (el.text or "").strip()
+
+
+def child_text(el: etree._Element | None, name: str) -> str | None:
+    if el is None:
+        return None
+    for child in el:
+        if etree.QName(child).localname == name:
+            return text(child)
+    return None
+
+
+def as_int(value: str | None, default: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SoapRequestError(f"{value!r} is not an integer") from None
+
+
+def as_bytes(value: str | None) -> bytes:
+    if not value:
+        return b""
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except ValueError:
+        raise SoapRequestError("invalid base64Binary content") from None
+
+
+def record(el: etree._Element | None) -> dict[str, str | None]:
+    """A data-contract element's children as {local name: text}."""
+    if el is None:
+        return {}
+    return {etree.QName(child).localname: text(child) for child in el}
+
+
+def response(operation: str, result: dict[str, Any] | list[tuple[str, Any]] | None) -> bytes:
+    """`<OperationResponse><OperationResult>...` with fields in the WSDL's order."""
+    env = etree.Element(
+        f"{{{SOAP_ENV}}}Envelope", nsmap={"SOAP-ENV": SOAP_ENV, "s01": ELEMENT_NS, "s0": TYPE_NS}
+    )
+    body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
+    wrapper = etree.SubElement(body, f"{{{ELEMENT_NS}}}{operation}Response")
+    if result is not None:
+        _fill(etree.SubElement(wrapper, f"{{{TYPE_NS}}}{operation}Result"), result)
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def _fill(parent: etree._Element, value: dict[str, Any] | list[tuple[str, Any]]) -> None:
+    items = value.items() if isinstance(value, dict) else value
+    for name, item in items:
+        if item is None:
+            continue
+        el = etree.SubElement(parent, f"{{{TYPE_NS}}}{name}")
+        if isinstance(item, dict | list):
+            _fill(el, item)
+        elif isinstance(item, bytes):
+            el.text = base64.b64encode(item).decode("ascii")
+        elif isinstance(item, datetime):
+            el.text = item.isoformat()
+        else:
+            el.text = str(item)
+
+
+def fault(code: str, message: str) -> bytes:
+    """A SOAP 1.1 Fault; `code` is Client or Server."""
+    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"SOAP-ENV": SOAP_ENV})
+    body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
+    f = etree.SubElement(body, f"{{{SOAP_ENV}}}Fault")
+    etree.SubElement(f, "faultcode").text = f"SOAP-ENV:{code}"
+    etree.SubElement(f, "faultstring").text = message
+    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")

@@ -1,0 +1,198 @@
+"""The SEV hub stand-in over real HTTP: chunked transfer, routing, re-offering, persistence, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import httpx
+import pytest
+import zeep
+
+from gateway.soap.sev_client import (
+    MessageInfo,
+    RetryPolicy,
+    SevClient,
+    SevError,
+    SevHashMismatch,
+    SevSessionError,
+)
+from gateway.soap.sev_hub import Faults, HubServer
+
+FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, budget_seconds=10)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    with HubServer(tmp_path / "hub", max_part_size=1_000_000) as server:
+        yield server
+
+
+def client(server: HubServer, name: str, **kw) -> SevClient:
+    return SevClient(server.url, name, f"secret-{name}", retry=kw.pop("retry", FAST), **kw)
+
+
+def info(message_id: str, to_sys: str | None = "sys-b", to_org: str = "37472062") -> MessageInfo:
+    return MessageInfo(message_id, from_org_id="04056612", to_org_id=to_org, to_sys_id=to_sys)
+
+
+def test_three_megabytes_travel_in_chunks_and_are_offered_until_end_processing(hub):
+    a, b = client(hub, "sys-a"), client(hub, "sys-b")
+    assert b.list_incoming() == []  # registers sys-b (first use)
+    raw = os.urandom(3 * 1024 * 1024)
+    sent = a.send(raw, info("msg-3mb"))
+    assert sent.chunks == 4 and sent.status == "Processed"
+    assert sent.hash == hashlib.sha256(raw).hexdigest().upper()
+
+    (offered,) = b.list_incoming()
+    assert (offered.message_id, offered.size, offered.from_sys_id) == ("msg-3mb", len(raw), "sys-a")
+    got = b.download("msg-3mb")
+    assert got.data == raw and got.hash == sent.hash
+    # downloaded but not end-processed (e.g. the gateway crashed before storing it): offered again
+    assert [m.message_id for m in b.list_incoming()] == ["msg-3mb"]
+    again = b.download("msg-3mb")
+    assert again.data == raw
+    ended = b.end_processing(again)
+    assert ended.status == "Delivered"
+    assert b.list_incoming() == []
+    assert a.list_incoming() == []  # the sender never sees it
+
+
+def test_a_restarted_hub_loses_nothing(tmp_path):
+    raw = os.urandom(1500)
+    with HubServer(tmp_path / "hub", max_part_size=1000) as first:
+        client(first, "sys-b").list_incoming()
+        client(first, "sys-a").send(raw, info("persisted"))
+    with HubServer(tmp_path / "hub", max_part_size=1000) as second:
+        b = client(second, "sys-b")
+        (offered,) = b.list_incoming()
+        got = b.download(offered.message_id)
+        assert got.data == raw
+        b.end_processing(got)
+        # and the systems' passwords were kept too
+        with pytest.raises(SevError, match="refused"):
+            SevClient(second.url, "sys-b", "another-password", retry=FAST).list_incoming()
+
+
+def test_wrong_hash_fails_the_session_cleanly(hub):
+    a, b = client(hub, "sys-a"), client(hub, "sys-b")
+    b.list_incoming()
+    raw = b"<Header/>" * 100
+    lowercase = hashlib.sha256(raw).hexdigest()  # the hub expects UPPERCASE hex
+    opened = a._service.OpenUploadingSession(
+        identity=a._identity(),
+        hash=lowercase,
+        signature=b"",
+        messageInfo={
+            "MessageId": "bad-hash",
+            "Size": len(raw),
+            "FromOrgId": "04056612",
+            "ToOrgId": "37472062",
+            "ToSysId": "sys-b",
+            "Type": "Document",
+            "Creator": "Sed",
+            "Format": "Plain",
+        },
+    )
+    done = a._service.UploadMessageChunk(identity=a._identity(), sessionId=opened.SessionId, messageChunk=raw)
+    assert done.Status == "Failed"
+    assert done.Error.Code == 14 and "hash mismatch" in done.Error.Text
+    assert b.list_incoming() == []  # nothing is delivered
+    # the same message may be sent again after a failed upload, and then it travels
+    assert a.send(raw, info("bad-hash")).status == "Processed"
+    with pytest.raises(SevSessionError) as err:
+        a.send(raw, info("bad-hash"))  # once queued, its id is taken
+    assert err.value.code == 15
+    assert [m.message_id for m in b.list_incoming()] == ["bad-hash"]
+
+
+def test_data_damaged_on_the_way_up_fails_the_send(tmp_path):
+    with HubServer(tmp_path / "hub", faults=Faults(corrupt_uploads=True)) as server:
+        a, b = client(server, "sys-a"), client(server, "sys-b")
+        b.list_incoming()
+        with pytest.raises(SevSessionError) as err:
+            a.send(b"<Header>damaged</Header>", info("damaged"))
+        assert err.value.code == 14 and "hash mismatch" in err.value.text
+        assert b.list_incoming() == []
+
+
+def test_routing_by_organization_when_the_system_is_not_named(tmp_path):
+    systems = tmp_path / "systems.toml"
+    systems.write_text(
+        '[[system]]\nid = "council"\npassword = "p1"\norg_id = "04056612"\n'
+        '[[system]]\nid = "ministry"\npassword_env = "TEST_MINISTRY_PW"\norg_id = "37472062"\n'
+        '[[system]]\nid = "other"\npassword = "p3"\norg_id = "21560045"\n',
+        encoding="utf-8",
+    )
+    os.environ["TEST_MINISTRY_PW"] = "p2"
+    with HubServer(tmp_path / "hub", open_registration=False) as server:
+        assert server.hub.load_systems(systems) == 3
+        council = SevClient(server.url, "council", "p1", retry=FAST)
+        ministry = SevClient(server.url, "ministry", "p2", retry=FAST)
+        other = SevClient(server.url, "other", "p3", retry=FAST)
+        council.send(b"<Header>letter</Header>", info("to-org", to_sys="99999999"))
+        assert [m.message_id for m in ministry.list_incoming()] == ["to-org"]
+        assert other.list_incoming() == []
+        with pytest.raises(SevSessionError) as err:
+            other.download("to-org")
+        assert err.value.code == 16
+        with pytest.raises(SevSessionError, match="FromOrgId"):
+            other.send(b"x", info("spoofed"))  # claims the council's EDRPOU
+        stranger = SevClient(server.url, "stranger", "pw", retry=FAST)
+        with pytest.raises(SevError, match="identity"):
+            stranger.list_incoming()
+        assert stranger.retries == 0  # a Client fault is not retried
+
+
+def test_corrupted_download_is_detected_and_the_message_stays_offered(tmp_path):
+    faults = Faults(corrupt_downloads=True)
+    with HubServer(tmp_path / "hub", faults=faults) as server:
+        a, b = client(server, "sys-a"), client(server, "sys-b")
+        b.list_incoming()
+        a.send(b"<Header>payload</Header>", info("corrupt"))
+        with pytest.raises(SevHashMismatch, match="hashes to"):
+            b.download("corrupt")
+        faults.corrupt_downloads = False
+        assert [m.message_id for m in b.list_incoming()] == ["corrupt"]
+        b.end_processing(b.download("corrupt"))
+        assert b.list_incoming() == []
+
+
+def test_wsdl_is_served_and_loads_in_zeep(hub):
+    response = httpx.get(hub.url + "?wsdl")
+    assert response.status_code == 200
+    assert f'location="{hub.url}"' in response.text
+    remote = zeep.Client(hub.url + "?wsdl")
+    service = remote.bind("IntegrationService", "IntegrationServiceSoap")
+    assert service.GetInputMessages(identity={"SystemId": "z", "Password": "z"}, **{"\u0441ount": 1}) in (
+        None,
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"not xml", "not well-formed"),
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "DOCTYPE"),
+        (b"<Envelope/>", "not a SOAP 1.1 envelope"),
+        (
+            b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>'
+            b'<Evil xmlns="http://tempuri.org/"/></e:Body></e:Envelope>',
+            "unknown operation",
+        ),
+    ],
+)
+def test_malformed_requests_get_a_client_fault(hub, body, needle):
+    response = httpx.post(hub.url, content=body, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 500
+    assert "Client" in response.text and needle in response.text
+
+
+def test_sessions_belong_to_their_system(hub):
+    a, b = client(hub, "sys-a"), client(hub, "sys-b")
+    b.list_incoming()
+    sent = a.send(b"<Header/>", info("mine"))
+    with pytest.raises(SevSessionError) as err:
+        b.session_info(sent.session_id)
+    assert err.value.code == 11
