@@ -160,6 +160,20 @@ def assess_signer(
         algorithm_usage_policy=DisallowWeakAlgorithmsPolicy(rsa_key_size_threshold=1024),
     )
     validator = CertificateValidator(cert, intermediate_certs=list(other_certs), validation_context=context)
+    result = _validate(validator, context, cert, pool, content_time)
+    manager = context.revinfo_manager
+    if not policy.offline:
+        revocation.store_in_cache(policy.cache_dir, manager.crls, manager.ocsps)
+    return result
+
+
+def _validate(
+    validator: CertificateValidator,
+    context: ValidationContext,
+    cert: x509.Certificate,
+    pool: Sequence[x509.Certificate],
+    content_time: datetime | None,
+) -> ChainAssessment:
     try:
         path = run_async(validator.async_validate_path())
     except cv_errors.PathBuildingError as exc:
@@ -191,10 +205,7 @@ def assess_signer(
     except PARSE_ERRORS as exc:
         return _failed(cert, pool, Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
                        f"malformed certificate in the chain ({type(exc).__name__})")
-    manager = context.revinfo_manager
-    all_crls, all_ocsps = manager.crls, manager.ocsps
-    if not policy.offline:
-        revocation.store_in_cache(policy.cache_dir, all_crls, all_ocsps)
+    all_crls, all_ocsps = context.revinfo_manager.crls, context.revinfo_manager.ocsps
     certs = list(path.iter_certs(include_root=True))
     certs.reverse()
     entries = []

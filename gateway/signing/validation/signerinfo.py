@@ -198,7 +198,7 @@ def _der_sorted_set(signed_attrs: Any) -> bytes:
     the file carries another order."""
     items = sorted(attr.dump() for attr in signed_attrs)
     body = b"".join(items)
-    return core.Set().dump()[:1] + _der_length(len(body)) + body
+    return b"\x31" + _der_length(len(body)) + body
 
 
 def _der_length(n: int) -> bytes:

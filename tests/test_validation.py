@@ -1,0 +1,542 @@
+"""The validation engine on real signatures made with pyhanko under a throw-away three-level PKI.
+
+The CRLs are served over real HTTP on 127.0.0.1; openssl is the second implementation that checks
+the same signatures where it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.server
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms, keys, pem, x509
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from pyhanko.sign import signers
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from gateway.signing.report import Indication, SubIndication
+from gateway.signing.validation.engine import validate
+from gateway.signing.validation.policy import ValidationPolicy
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Identity:
+    cert: x509.Certificate
+    key: rsa.RSAPrivateKey
+
+    @property
+    def pem(self) -> bytes:
+        return pem.armor("CERTIFICATE", self.cert.dump())
+
+    @property
+    def key_info(self) -> keys.PrivateKeyInfo:
+        return keys.PrivateKeyInfo.load(
+            self.key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+
+@dataclass
+class Pki:
+    dir: Path
+    base_url: str
+    root: Identity
+    ca: Identity
+    signer: Identity
+    revoked: Identity
+    expired: Identity
+    tsa: Identity
+    crl_dir: Path
+    served: dict[str, bytes] = field(default_factory=dict)
+
+    def policy(self, **kw) -> ValidationPolicy:
+        return ValidationPolicy(trust_roots=[self.root.cert], **kw)
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _name(cn: str) -> cx509.Name:
+    return cx509.Name(
+        [
+            cx509.NameAttribute(NameOID.COMMON_NAME, cn),
+            cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test council"),
+            cx509.NameAttribute(NameOID.COUNTRY_NAME, "UA"),
+        ]
+    )
+
+
+def _issue(
+    subject: str,
+    key,
+    issuer: Identity | None,
+    *,
+    ca: bool,
+    crl_url: str | None,
+    not_before: datetime,
+    not_after: datetime,
+    tsa: bool = False,
+    serial: int | None = None,
+) -> Identity:
+    builder = cx509.CertificateBuilder().subject_name(_name(subject)).public_key(key.public_key())
+    builder = builder.serial_number(serial or cx509.random_serial_number())
+    builder = builder.not_valid_before(not_before).not_valid_after(not_after)
+    if issuer is None:
+        builder = builder.issuer_name(_name(subject))
+        signing_key = key
+    else:
+        builder = builder.issuer_name(cx509.load_der_x509_certificate(issuer.cert.dump()).subject)
+        signing_key = issuer.key
+        builder = builder.add_extension(
+            cx509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
+        )
+    builder = builder.add_extension(
+        cx509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+    )
+    builder = builder.add_extension(cx509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    if ca:
+        builder = builder.add_extension(
+            cx509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        builder = builder.add_extension(
+            cx509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
+        )
+    if tsa:
+        builder = builder.add_extension(
+            cx509.ExtendedKeyUsage([cx509.ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    if crl_url:
+        builder = builder.add_extension(
+            cx509.CRLDistributionPoints(
+                [cx509.DistributionPoint([cx509.UniformResourceIdentifier(crl_url)], None, None, None)]
+            ),
+            critical=False,
+        )
+    cert = builder.sign(signing_key, hashes.SHA256())
+    return Identity(x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)), key)
+
+
+def _crl(issuer: Identity, revoked: list[tuple[int, datetime]]) -> bytes:
+    builder = cx509.CertificateRevocationListBuilder().issuer_name(
+        cx509.load_der_x509_certificate(issuer.cert.dump()).subject
+    )
+    builder = builder.last_update(NOW - timedelta(hours=1)).next_update(NOW + timedelta(days=7))
+    builder = builder.add_extension(cx509.CRLNumber(1), critical=False)
+    builder = builder.add_extension(
+        cx509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
+    )
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            cx509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    served: dict[str, bytes] = {}
+
+    def do_GET(self):  # noqa: N802
+        body = self.served.get(self.path)
+        if body is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pkix-crl")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> Pki:
+    """Root -> issuing CA -> signers (valid, revoked, expired) and a TSA; CRLs over HTTP."""
+    directory = tmp_path_factory.mktemp("pki")
+    served: dict[str, bytes] = {}
+    handler = type("Handler", (_Handler,), {"served": served})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    long_ago, far = NOW - timedelta(days=3650), NOW + timedelta(days=3650)
+    root = _issue("Test Root", _key(), None, ca=True, crl_url=None, not_before=long_ago, not_after=far)
+    ca = _issue(
+        "Test Issuing CA",
+        _key(),
+        root,
+        ca=True,
+        crl_url=f"{base}/root.crl",
+        not_before=long_ago,
+        not_after=far,
+    )
+    leaf_url = f"{base}/ca.crl"
+    signer = _issue(
+        "Council seal",
+        _key(),
+        ca,
+        ca=False,
+        crl_url=leaf_url,
+        not_before=NOW - timedelta(days=30),
+        not_after=NOW + timedelta(days=365),
+    )
+    revoked = _issue(
+        "Revoked seal",
+        _key(),
+        ca,
+        ca=False,
+        crl_url=leaf_url,
+        not_before=NOW - timedelta(days=30),
+        not_after=NOW + timedelta(days=365),
+    )
+    expired = _issue(
+        "Expired seal",
+        _key(),
+        ca,
+        ca=False,
+        crl_url=leaf_url,
+        not_before=NOW - timedelta(days=800),
+        not_after=NOW - timedelta(days=400),
+    )
+    tsa = _issue(
+        "Test TSA",
+        _key(),
+        ca,
+        ca=False,
+        crl_url=leaf_url,
+        not_before=NOW - timedelta(days=1000),
+        not_after=far,
+        tsa=True,
+    )
+    served["/root.crl"] = _crl(root, [])
+    served["/ca.crl"] = _crl(ca, [(revoked.cert.serial_number, NOW - timedelta(days=1))])
+    crl_dir = directory / "crl-cache"
+    crl_dir.mkdir()
+    (crl_dir / "root.crl").write_bytes(served["/root.crl"])
+    (crl_dir / "ca.crl").write_bytes(served["/ca.crl"])
+    yield Pki(directory, base, root, ca, signer, revoked, expired, tsa, crl_dir, served)
+    server.shutdown()
+
+
+def sign_cms(
+    pki: Pki,
+    who: Identity,
+    data: bytes,
+    *,
+    detached: bool = True,
+    digest: str = "sha256",
+    timestamp_at: datetime | None = None,
+) -> bytes:
+    """A CAdES signature made by pyhanko (signingCertificateV2, optional signature timestamp)."""
+    store = SimpleCertificateStore.from_certs([pki.ca.cert, pki.root.cert])
+    signer = signers.SimpleSigner(who.cert, who.key_info, store)
+    timestamper = None
+    if timestamp_at is not None:
+        timestamper = DummyTimeStamper(
+            pki.tsa.cert,
+            pki.tsa.key_info,
+            SimpleCertificateStore.from_certs([pki.ca.cert]),
+            fixed_dt=timestamp_at,
+        )
+    info = asyncio.run(
+        signer.async_sign_general_data(data, digest, detached=detached, timestamper=timestamper)
+    )
+    return info.dump()
+
+
+def run_validation(pki_policy: ValidationPolicy, signature: bytes, content: bytes | None, tmp_path: Path):
+    if content is not None:
+        path = tmp_path / "doc.txt"
+        path.write_bytes(content)
+        pki_policy.detached = {"doc.txt": path}
+    return validate(signature, pki_policy)
+
+
+DOC = b"Council decision No. 42: approve the budget.\n" * 20
+
+
+def test_valid_signature_with_trusted_root_passes(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC)
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert report.indication == Indication.TOTAL_PASSED, s.errors
+    assert s.intact and s.format == "CAdES-BASELINE-B"
+    assert s.signer.subject.startswith("Common Name: Council seal")
+    assert [c.revocation for c in s.chain] == ["good", "good", "not-checked"]
+    assert s.algorithm.digest == "sha256" and s.algorithm.signature == "rsa"
+    assert report.exit_code == 0
+
+
+def test_openssl_agrees_on_the_valid_signature(pki, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    sig = sign_cms(pki, pki.signer, DOC)
+    (tmp_path / "s.p7s").write_bytes(sig)
+    (tmp_path / "doc.txt").write_bytes(DOC)
+    (tmp_path / "root.pem").write_bytes(pki.root.pem)
+    out = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "s.p7s"),
+            "-content",
+            str(tmp_path / "doc.txt"),
+            "-CAfile",
+            str(tmp_path / "root.pem"),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "doc.txt").write_bytes(DOC + b"x")
+    out = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "s.p7s"),
+            "-content",
+            str(tmp_path / "doc.txt"),
+            "-CAfile",
+            str(tmp_path / "root.pem"),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+
+
+def test_without_trust_anchor_is_indeterminate_but_intact(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC)
+    report = run_validation(ValidationPolicy(offline=True), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert (report.indication, report.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+    )
+    assert s.intact is True
+    assert len(s.chain) == 3  # still shown, from the embedded certificates
+
+
+def test_attached_signature(pki):
+    sig = sign_cms(pki, pki.signer, DOC, detached=False)
+    report = validate(sig, pki.policy(offline=True, cache_dir=pki.crl_dir))
+    assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
+
+
+def test_tampered_content_is_hash_failure(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC)
+    report = run_validation(
+        pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC.replace(b"42", b"43"), tmp_path
+    )
+    assert (report.indication, report.subindication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
+    assert report.signatures[0].intact is False
+    assert report.exit_code == 1
+
+
+def test_tampered_signature_value_is_sig_crypto_failure(pki, tmp_path):
+    info = cms.ContentInfo.load(sign_cms(pki, pki.signer, DOC))
+    si = info["content"]["signer_infos"][0]
+    value = bytearray(si["signature"].native)
+    value[10] ^= 0x01
+    si["signature"] = bytes(value)
+    report = run_validation(
+        pki.policy(offline=True, cache_dir=pki.crl_dir), info.dump(force=True), DOC, tmp_path
+    )
+    assert (report.indication, report.subindication) == (
+        Indication.TOTAL_FAILED,
+        SubIndication.SIG_CRYPTO_FAILURE,
+    )
+    assert report.signatures[0].intact is False
+
+
+def test_missing_detached_content_is_signed_data_not_found(pki):
+    report = validate(sign_cms(pki, pki.signer, DOC), pki.policy(offline=True, cache_dir=pki.crl_dir))
+    assert (report.indication, report.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.SIGNED_DATA_NOT_FOUND,
+    )
+
+
+def test_revoked_signer_online_fetches_the_crl(pki, tmp_path):
+    """Revoked yesterday, signed today, no proof of existence before the revocation."""
+    sig = sign_cms(pki, pki.revoked, DOC)
+    cache = tmp_path / "cache"
+    report = run_validation(pki.policy(offline=False, cache_dir=cache), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert (s.indication, s.subindication) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE), (
+        s.errors
+    )
+    assert s.chain[0].revocation == "revoked"
+    assert s.intact is True
+    # what was fetched is cached for offline use
+    assert sorted(p.suffix for p in cache.iterdir()) == [".crl", ".crl"]
+    offline = run_validation(pki.policy(offline=True, cache_dir=cache), sig, DOC, tmp_path)
+    assert offline.signatures[0].subindication == SubIndication.REVOKED_NO_POE
+
+
+def test_revoked_signer_offline_from_cache(pki, tmp_path):
+    sig = sign_cms(pki, pki.revoked, DOC)
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    assert report.subindication == SubIndication.REVOKED_NO_POE
+
+
+def test_timestamp_before_revocation_is_proof_of_existence(pki, tmp_path):
+    sig = sign_cms(pki, pki.revoked, DOC, timestamp_at=NOW - timedelta(days=3))
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert report.indication == Indication.TOTAL_PASSED, s.errors
+    assert s.format == "CAdES-BASELINE-T"
+    assert s.best_signature_time == NOW - timedelta(days=3)
+    assert s.timestamps[0].intact and s.timestamps[0].type == "signature"
+
+
+def test_offline_without_revocation_data_is_try_later(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC)
+    report = run_validation(pki.policy(offline=True), sig, DOC, tmp_path)
+    assert (report.indication, report.subindication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+def test_expired_signer_without_timestamp_is_out_of_bounds(pki, tmp_path):
+    sig = sign_cms(pki, pki.expired, DOC)
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    assert (report.indication, report.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.OUT_OF_BOUNDS_NO_POE,
+    )
+
+
+def test_expired_signer_with_timestamp_inside_validity_passes(pki, tmp_path):
+    sig = sign_cms(pki, pki.expired, DOC, timestamp_at=NOW - timedelta(days=500))
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
+
+
+def test_validation_at_a_past_time(pki, tmp_path):
+    """--at: as of last year the expired signer was valid; before the revocation the revoked one too."""
+    sig = sign_cms(pki, pki.expired, DOC)
+    report = run_validation(
+        pki.policy(offline=True, cache_dir=pki.crl_dir, at=NOW - timedelta(days=500)), sig, DOC, tmp_path
+    )
+    assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
+    sig = sign_cms(pki, pki.revoked, DOC)
+    report = run_validation(
+        pki.policy(offline=True, cache_dir=pki.crl_dir, at=NOW - timedelta(days=2)), sig, DOC, tmp_path
+    )
+    assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
+
+
+def test_sha1_signature_is_not_accepted(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC, digest="sha1")
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert s.intact is True
+    assert (s.indication, s.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+    )
+    assert s.algorithm.digest == "sha1"
+
+
+def test_unknown_signature_algorithm_is_crypto_constraints_no_poe(pki, tmp_path):
+    info = cms.ContentInfo.load(sign_cms(pki, pki.signer, DOC))
+    si = info["content"]["signer_infos"][0]
+    si["signature_algorithm"] = {"algorithm": "1.2.804.2.1.1.1.1.3.1.1"}  # DSTU 4145, not registered here
+    report = run_validation(
+        pki.policy(offline=True, cache_dir=pki.crl_dir), info.dump(force=True), DOC, tmp_path
+    )
+    s = report.signatures[0]
+    assert (s.indication, s.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+    )
+    assert s.intact is False
+
+
+def test_registered_algorithm_is_used(pki, tmp_path):
+    """The hook for national algorithms: a registered verify function is called for its OID."""
+    from gateway.signing.validation import algorithms
+
+    calls = []
+
+    def verify(info, signature, data, hash_name, params):
+        calls.append(hash_name)
+        return algorithms.signature_algorithm("1.2.840.113549.1.1.1").verify(
+            info, signature, data, hash_name, params
+        )
+
+    oid = "1.3.6.1.4.1.99999.1"
+    algorithms.register_signature(oid, "test-rsa", verify, "sha256")
+    info = cms.ContentInfo.load(sign_cms(pki, pki.signer, DOC))
+    info["content"]["signer_infos"][0]["signature_algorithm"] = {"algorithm": oid}
+    report = run_validation(
+        pki.policy(offline=True, cache_dir=pki.crl_dir), info.dump(force=True), DOC, tmp_path
+    )
+    assert calls == ["sha256"]
+    assert report.signatures[0].algorithm.signature == "test-rsa"
+    assert report.indication == Indication.TOTAL_PASSED
+
+
+def test_pem_and_base64_input(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC)
+    armored = pem.armor("PKCS7", sig)
+    assert (
+        run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), armored, DOC, tmp_path)
+        .signatures[0]
+        .intact
+    )
+    b64 = base64.encodebytes(sig)
+    assert (
+        run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), b64, DOC, tmp_path)
+        .signatures[0]
+        .intact
+    )
+
+
+def test_detached_file_chosen_by_name(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC)
+    (tmp_path / "a.txt").write_bytes(b"other")
+    (tmp_path / "doc.txt").write_bytes(DOC)
+    (tmp_path / "doc.txt.p7s").write_bytes(sig)
+    policy = pki.policy(
+        offline=True,
+        cache_dir=pki.crl_dir,
+        detached={"a.txt": tmp_path / "a.txt", "doc.txt": tmp_path / "doc.txt"},
+    )
+    report = validate(tmp_path / "doc.txt.p7s", policy)
+    assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
