@@ -248,3 +248,16 @@ def test_notification_without_acknowledgement_is_refused():
     raw = build_document(_header(), _document()).replace(b'msg_type="1"', b'msg_type="0"')
     with pytest.raises(MessageFormatError, match="without an Acknowledgement"):
         parse_message(raw)
+
+
+def test_a_file_larger_than_libxml2s_text_node_cap_travels():
+    payload = hashlib.sha256(b"big").digest() * 300_000  # 9.6 MB -> 12.8 MB of base64 in one text node
+    msg = parse_message(build_document(_header(), _document(payload)))
+    assert msg.document.files[0].data == payload
+
+
+def test_a_utf16_doctype_is_refused_too():
+    text = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Header [<!ENTITY x "y">]><Header/>'
+    raw = text.encode("utf-16")
+    with pytest.raises(MessageFormatError, match="DOCTYPE"):
+        parse_message(raw)

@@ -106,7 +106,7 @@ class MessageInfo:
     from_org_id: str
     to_org_id: str
     type: str = "Document"  # Notification | Document | DocumentAddition | ReplayDocument | ...
-    from_sys_id: str | None = None  # the calling system when sending
+    from_sys_id: str | None = None  # send() always puts this client's SystemId here
     to_sys_id: str | None = None
     size: int = 0  # set by send()
     creation_date: datetime | None = None
@@ -224,7 +224,7 @@ class SevClient:
         digest = hashlib.sha256(raw).hexdigest().upper()
         size = len(raw)
         info.size = size
-        info.from_sys_id = info.from_sys_id or self.system_id
+        info.from_sys_id = self.system_id  # the transport's sender is always this system
         retries_before = self.retries
         session: SessionInfo | None = None
         if session_id:
