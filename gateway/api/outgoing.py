@@ -1,0 +1,160 @@
+"""POST/GET /api/v1/outgoing: queue letters (idempotent by Idempotency-Key) and follow them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.api.auth import ApiCaller
+from gateway.api.errors import ApiError, _describe
+from gateway.api.schemas import OutgoingMetadata
+from gateway.exchange.outbox import IdempotencyConflict, NewFile, letter_view, queue_letter, requeue
+from gateway.store.models import Incoming, Outgoing, Partner
+
+router = APIRouter(prefix="/api/v1/outgoing", tags=["outgoing"])
+MAX_FILES = 100
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_filename(raw: str | None, n: int) -> str:
+    """A plain file name (no folders, no control characters) for a DocTransfer description."""
+    name = PureWindowsPath(PurePosixPath(raw or "").name).name
+    name = _UNSAFE.sub("", name).strip()
+    return name[:255] or f"file{n}"
+
+
+def _metadata(text: str) -> OutgoingMetadata:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "invalid_metadata", f"metadata is not JSON: {exc.msg}") from None
+    try:
+        return OutgoingMetadata.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_metadata", "metadata: " + _describe(exc.errors())) from None
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Queue a letter for sending",
+    responses={202: {"description": "queued (or the earlier letter of this Idempotency-Key)"}},
+)
+def post_outgoing(
+    request: Request,
+    caller: ApiCaller,
+    metadata: Annotated[str, Form(description="JSON: to_edrpou, reg_number, reg_date, title, ...")],
+    file: Annotated[list[UploadFile], File(description="the letter's files (repeat the field)")],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    ctx = request.app.state.gateway
+    meta = _metadata(metadata)
+    if not file:
+        raise ApiError(422, "invalid_request", "at least one file is required")
+    if len(file) > MAX_FILES:
+        raise ApiError(422, "invalid_request", f"at most {MAX_FILES} files per letter")
+    stored = []
+    for n, upload in enumerate(file, start=1):
+        sha, size = ctx.blobs.put_file(upload.file)
+        if size == 0:
+            raise ApiError(422, "invalid_request", f"file {n} ({upload.filename}) is empty")
+        stored.append(NewFile(safe_filename(upload.filename, n), upload.content_type, sha, size))
+    meta_dict = meta.model_dump(mode="json", exclude_none=True)
+    for attempt in (1, 2):  # a concurrent request with the same key may win the insert
+        try:
+            with ctx.db.session() as s:
+                partner = s.scalar(select(Partner).where(Partner.edrpou == meta.to_edrpou))
+                to_name = meta.to_name or (partner.name if partner else None)
+                if not to_name:
+                    raise ApiError(
+                        422,
+                        "invalid_metadata",
+                        "to_name is required for a recipient not in the partners directory",
+                    )
+                meta_dict["to_name"] = to_name
+                if meta.reply_to and s.get(Incoming, meta.reply_to) is None:
+                    raise ApiError(422, "invalid_metadata", f"reply_to: no incoming document {meta.reply_to}")
+                channel = meta.channel or (partner.channel if partner else "sev")
+                row, created = queue_letter(
+                    s,
+                    meta=meta_dict,
+                    files=stored,
+                    channel=channel,
+                    to_name=to_name,
+                    api_key_id=caller.key_id,
+                    idempotency_key=idempotency_key,
+                )
+                body = {"id": row.id, "status": row.status, "msg_id": row.msg_id}
+            break
+        except IdempotencyConflict:
+            raise ApiError(
+                409, "idempotency_conflict", "this Idempotency-Key was already used for a different request"
+            ) from None
+        except IntegrityError:
+            if attempt == 2 or not idempotency_key:
+                raise
+    if created:
+        ctx.wake_workers()
+    headers = {"Location": f"/api/v1/outgoing/{body['id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=202, headers=headers)
+
+
+@router.get("", summary="List outgoing letters")
+def list_outgoing(
+    request: Request,
+    _caller: ApiCaller,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    ctx = request.app.state.gateway
+    with ctx.db.session() as s:
+        q = select(Outgoing).order_by(Outgoing.created_at.desc(), Outgoing.id).limit(limit).offset(offset)
+        if status:
+            q = q.where(Outgoing.status == status)
+        items = [
+            {
+                "id": r.id,
+                "status": r.status,
+                "to_edrpou": r.to_edrpou,
+                "reg_number": r.meta.get("reg_number"),
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+            }
+            for r in s.scalars(q)
+        ]
+    return {"items": items}
+
+
+@router.get("/{letter_id}", summary="Status, history and acknowledgements of a letter")
+def get_outgoing(letter_id: str, request: Request, _caller: ApiCaller) -> dict[str, Any]:
+    ctx = request.app.state.gateway
+    with ctx.db.session() as s:
+        row = s.get(Outgoing, letter_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no outgoing letter {letter_id}")
+        return letter_view(s, row)
+
+
+@router.post("/{letter_id}/requeue", summary="Give a failed letter a fresh retry budget")
+def requeue_outgoing(letter_id: str, request: Request, _caller: ApiCaller) -> dict[str, Any]:
+    ctx = request.app.state.gateway
+    with ctx.db.session() as s:
+        row = s.get(Outgoing, letter_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no outgoing letter {letter_id}")
+        if requeue(s, letter_id) is None:
+            raise ApiError(409, "conflict", f"only a failed letter can be re-queued (it is {row.status})")
+        view = letter_view(s, row)
+    ctx.wake_workers()
+    return view

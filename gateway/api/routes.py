@@ -1,0 +1,119 @@
+"""Everything the EDMS API adds to the app: `install(app, cfg)` (one call in `create_app`).
+
+Routers for INTERFACE.md's REST calls under /api/v1, bearer-key auth, the common JSON error shape,
+the request size limit, /metrics, and a lifespan that opens the database (migrating it), loads
+the seal once and runs the background workers while the app runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from gateway.api import incoming, outgoing, validations
+from gateway.api.auth import ApiCaller
+from gateway.api.context import GatewayContext
+from gateway.api.errors import install_error_handlers
+from gateway.api.limits import BodyLimitMiddleware
+from gateway.api.metrics import MetricsMiddleware
+from gateway.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
+    """Add the EDMS API to `app`. With `workers`, the lifespan also starts the background
+    workers (when [sev] is enabled)."""
+    install_error_handlers(app)
+    for router in (outgoing.router, incoming.router, validations.router):
+        app.include_router(router)
+    _include_optional(app, "gateway.api.signatures")
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+    def metrics(request: Request, _caller: ApiCaller) -> Response:
+        body, content_type = request.app.state.gateway.metrics.render()
+        return Response(body, media_type=content_type)
+
+    app.add_middleware(BodyLimitMiddleware, limit=cfg.server.max_request_bytes)
+    app.add_middleware(_LazyMetricsMiddleware)
+
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        ctx = GatewayContext.open(cfg)
+        a.state.gateway = ctx
+        try:
+            if workers:
+                start_workers(ctx)
+            async with previous(a) as state:
+                yield state
+        finally:
+            ctx.close()
+
+    app.router.lifespan_context = lifespan
+
+
+def _include_optional(app: FastAPI, module: str) -> None:
+    import importlib
+
+    try:
+        app.include_router(importlib.import_module(module).router)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+
+
+class _LazyMetricsMiddleware:
+    """MetricsMiddleware bound to the context the lifespan creates (middleware is built first)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._inner: MetricsMiddleware | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        ctx = getattr(scope.get("app").state, "gateway", None) if scope["type"] == "http" else None
+        if ctx is None:
+            await self.app(scope, receive, send)
+            return
+        if self._inner is None:
+            self._inner = MetricsMiddleware(self.app, ctx.metrics)
+        await self._inner(scope, receive, send)
+
+
+def start_workers(ctx: GatewayContext) -> None:
+    """Load the seal once and start the workers of every enabled channel."""
+    from gateway.exchange.workers import SevChannel, Workers
+
+    cfg = ctx.cfg
+    channels: dict[str, Any] = {}
+    if cfg.sev.enabled:
+        channels["sev"] = SevChannel(cfg)
+    if not channels:
+        return
+    ctx.seal = load_seal(cfg)
+    ctx.workers = Workers(
+        cfg=cfg,
+        db=ctx.db,
+        blobs=ctx.blobs,
+        channels=channels,
+        seal=ctx.seal,
+        validator=ctx.validate_signature,
+        metrics=ctx.metrics,
+    )
+    ctx.workers.start()
+
+
+def load_seal(cfg: Config) -> Any:
+    """The organization's seal from [signing] (None when no key is configured)."""
+    if not cfg.signing.key:
+        log.warning("no [signing] key: outgoing letters cannot be sealed")
+        return None
+    from gateway.api.seal import Seal
+
+    return Seal.from_config(cfg)

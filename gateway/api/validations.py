@@ -1,0 +1,50 @@
+"""POST /api/v1/validations: the validation report of an uploaded signed file."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+
+from gateway.api.auth import ApiCaller
+from gateway.api.errors import ApiError
+from gateway.api.outgoing import safe_filename
+
+router = APIRouter(prefix="/api/v1/validations", tags=["signatures"])
+CHUNK = 1024 * 1024
+
+
+def _save(upload: UploadFile, folder: Path, n: int) -> Path:
+    path = folder / f"{n}" / safe_filename(upload.filename, n)
+    path.parent.mkdir()
+    with path.open("wb") as out:
+        while chunk := upload.file.read(CHUNK):
+            out.write(chunk)
+    return path
+
+
+@router.post("", summary="Validate a signed file (CAdES, PAdES, XAdES, ASiC)")
+def post_validation(
+    request: Request,
+    _caller: ApiCaller,
+    file: Annotated[UploadFile, File(description="the signed file")],
+    detached: Annotated[
+        list[UploadFile] | None, File(description="signed contents of a detached signature")
+    ] = None,
+) -> dict[str, Any]:
+    from gateway.signing.validation.detached import InputTooLarge
+    from gateway.signing.validation.engine import validate
+
+    ctx = request.app.state.gateway
+    with tempfile.TemporaryDirectory(prefix="gateway-validation-") as tmp:
+        folder = Path(tmp)
+        signed = _save(file, folder, 0)
+        contents = {p.name: p for p in (_save(u, folder, i) for i, u in enumerate(detached or [], start=1))}
+        policy = ctx.policy(contents)
+        policy.source_name = signed.name
+        try:
+            return validate(signed, policy).to_dict()
+        except InputTooLarge as exc:
+            raise ApiError(413, "payload_too_large", str(exc)) from None

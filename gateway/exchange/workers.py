@@ -1,0 +1,558 @@
+"""Background workers of `gateway serve`: sign and send letters, send acknowledgements, poll the hub.
+
+Crash safety. A worker claims rows by setting a lease (`lease_owner`, `lease_until`) in one short
+transaction (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL; on SQLite every transaction holds the
+writer lock from its start). Each step ends by moving the status on under the same lease. A
+process killed at any point leaves a lease behind: it expires, or at start-up the leases of dead
+processes on this host are released, and the step is redone:
+
+- signing is redone from the stored files (nothing left the gateway yet);
+- sending re-uploads the exact bytes stored before the first attempt, under the msg_id fixed at
+  queueing time. The hub resumes an unfinished upload of that MessageId and refuses a second copy
+  of a finished one (taken as "already sent"); the recipient stores a msg_id once. Nothing is
+  delivered twice.
+- polling stores a downloaded message (or sees it is a duplicate) before it tells the hub it is
+  processed; a crash in between makes the hub offer it again, and it is recognised by its msg_id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePath
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+
+from gateway.config import Config
+from gateway.exchange import inbox
+from gateway.exchange.message import (
+    DocTransfer,
+    Document,
+    Header,
+    MessageFormatError,
+    MsgType,
+    OfficialPerson,
+    Organization,
+    Reference,
+    SignInfo,
+    build_document,
+)
+from gateway.exchange.outbox import RANK, set_status
+from gateway.store.blobs import BlobStore
+from gateway.store.db import Database
+from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Seal(Protocol):
+    """The organization's seal, loaded once at start-up."""
+
+    certificate_der: bytes
+
+    def sign_detached(self, data: bytes) -> bytes:
+        """A detached CAdES signature (DER) of `data`, at the configured level."""
+
+
+class Channel(Protocol):
+    """A way to other bodies (the SEV hub, Trembita)."""
+
+    name: str
+
+    def send(self, raw: bytes, header: Header) -> None:
+        """Deliver one message; safe to repeat with the same msg_id. Raises on failure."""
+
+    def poll(self, handle: Callable[[bytes], None]) -> int:
+        """Fetch waiting messages; confirm each to the channel only after `handle` returned."""
+
+
+@dataclass
+class WorkerSettings:
+    lease_seconds: float = 120.0
+    retry_budget: int = 8
+    backoff_base: float = 2.0
+    backoff_max: float = 300.0
+    batch: int = 4
+    sender_threads: int = 3
+    idle_seconds: float = 1.0
+    poll_seconds: float = 5.0
+
+
+def lease_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_leases(db: Database) -> int:
+    """Free the leases of processes on this host that no longer run (after kill -9)."""
+    host = socket.gethostname()
+    freed = 0
+    with db.session() as s:
+        for model in (Outgoing, Acknowledgement):
+            owners = s.scalars(select(model.lease_owner).where(model.lease_owner.is_not(None)).distinct())
+            for owner in list(owners):
+                h, _, rest = owner.partition(":")
+                pid = rest.partition(":")[0]
+                if h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                    freed += s.execute(
+                        update(model)
+                        .where(model.lease_owner == owner)
+                        .values(lease_owner=None, lease_until=None)
+                    ).rowcount
+    return freed
+
+
+class Workers:
+    def __init__(
+        self,
+        *,
+        cfg: Config,
+        db: Database,
+        blobs: BlobStore,
+        channels: dict[str, Channel],
+        seal: Seal | None,
+        validator: inbox.Validator,
+        metrics: Any = None,
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        self.cfg, self.db, self.blobs, self.channels = cfg, db, blobs, channels
+        self.seal, self.validator, self.metrics = seal, validator, metrics
+        self.settings = settings or WorkerSettings(poll_seconds=cfg.sev.poll_seconds)
+        self.owner = lease_owner_id()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        freed = release_dead_leases(self.db)
+        if freed:
+            log.info("released %d lease(s) of processes that died", freed)
+        for i in range(self.settings.sender_threads):
+            self._spawn(f"sender-{i}", self._sender_loop)
+        for name, channel in self.channels.items():
+            self._spawn(f"poller-{name}", lambda c=channel: self._poller_loop(c))
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=f"gateway-{name}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    def wake(self) -> None:
+        """Something was queued: look now instead of at the next idle tick."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ loops
+
+    def _sender_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_letters_once() + self.run_acks_once()
+            except Exception:  # noqa: BLE001 - a worker never dies; the step is retried
+                log.exception("sender step failed")
+                self._count_error("sender")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.settings.idle_seconds)
+                self._wake.clear()
+
+    def _poller_loop(self, channel: Channel) -> None:
+        while not self._stop.is_set():
+            try:
+                got = channel.poll(lambda raw: self.handle_incoming(raw, channel.name))
+            except Exception as exc:  # noqa: BLE001 - transport trouble: try again next round
+                log.warning("polling %s failed: %s", channel.name, exc)
+                self._count_error(f"poller-{channel.name}")
+                got = 0
+            if not got:
+                self._stop.wait(self.settings.poll_seconds)
+
+    def _count_error(self, worker: str) -> None:
+        if self.metrics is not None:
+            self.metrics.worker_errors.labels(worker).inc()
+
+    # ------------------------------------------------------------------ claiming
+
+    def _claim(
+        self, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any = None
+    ) -> list[Any]:
+        now = utcnow()
+        with self.db.session() as s:
+            q = (
+                select(model.id)
+                .where(
+                    model.status.in_(statuses),
+                    model.next_attempt_at <= now,
+                    or_(model.lease_until.is_(None), model.lease_until < now),
+                )
+                .order_by(model.next_attempt_at)
+                .limit(self.settings.batch)
+            )
+            if extra is not None:
+                q = q.where(extra)
+            if not self.db.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            ids = list(s.scalars(q))
+            if ids:
+                s.execute(
+                    update(model)
+                    .where(model.id.in_(ids))
+                    .values(
+                        lease_owner=self.owner,
+                        lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                    )
+                )
+            return ids
+
+    def _held(self, s: Any, model: type, ident: Any) -> Any:
+        """The row, locked, if this worker still holds its lease; else None."""
+        row = s.get(model, ident, with_for_update=not self.db.is_sqlite)
+        return row if row is not None and row.lease_owner == self.owner else None
+
+    def _retry_later(
+        self, model: type, ident: Any, error: str, *, fail: Callable[[Any, Any, str], None]
+    ) -> None:
+        with self.db.session() as s:
+            row = self._held(s, model, ident)
+            if row is None:
+                return
+            row.last_error = error[:2000]
+            row.lease_owner = row.lease_until = None
+            if row.attempts >= self.settings.retry_budget:
+                fail(s, row, error)
+                return
+            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** max(0, row.attempts - 1))
+            row.next_attempt_at = utcnow() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+
+    # ------------------------------------------------------------------ letters
+
+    def run_letters_once(self) -> int:
+        ids = self._claim(Outgoing, ("queued", "signed", "sending"))
+        for ident in ids:
+            self._process_letter(ident)
+        return len(ids)
+
+    def _process_letter(self, ident: str) -> None:
+        with self.db.session() as s:
+            row = self._held(s, Outgoing, ident)
+            status = row.status if row else None
+        if status == "queued":
+            try:
+                self._sign_letter(ident)
+            except Exception as exc:  # noqa: BLE001 - e.g. the TSA is down: retry later
+                log.warning("signing letter %s failed: %s", ident, exc)
+                self._count_error("signer")
+                self._retry_later(Outgoing, ident, f"signing failed: {exc}", fail=_fail_letter)
+                return
+            status = "signed"
+        if status in ("signed", "sending"):
+            self._send_letter(ident)
+
+    def _sign_letter(self, ident: str) -> None:
+        if self.seal is None:
+            raise RuntimeError("no seal key configured ([signing] key)")
+        with self.db.session() as s:
+            row = self._held(s, Outgoing, ident)
+            if row is None or row.status != "queued":
+                return
+            row.attempts += 1
+            meta, files = dict(row.meta), [(f.n, f.name, f.sha256) for f in row.files]
+            msg_id, channel, to_edrpou, to_name = row.msg_id, row.channel, row.to_edrpou, row.to_name
+            partner = s.scalar(select(Partner).where(Partner.edrpou == to_edrpou))
+            to_sys = partner.sev_system_id if partner and partner.sev_system_id else ""
+            referred = _referred(s, meta.get("reply_to"))
+        transfers, signatures, sig_shas = [], [], {}
+        now = datetime.now(UTC)
+        for n, name, sha in files:
+            data = self.blobs.get(sha)
+            signature = self.seal.sign_detached(data)
+            sig_shas[n] = self.blobs.put(signature)
+            transfers.append(
+                DocTransfer(
+                    idnumber=str(n),
+                    description=name,
+                    type=PurePath(name).suffix.lstrip(".").lower() or "bin",
+                    data=data,
+                )
+            )
+            signatures.append(
+                SignInfo(
+                    doc_transfer_idnumber=str(n),
+                    sign_data=signature,
+                    signing_time=now,
+                    certificate=self.seal.certificate_der,
+                )
+            )
+        header = self._header(
+            msg_id, MsgType.REPLY if referred else MsgType.DOCUMENT, to_edrpou, to_name, to_sys, channel
+        )
+        raw = build_document(header, _document(ident, meta, self.cfg, transfers, referred), signatures)
+        message_sha = self.blobs.put(raw)
+        with self.db.session() as s:
+            row = self._held(s, Outgoing, ident)
+            if row is None or row.status != "queued":
+                return
+            for f in row.files:
+                f.signature_sha256 = sig_shas[f.n]
+            row.message_sha256 = message_sha
+            row.meta = {**row.meta, "header": inbox.header_to_dict(header)}
+            row.attempts = 0
+            set_status(s, row, "signed", f"{len(files)} file(s) sealed; message {len(raw)} bytes")
+            self._observe("signed")
+
+    def _header(
+        self, msg_id: str, msg_type: int, to_edrpou: str, to_name: str, to_sys: str, channel: str
+    ) -> Header:
+        org = self.cfg.organization
+        sys_id = (self.cfg.sev.system_id if channel == "sev" else "") or org.system_id
+        return Header(
+            msg_type=msg_type,
+            msg_id=msg_id,
+            from_org_id=org.edrpou,
+            from_organization=org.name,
+            from_sys_id=sys_id,
+            from_system=org.system_name,
+            to_org_id=to_edrpou,
+            to_organization=to_name,
+            to_sys_id=to_sys,
+            to_system="",
+            msg_acknow=2,
+        )
+
+    def _send_letter(self, ident: str) -> None:
+        with self.db.session() as s:
+            row = self._held(s, Outgoing, ident)
+            if row is None or row.status not in ("signed", "sending"):
+                return
+            row.attempts += 1
+            if row.status == "signed":
+                set_status(s, row, "sending", f"to {row.channel}")
+                self._observe("sending")
+            channel_name, message_sha, header = row.channel, row.message_sha256, row.meta.get("header")
+        channel = self.channels.get(channel_name)
+        try:
+            if channel is None:
+                raise RuntimeError(f"channel {channel_name!r} is not enabled")
+            channel.send(self.blobs.get(message_sha), inbox.header_from_dict(header))
+        except Exception as exc:  # noqa: BLE001 - any failure: retry within the budget
+            log.warning("sending letter %s failed: %s", ident, exc)
+            self._count_error("sender")
+            self._retry_later(Outgoing, ident, str(exc), fail=_fail_letter)
+            return
+        with self.db.session() as s:
+            row = self._held(s, Outgoing, ident)
+            if row is None:
+                return
+            row.lease_owner = row.lease_until = None
+            row.last_error = None
+            if row.status == "sending":  # an acknowledgement may already have moved it further
+                set_status(s, row, "sent", f"handed to {channel_name}")
+                self._observe("sent")
+
+    def _observe(self, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.transitions.labels(status).inc()
+
+    # ------------------------------------------------------------------ acknowledgements we send
+
+    def run_acks_once(self) -> int:
+        ids = self._claim(Acknowledgement, ("queued", "sending"), Acknowledgement.direction == "out")
+        for ident in ids:
+            self._send_ack(ident)
+        return len(ids)
+
+    def _send_ack(self, ident: int) -> None:
+        with self.db.session() as s:
+            row = self._held(s, Acknowledgement, ident)
+            if row is None or row.status not in ("queued", "sending"):
+                return
+            incoming = s.get_one(Incoming, row.incoming_id)
+            sys_id = (
+                self.cfg.sev.system_id if incoming.channel == "sev" else ""
+            ) or self.cfg.organization.system_id
+            header = inbox.ack_header(row, incoming, sys_id=sys_id, system=self.cfg.organization.system_name)
+            if row.message_sha256 is None:
+                row.message_sha256 = self.blobs.put(inbox.build_ack_message(row, header))
+            row.status = "sending"
+            row.attempts += 1
+            channel_name, message_sha = incoming.channel, row.message_sha256
+        channel = self.channels.get(channel_name)
+        try:
+            if channel is None:
+                raise RuntimeError(f"channel {channel_name!r} is not enabled")
+            channel.send(self.blobs.get(message_sha), header)
+        except Exception as exc:  # noqa: BLE001 - any failure: retry within the budget
+            log.warning("sending acknowledgement %s failed: %s", ident, exc)
+            self._count_error("acks")
+            self._retry_later(Acknowledgement, ident, str(exc), fail=_fail_ack)
+            return
+        with self.db.session() as s:
+            row = self._held(s, Acknowledgement, ident)
+            if row is not None:
+                row.status = "sent"
+                row.lease_owner = row.lease_until = None
+                row.last_error = None
+
+    # ------------------------------------------------------------------ receiving
+
+    def handle_incoming(self, raw: bytes, channel: str) -> None:
+        """Store (or recognise) one message taken from a channel; malformed ones are dropped."""
+        try:
+            got = inbox.receive(self.db, self.blobs, raw, channel=channel, validator=self.validator)
+        except MessageFormatError as exc:
+            log.warning("dropped a malformed message from %s: %s", channel, exc.reason)
+            if self.metrics is not None:
+                self.metrics.incoming.labels("malformed", "dropped").inc()
+            return
+        if self.metrics is not None:
+            self.metrics.incoming.labels(got.kind, "duplicate" if got.duplicate else "stored").inc()
+            if got.kind == "acknowledgement" and got.outgoing_id and not got.duplicate:
+                self._observe_ack(got)
+        self.wake()
+
+    def _observe_ack(self, got: inbox.Received) -> None:
+        before = RANK.get(got.previous_status or "", 0)
+        if got.status and got.status != got.previous_status:
+            self._observe(got.status)
+        if got.status in RANK and RANK[got.status] >= RANK["delivered"] > before:
+            with self.db.session() as s:
+                created = s.scalar(select(Outgoing.created_at).where(Outgoing.id == got.outgoing_id))
+            if created is not None:
+                self.metrics.delivery_seconds.observe((utcnow() - created).total_seconds())
+
+
+def _fail_letter(s: Any, row: Outgoing, error: str) -> None:
+    set_status(s, row, "failed", f"gave up after {row.attempts} attempt(s): {error}"[:2000])
+
+
+def _fail_ack(_s: Any, row: Acknowledgement, error: str) -> None:
+    row.status = "failed"
+
+
+def _person(value: Any) -> OfficialPerson | None:
+    if not isinstance(value, dict) or not value.get("name"):
+        return None
+    parts = str(value["name"]).split()
+    return OfficialPerson(
+        secname=parts[0],
+        firstname=" ".join(parts[1:2]),
+        fathersname=" ".join(parts[2:]),
+        post=value.get("post") or None,
+    )
+
+
+def _referred(s: Any, reply_to: str | None) -> list[Reference]:
+    if not reply_to:
+        return []
+    incoming = s.get(Incoming, reply_to)
+    doc = (incoming.meta or {}).get("document") if incoming else None
+    if not doc:
+        return []
+    return [
+        Reference(
+            reg_number=doc["reg_number"],
+            reg_date=date.fromisoformat(doc["reg_date"]),
+            idnumber=doc.get("idnumber"),
+        )
+    ]
+
+
+def _document(
+    ident: str, meta: dict[str, Any], cfg: Config, files: list[DocTransfer], referred: list[Reference]
+) -> Document:
+    org = cfg.organization
+    author, writer = _person(meta.get("author")), _person(meta.get("writer"))
+    return Document(
+        idnumber=ident,
+        reg_number=meta["reg_number"],
+        reg_date=date.fromisoformat(meta["reg_date"]),
+        purpose_type=int(meta.get("purpose_type") or 0),
+        kind=meta.get("kind"),
+        title=meta.get("title"),
+        annotation=meta.get("annotation"),
+        urgent=bool(meta.get("urgent")),
+        confidential=bool(meta.get("confidential")),
+        author=Organization(edrpou=org.edrpou, fullname=org.name, officials=[author] if author else []),
+        addressees=[Organization(edrpou=meta["to_edrpou"], fullname=meta.get("to_name") or "")],
+        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer]) if writer else None,
+        files=files,
+        referred=referred,
+    )
+
+
+class SevChannel:
+    """The SEV OVV hub as a channel (one SevClient per thread: zeep clients are not shared)."""
+
+    name = "sev"
+
+    def __init__(
+        self, cfg: Config, *, client_factory: Callable[[], Any] | None = None, batch: int = 20
+    ) -> None:
+        from gateway.soap.sev_client import RetryPolicy, SevClient
+
+        self._factory = client_factory or (
+            lambda: SevClient.from_config(cfg, retry=RetryPolicy(attempts=3, budget_seconds=30), timeout=30)
+        )
+        self._local = threading.local()
+        self.batch = batch
+        self._factory_check = self._client()  # fail at start-up on a bad [sev] section
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._factory()
+        return client
+
+    def send(self, raw: bytes, header: Header) -> None:
+        from gateway.soap.sev_client import MessageInfo, SevSessionError
+        from gateway.soap.sev_hub import ErrorCode
+
+        info = MessageInfo(
+            message_id=header.msg_id,
+            from_org_id=header.from_org_id,
+            to_org_id=header.to_org_id,
+            type=MsgType(header.msg_type).transport_type,
+            from_sys_id=header.from_sys_id or None,
+            to_sys_id=header.to_sys_id or None,
+        )
+        try:
+            self._client().send(raw, info)
+        except SevSessionError as exc:
+            if exc.code == ErrorCode.DUPLICATE_MESSAGE:
+                log.info("message %s is already at the hub (an earlier attempt completed)", header.msg_id)
+                return
+            raise
+
+    def poll(self, handle: Callable[[bytes], None]) -> int:
+        client = self._client()
+        infos = client.list_incoming(self.batch)
+        for info in infos:
+            got = client.download(info.message_id)
+            handle(got.data)
+            client.end_processing(got)
+        return len(infos)

@@ -1,0 +1,241 @@
+"""The EDMS REST API over real HTTP: auth, errors, limits, idempotency, incoming, metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from test_store_support import BACKENDS, database_url, serve_app
+
+from gateway.config import load_config
+from gateway.store.apikeys import create_key
+from gateway.store.db import open_database
+
+
+@pytest.fixture(params=BACKENDS)
+def api(request, tmp_path):
+    """(base_url, api_key, cfg) of a gateway app without background workers."""
+    from gateway.api.routes import install
+
+    with database_url(request.param, tmp_path) as url:
+        cfg = load_config(
+            env={
+                "GATEWAY_DATABASE__URL": url,
+                "GATEWAY_STORAGE__DIR": str(tmp_path / "blobs"),
+                "GATEWAY_SERVER__MAX_REQUEST_BYTES": str(2 * 1024 * 1024),
+            }
+        )
+        db = open_database(cfg)
+        with db.session() as s:
+            _, key = create_key(s, "edms")
+        db.dispose()
+        app = FastAPI()
+        install(app, cfg, workers=False)
+        with serve_app(app) as base:
+            yield base, key, cfg
+
+
+META = {
+    "to_edrpou": "12345678",
+    "to_name": "Рада",
+    "reg_number": "01-15/77",
+    "reg_date": "2026-11-25",
+    "title": "Про тест",
+    "purpose_type": 1,
+    "author": {"name": "Іваненко Іван Іванович", "post": "голова"},
+}
+
+
+def post_letter(client: httpx.Client, meta=META, files=None, key=None, **headers):
+    files = files or [("file", ("лист.txt", b"hello", "text/plain"))]
+    return client.post(
+        "/api/v1/outgoing",
+        data={"metadata": json.dumps(meta, ensure_ascii=False)},
+        files=files,
+        headers=headers,
+    )
+
+
+def client_for(base, key) -> httpx.Client:
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+    return body
+
+
+def test_every_call_needs_a_valid_key(api):
+    base, key, _ = api
+    with httpx.Client(base_url=base) as anon:
+        for method, path in [
+            ("GET", "/api/v1/incoming"),
+            ("GET", "/api/v1/outgoing/x"),
+            ("GET", "/metrics"),
+            ("POST", "/api/v1/outgoing"),
+            ("POST", "/api/v1/validations"),
+        ]:
+            resp = anon.request(method, path)
+            assert_error(resp, 401, "unauthorized")
+            assert resp.headers["www-authenticate"] == "Bearer"
+        assert_error(
+            anon.get("/api/v1/incoming", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"
+        )
+        assert anon.get("/openapi.json").status_code == 200
+        paths = anon.get("/openapi.json").json()["paths"]
+        assert {
+            "/api/v1/outgoing",
+            "/api/v1/outgoing/{letter_id}",
+            "/api/v1/incoming",
+            "/api/v1/incoming/{incoming_id}/registration",
+            "/api/v1/validations",
+        } <= set(paths)
+
+
+def test_queue_letter_is_idempotent(api):
+    base, key, _ = api
+    with client_for(base, key) as c:
+        first = post_letter(c, **{"Idempotency-Key": "k-1"})
+        assert first.status_code == 202, first.text
+        body = first.json()
+        assert body["status"] == "queued" and first.headers["location"] == f"/api/v1/outgoing/{body['id']}"
+        again = post_letter(c, **{"Idempotency-Key": "k-1"})
+        assert again.status_code == 202 and again.json()["id"] == body["id"]
+        assert again.headers["idempotent-replayed"] == "true"
+        other = post_letter(c, meta={**META, "reg_number": "01-15/78"}, **{"Idempotency-Key": "k-1"})
+        assert_error(other, 409, "idempotency_conflict")
+        fresh = post_letter(c)
+        assert fresh.status_code == 202 and fresh.json()["id"] != body["id"]
+        letter = c.get(f"/api/v1/outgoing/{body['id']}").json()
+        assert letter["status"] == "queued" and letter["msg_id"] == body["msg_id"]
+        assert [h["status"] for h in letter["history"]] == ["queued"]
+        assert letter["files"][0]["name"] == "лист.txt" and letter["files"][0]["size"] == 5
+        assert len(c.get("/api/v1/outgoing").json()["items"]) == 2
+
+
+@pytest.mark.parametrize(
+    "meta, fragment",
+    [
+        ({**META, "to_edrpou": "123"}, "to_edrpou"),
+        ({**META, "purpose_type": 9}, "purpose_type"),
+        ({**META, "reg_date": "yesterday"}, "reg_date"),
+        ({k: v for k, v in META.items() if k != "to_name"}, "to_name"),
+        ({**META, "reply_to": "no-such-document"}, "reply_to"),
+        ({**META, "unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_metadata_is_a_clear_422(api, meta, fragment):
+    base, key, _ = api
+    with client_for(base, key) as c:
+        body = assert_error(post_letter(c, meta=meta), 422, "invalid_metadata")
+        assert fragment in body["error"]["message"]
+
+
+def test_malformed_requests_use_the_error_shape(api):
+    base, key, _ = api
+    with client_for(base, key) as c:
+        assert_error(
+            c.post("/api/v1/outgoing", data={"metadata": "{not json"}, files=[("file", ("a.txt", b"x"))]),
+            422,
+            "invalid_metadata",
+        )
+        assert_error(c.post("/api/v1/outgoing", data={"metadata": json.dumps(META)}), 422, "invalid_request")
+        assert_error(c.get("/api/v1/outgoing/nope"), 404, "not_found")
+        assert_error(c.get("/api/v1/no-such-route"), 404, "not_found")
+        assert_error(
+            c.post("/api/v1/incoming/x/registration", json={"reg_number": ""}), 422, "invalid_request"
+        )
+        assert_error(c.delete("/api/v1/incoming"), 405, "method_not_allowed")
+
+
+def test_request_size_limit(api):
+    base, key, cfg = api
+    big = b"x" * (cfg.server.max_request_bytes + 10)
+    with client_for(base, key) as c:
+        assert_error(post_letter(c, files=[("file", ("big.bin", big))]), 413, "payload_too_large")
+
+        def chunked():  # no Content-Length: the limit is enforced while streaming
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+            for _ in range(40):
+                yield b"y" * 65536
+
+        resp = c.post(
+            "/api/v1/validations",
+            content=chunked(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert_error(resp, 413, "payload_too_large")
+
+
+def test_metrics_in_prometheus_format(api):
+    base, key, _ = api
+    with client_for(base, key) as c:
+        post_letter(c)
+        text = c.get("/metrics").text
+    assert 'gateway_documents{direction="outgoing",status="queued"} 1.0' in text
+    assert 'gateway_http_requests_total{method="POST",route="/api/v1/outgoing",status="202"}' in text
+
+
+def test_incoming_registration_and_rejection(api, tmp_path):
+    """Documents stored by the inbox are listed, served, registered (once) and rejected."""
+    from gateway.exchange import inbox
+    from gateway.exchange.message import DocTransfer, Document, Header, build_document, new_msg_id
+    from gateway.store.blobs import BlobStore
+
+    base, key, cfg = api
+    db = open_database(cfg)
+    blobs = BlobStore(cfg.resolve(cfg.storage.dir))
+    ids = []
+    for title in ("A", "B"):
+        header = Header(
+            msg_type=1,
+            msg_id=new_msg_id(),
+            from_org_id="87654321",
+            from_organization="Відправник",
+            from_sys_id="S-A",
+            from_system="sed",
+            to_org_id="12345678",
+            to_organization="Рада",
+            to_sys_id="S-B",
+            to_system="gw",
+            msg_acknow=2,
+        )
+        raw = build_document(
+            header,
+            Document(
+                idnumber="1",
+                reg_number="7/1",
+                reg_date=date(2026, 11, 20),
+                title=title,
+                files=[DocTransfer("1", "a.txt", "txt", b"body")],
+            ),
+        )
+        got = inbox.receive(db, blobs, raw, channel="sev", validator=lambda sig, files: {})
+        assert not got.duplicate
+        again = inbox.receive(db, blobs, raw, channel="sev", validator=lambda sig, files: {})
+        assert again.duplicate and again.incoming_id == got.incoming_id
+        ids.append(got.incoming_id)
+    db.dispose()
+    with client_for(base, key) as c:
+        listed = c.get("/api/v1/incoming", params={"status": "received"}).json()["items"]
+        assert sorted(i["id"] for i in listed) == sorted(ids)
+        doc = c.get(f"/api/v1/incoming/{ids[0]}").json()
+        assert doc["indication"] == "NO_SIGNATURE_FOUND" and doc["files"][0]["validation"] is None
+        assert c.get(doc["files"][0]["url"]).content == b"body"
+        assert_error(c.get(f"/api/v1/incoming/{ids[0]}/files/9"), 404, "not_found")
+        reg = c.post(
+            f"/api/v1/incoming/{ids[0]}/registration", json={"reg_number": "вх-1", "reg_date": "2026-11-25"}
+        )
+        assert reg.status_code == 200 and reg.json()["status"] == "registered"
+        assert_error(c.post(f"/api/v1/incoming/{ids[0]}/rejection", json={"reason": "late"}), 409, "conflict")
+        rej = c.post(f"/api/v1/incoming/{ids[1]}/rejection", json={"reason": "не наш адресат"})
+        assert rej.json()["status"] == "rejected"
+        # delivered (x2: one duplicate) + registered / delivered (x2) + rejected, all queued for sending
+        assert [a["ack_type"] for a in reg.json()["acknowledgements_sent"]] == [1, 1, 3]
+        assert [a["ack_type"] for a in rej.json()["acknowledgements_sent"]] == [1, 1, 4]
+        assert c.get("/api/v1/incoming", params={"status": "received"}).json()["items"] == []
