@@ -149,3 +149,21 @@ def test_message_info_comes_from_the_1207_header():
         "99999999",
     )
     assert mi.size == len(msg.raw)
+
+
+def test_an_upload_resumes_across_a_hub_restart(tmp_path):
+    raw = os.urandom(700_000)
+    with HubServer(
+        tmp_path / "hub", max_part_size=200_000, faults=Faults(lose_upload_answer_every=2)
+    ) as first:
+        SevClient(first.url, "sys-b", "secret-b").list_incoming()
+        with pytest.raises(SevTransportError) as err:
+            SevClient(first.url, "sys-a", "secret-a", retry=RetryPolicy(attempts=1)).send(
+                raw, info("restart")
+            )
+    with HubServer(tmp_path / "hub", max_part_size=200_000) as second:
+        sent = SevClient(second.url, "sys-a", "secret-a", retry=FAST).send(
+            raw, info("restart"), session_id=err.value.session_id
+        )
+        assert sent.resumed_from == 400_000
+        assert SevClient(second.url, "sys-b", "secret-b").download("restart").data == raw

@@ -52,8 +52,10 @@ def test_three_megabytes_travel_in_chunks_and_are_offered_until_end_processing(h
     assert [m.message_id for m in b.list_incoming()] == ["msg-3mb"]
     again = b.download("msg-3mb")
     assert again.data == raw
+    assert a.session_info(sent.session_id).status == "Processed"
     ended = b.end_processing(again)
     assert ended.status == "Delivered"
+    assert a.session_info(sent.session_id).status == "Delivered"  # the sender can see it arrived
     assert b.list_incoming() == []
     assert a.list_incoming() == []  # the sender never sees it
 

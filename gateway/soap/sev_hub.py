@@ -18,7 +18,7 @@ It serves the operations of `schemas/sev-integration.wsdl` at
 - download: `GetInputMessages(identity, сount)` lists the caller's pending messages;
   `OpenDownloadingSession`, `DownloadMessageChunk(fromPosition, count)`, `GetMessageValidationInfo`
   (Hash) and `EndProcessingDownloadedMessage(sessionInfo{Status=Delivered})`; a message is offered
-  again and again until that last call.
+  again and again until that last call, which also turns the sender's upload session `Delivered`.
 - errors inside SessionInfo/Error{Code, Text}: see `ErrorCode`.
 - state in `--data DIR` (SQLite + files), so a restarted hub loses nothing.
 - fault injection (`Faults`) for tests: HTTP 503 every Nth request, chunk answers lost (HTTP 504

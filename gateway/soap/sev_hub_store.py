@@ -256,6 +256,12 @@ class HubStore:
         with self.transaction() as db:
             db.execute("UPDATE messages SET delivered = ? WHERE message_id = ?", (_now(), message_id))
             db.execute("UPDATE sessions SET status = 'Delivered' WHERE session_id = ?", (download_session,))
+            # the sender's upload session shows the delivery too (GetSessionInfo on it)
+            db.execute(
+                "UPDATE sessions SET status = 'Delivered' WHERE session_id ="
+                " (SELECT upload_session FROM messages WHERE message_id = ?)",
+                (message_id,),
+            )
 
 
 def _session(row: sqlite3.Row) -> HubSession:
