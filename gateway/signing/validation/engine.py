@@ -43,7 +43,9 @@ def _load_plugins() -> None:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
-                raise
+                log.warning("validator %s not available: %s", name, exc)
+        except Exception as exc:  # noqa: BLE001 - one broken validator must not disable the others
+            log.warning("validator %s not available: %s: %s", name, type(exc).__name__, exc)
 
 
 def detect(data: bytes) -> str:
