@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         sock.bind((host, port))
     except OSError as exc:
         raise GatewayError(f"cannot listen on {args.listen}: {exc.strerror}") from None
+    sock.listen(128)  # connections wait in the backlog until uvicorn serves: the banner is true
     port = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     print(

@@ -466,6 +466,7 @@ class HubServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
+        sock.listen(128)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(self.hub), log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
