@@ -1,0 +1,72 @@
+"""`gateway sign --format F [--level L] --key KEY [--key-password-env VAR] [--tsa URL] [--out OUT] INPUT...`
+
+One signed file per input (one container for the ASiC-E formats); prints the outputs written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gateway.cli.common import add_config_argument, config_from_args
+
+LEVEL_CHOICES = ["B-B", "B-T", "B-LT", "B-LTA"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sign", help="sign local files (CAdES, PAdES, XAdES, ASiC)",
+                              description="Sign local files with the seal key.")
+    p.add_argument("--format", required=True, metavar="F",
+                   help="cades | cades-attached | pades | xades | xades-enveloped | asice-cades | ...")
+    p.add_argument("--level", type=str.upper, choices=LEVEL_CHOICES,
+                   help="B-B, B-T (needs a TSA), B-LT, B-LTA (default: B-T with a TSA, else B-B)")
+    p.add_argument("--key", metavar="KEY", help="PKCS#12 file or PKCS#11 URI (default: [signing] key)")
+    p.add_argument("--key-password-env", metavar="VAR", help="variable holding the key password/PIN")
+    p.add_argument("--tsa", metavar="URL", help="RFC 3161 TSA (default: [signing] tsa_url)")
+    p.add_argument("--digest", metavar="ALG", help="digest algorithm (default: sha256 for RSA/P-256)")
+    p.add_argument("--out", metavar="OUT", help="output file (or folder for several inputs)")
+    add_config_argument(p)
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.set_defaults(func=run)
+
+
+def _trust_roots(cfg) -> list:
+    from gateway.signing.certificates import load_certificates
+
+    roots = []
+    for anchor in cfg.trust.anchors:
+        roots.extend(load_certificates(cfg.resolve(anchor)))
+    return roots
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.errors import KeyLoadError
+    from gateway.signing.formats import SignRequest, get_format, sign_files
+    from gateway.signing.keys import key_password, load_signing_key, needs_password
+
+    cfg = config_from_args(args)
+    get_format(args.format)  # unknown format: fail before asking for a password
+    from_config = not args.key
+    spec = args.key or cfg.signing.key
+    if not spec:
+        raise KeyLoadError("no signing key: pass --key KEY or set [signing] key")
+    if from_config and not spec.startswith("pkcs11:"):
+        spec = str(cfg.resolve(spec))
+    tsa = args.tsa or cfg.signing.tsa_url or None
+    level = args.level or (cfg.signing.default_level.upper() if cfg.signing.default_level else None) \
+        or ("B-T" if tsa else "B-B")
+    password = None
+    if needs_password(spec):
+        password = key_password(cfg.signing if from_config else None, args.key_password_env,
+                                resolve=cfg.resolve)
+    req = SignRequest(level=level, tsa_url=tsa, digest_algorithm=args.digest,
+                      trust_roots=_trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
+    key = load_signing_key(spec, password)
+    try:
+        outputs = sign_files(args.format, key, [Path(p) for p in args.inputs], req,
+                             Path(args.out) if args.out else None)
+    finally:
+        key.close()
+    for out in outputs:
+        print(out)
+    return 0

@@ -1,0 +1,352 @@
+"""CAdES baseline signatures (ETSI EN 319 122-1): detached (.p7s) and attached (.p7m), B-B to B-LTA.
+
+- B-B: content-type, message-digest, signing-time and signing-certificate-v2 signed attributes.
+- B-T: a signature time stamp from the TSA (checked before embedding, see gateway.signing.tsa).
+- B-LT: all certificates of the signer's and TSA's chains in SignedData.certificates, their CRLs and
+  OCSP responses in SignedData.crls (OCSP as RFC 5940 id-ri-ocsp-response), as EN 319 122-1 requires
+  for baseline LT (the legacy revocation-values attribute is not used).
+- B-LTA: an archive-time-stamp-v3 whose token carries the ats-hash-index-v3 unsigned attribute.
+
+Inputs are hashed in chunks: a detached signature of any size needs memory for one chunk only. An
+attached signature is written as definite-length DER whose content is copied from the input in chunks
+as well (and re-hashed while copying, so a file changed in between is refused).
+
+The coroutines are the core; the `sign_*` functions wrap them in `asyncio.run` (call them from a
+worker thread when inside an event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from asn1crypto import cms, core, x509
+
+from gateway.errors import SigningError
+from gateway.signing.keys import SigningKey, check_digest_allowed
+
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+CHUNK = 1024 * 1024
+OID_ARCHIVE_TS_V3 = "0.4.0.1733.2.4"
+OID_ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
+
+
+def check_level(level: str) -> str:
+    lvl = level.upper()
+    if lvl not in LEVELS:
+        raise SigningError(f"unknown signature level {level!r} (use one of {', '.join(LEVELS)})")
+    return lvl
+
+
+def needs_tsa(level: str) -> bool:
+    return check_level(level) != "B-B"
+
+
+@dataclass
+class CadesOptions:
+    """How to sign: level, TSA and (for B-LT/B-LTA) the trust anchors used to build chains."""
+
+    level: str = "B-B"
+    tsa_url: str | None = None
+    digest_algorithm: str | None = None
+    trust_roots: Sequence[x509.Certificate] = ()
+
+    def __post_init__(self) -> None:
+        self.level = check_level(self.level)
+        if self.level != "B-B" and not self.tsa_url:
+            raise SigningError(
+                f"level {self.level} needs a time-stamping authority (--tsa URL or [signing] tsa_url)")
+
+
+# --- DER helpers -------------------------------------------------------------------------------
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _der_header(tag: int, n: int) -> bytes:
+    return bytes([tag]) + _der_len(n)
+
+
+def _der_seq(*parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return _der_header(0x30, len(body)) + body
+
+
+def hash_stream(stream: BinaryIO, digest_algorithm: str, chunk: int = CHUNK) -> bytes:
+    """Digest of a stream, read in chunks."""
+    h = hashlib.new(digest_algorithm)
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    while True:
+        n = stream.readinto(buf)
+        if not n:
+            break
+        h.update(view[:n])
+    return h.digest()
+
+
+# --- B-B / B-T ---------------------------------------------------------------------------------
+
+def _timestamper(tsa_url: str):
+    from gateway.signing.tsa import CheckedTimeStamper
+
+    return CheckedTimeStamper(tsa_url)
+
+
+async def async_cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions,
+                                *, content_digest_for_archive: bytes | None = None) -> cms.ContentInfo:
+    """A detached CAdES SignedData over content whose digest is `data_digest` (options.digest_algorithm).
+
+    `content_digest_for_archive` is the content's SHA-256... digest with the archive hash algorithm; it
+    defaults to `data_digest` (same algorithm).
+    """
+    from pyhanko.sign.signers.pdf_cms import CMSSignedAttributes
+
+    digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
+    timestamper = _timestamper(options.tsa_url) if options.level != "B-B" else None
+    try:
+        ci = await key.signer.async_sign(
+            data_digest, digest, use_pades=True, is_pdf_sig=False, timestamper=timestamper,
+            signed_attr_settings=CMSSignedAttributes(signing_time=datetime.now(UTC)),
+            encap_content_info={"content_type": "data"},
+        )
+    except SigningError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SigningError(f"CMS signing failed: {exc}") from None
+    if options.level in ("B-LT", "B-LTA"):
+        await _add_validation_data(ci, key, options)
+    if options.level == "B-LTA":
+        await _add_archive_timestamp(ci, content_digest_for_archive or data_digest, digest, options)
+    return ci
+
+
+def cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions) -> cms.ContentInfo:
+    """Synchronous `async_cades_signature`."""
+    return asyncio.run(async_cades_signature(key, data_digest, options))
+
+
+def sign_cades_bytes(key: SigningKey, data: bytes, options: CadesOptions, *, attached: bool = False) -> bytes:
+    """CAdES over in-memory data (small documents, container manifests); DER bytes."""
+    digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
+    options.digest_algorithm = digest
+    ci = cades_signature(key, hashlib.new(digest, data).digest(), options)
+    if attached:
+        ci["content"]["encap_content_info"] = {"content_type": "data", "content": data}
+    return ci.dump()
+
+
+# --- B-LT -------------------------------------------------------------------------------------
+
+def _tst_tokens(signer_info: cms.SignerInfo) -> list[cms.ContentInfo]:
+    out = []
+    for attr in signer_info["unsigned_attrs"] or []:
+        if attr["type"].dotted in ("1.2.840.113549.1.9.16.2.14", OID_ARCHIVE_TS_V3):
+            out.extend(attr["values"])
+    return [t if isinstance(t, cms.ContentInfo) else cms.ContentInfo.load(t.dump()) for t in out]
+
+
+def _signer_cert(sd: cms.SignedData, si: cms.SignerInfo) -> x509.Certificate:
+    sid = si["sid"].chosen
+    for c in sd["certificates"] or []:
+        cert = c.chosen
+        if (c.name == "certificate" and cert.issuer == sid["issuer"]
+                and cert.serial_number == sid["serial_number"].native):
+            return cert
+    raise SigningError("signer certificate missing from the signature")
+
+
+async def _add_validation_data(ci: cms.ContentInfo, key: SigningKey, options: CadesOptions) -> None:
+    """Fetch chains, CRLs and OCSP responses for the signer and the TSA(s); embed them (B-LT)."""
+    sd = ci["content"]
+    si = sd["signer_infos"][0]
+    targets: list[tuple[x509.Certificate, list[x509.Certificate]]] = [(key.certificate, list(key.chain))]
+    for token in _tst_tokens(si):
+        tsd = token["content"]
+        tcerts = [c.chosen for c in tsd["certificates"] or [] if c.name == "certificate"]
+        targets.append((_signer_cert(tsd, tsd["signer_infos"][0]), tcerts))
+    certs, crls, ocsps = await collect_revocation(targets, options.trust_roots, extra=key.chain)
+    embed_validation_data(sd, certs, crls, ocsps)
+
+
+async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509.Certificate]]],
+                             trust_roots: Sequence[x509.Certificate], *,
+                             extra: Sequence[x509.Certificate] = ()):
+    """Chains (roots included) plus CRLs/OCSP responses that prove each target certificate unrevoked now."""
+    from pyhanko.sign.validation.dss import enumerate_ocsp_certs
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
+
+    targets = list(targets)
+    pool = [*extra, *(c for _, cs in targets for c in cs)]
+    roots = list(trust_roots) + [c for c in pool if c.self_signed == "maybe" or c.self_signed == "yes"]
+    if not roots:
+        raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
+    vc = ValidationContext(trust_roots=roots, other_certs=pool, allow_fetching=True,
+                           revocation_mode="require")
+    certs: dict[bytes, x509.Certificate] = {}
+    for cert, others in targets:
+        try:
+            path = await CertificateValidator(cert, intermediate_certs=others, validation_context=vc
+                                              ).async_validate_usage(key_usage=set())
+        except PathBuildingError:
+            raise SigningError(
+                f"B-LT: no chain to a trust anchor for {cert.subject.human_friendly}") from None
+        except PathValidationError as exc:
+            raise SigningError(f"B-LT: {cert.subject.human_friendly}: {str(exc).splitlines()[0]}") from None
+        for c in path:
+            certs.setdefault(c.dump(), c)
+    ocsps = list(vc.ocsps)
+    for resp in ocsps:
+        for c in enumerate_ocsp_certs(resp):
+            certs.setdefault(c.dump(), c)
+    return list(certs.values()), list(vc.crls), ocsps
+
+
+def embed_validation_data(sd: cms.SignedData, certs, crls, ocsps) -> None:
+    """Add certificates and revocation data to SignedData (no duplicates); version 5 with OCSP."""
+    have = {c.dump() for c in sd["certificates"] or []}
+    cert_choices = list(sd["certificates"] or [])
+    for c in certs:
+        choice = cms.CertificateChoices(name="certificate", value=c)
+        if choice.dump() not in have:
+            have.add(choice.dump())
+            cert_choices.append(choice)
+    rev = list(sd["crls"] or []) if sd["crls"].native is not None else []
+    seen = {r.dump() for r in rev}
+    for c in crls:
+        choice = cms.RevocationInfoChoice(name="crl", value=c)
+        if choice.dump() not in seen:
+            seen.add(choice.dump())
+            rev.append(choice)
+    for o in ocsps:
+        choice = cms.RevocationInfoChoice(name="other", value=cms.OtherRevocationInfoFormat(
+            {"other_rev_info_format": "ocsp_response", "other_rev_info": o}))
+        if choice.dump() not in seen:
+            seen.add(choice.dump())
+            rev.append(choice)
+    sd["certificates"] = cms.CertificateSet(cert_choices)
+    if rev:
+        sd["crls"] = cms.RevocationInfoChoices(rev)
+    if any(r.name == "other" for r in rev):
+        sd["version"] = "v5"
+
+
+# --- B-LTA ------------------------------------------------------------------------------------
+
+def ats_hash_index_v3(sd: cms.SignedData, si: cms.SignerInfo, hash_algorithm: str) -> bytes:
+    """DER of ATSHashIndexV3 (EN 319 122-1 5.5.2) over the signature's current state."""
+
+    def octets(items: Iterable[bytes]) -> bytes:
+        return _der_seq(*(core.OctetString(hashlib.new(hash_algorithm, i).digest()).dump() for i in items))
+
+    certs = [c.dump() for c in sd["certificates"] or []]
+    crls = [c.dump() for c in sd["crls"] or []] if sd["crls"].native is not None else []
+    unsigned = [a["type"].dump() + v.dump() for a in si["unsigned_attrs"] or [] for v in a["values"]]
+    parts = [octets(certs), octets(crls), octets(unsigned)]
+    if hash_algorithm != "sha256":  # hashIndAlgorithm DEFAULT sha256: omitted in DER when default
+        from asn1crypto import algos
+
+        parts.insert(0, algos.DigestAlgorithm({"algorithm": hash_algorithm}).dump())
+    return _der_seq(*parts)
+
+
+def archive_imprint(sd: cms.SignedData, si: cms.SignerInfo, content_digest: bytes, hash_index: bytes,
+                    hash_algorithm: str) -> bytes:
+    """Message imprint of archive-time-stamp-v3 (EN 319 122-1 5.5.3)."""
+    h = hashlib.new(hash_algorithm)
+    h.update(sd["encap_content_info"]["content_type"].dump())
+    h.update(content_digest)
+    for name in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"):
+        h.update(si[name].dump())
+    h.update(hash_index)
+    return h.digest()
+
+
+def _attribute(oid: str, value_der: bytes) -> cms.CMSAttribute:
+    return cms.CMSAttribute({"type": cms.CMSAttributeType(oid), "values": [core.Any.load(value_der)]})
+
+
+async def _add_archive_timestamp(ci: cms.ContentInfo, content_digest: bytes, digest: str,
+                                 options: CadesOptions) -> None:
+    sd = ci["content"]
+    si = sd["signer_infos"][0]
+    index = ats_hash_index_v3(sd, si, digest)
+    imprint = archive_imprint(sd, si, content_digest, index, digest)
+    token = await _timestamper(options.tsa_url).async_timestamp(imprint, digest)
+    tsi = token["content"]["signer_infos"][0]
+    t_unsigned = list(tsi["unsigned_attrs"] or []) if tsi["unsigned_attrs"].native is not None else []
+    tsi["unsigned_attrs"] = cms.CMSAttributes([*t_unsigned, _attribute(OID_ATS_HASH_INDEX_V3, index)])
+    unsigned = list(si["unsigned_attrs"] or []) if si["unsigned_attrs"].native is not None else []
+    si["unsigned_attrs"] = cms.CMSAttributes([*unsigned, _attribute(OID_ARCHIVE_TS_V3, token.dump())])
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def _write_attached(ci: cms.ContentInfo, source: Path, out: BinaryIO, digest: str, expected: bytes) -> None:
+    """Write ContentInfo with the input as eContent, streaming the content in chunks (definite DER)."""
+    sd = ci["content"]
+    size = source.stat().st_size
+    ctype = sd["encap_content_info"]["content_type"].dump()
+    octet_hdr = _der_header(0x04, size)
+    explicit_len = len(octet_hdr) + size
+    explicit_hdr = _der_header(0xA0, explicit_len)
+    encap_len = len(ctype) + len(explicit_hdr) + explicit_len
+    encap_hdr = _der_header(0x30, encap_len)
+    before = sd["version"].dump() + sd["digest_algorithms"].dump()
+    after = sd["certificates"].dump() + sd["crls"].dump() + sd["signer_infos"].dump()
+    sd_len = len(before) + len(encap_hdr) + encap_len + len(after)
+    sd_hdr = _der_header(0x30, sd_len)
+    outer_oid = ci["content_type"].dump()
+    explicit0 = _der_header(0xA0, len(sd_hdr) + sd_len)
+    ci_len = len(outer_oid) + len(explicit0) + len(sd_hdr) + sd_len
+    out.write(_der_header(0x30, ci_len) + outer_oid + explicit0 + sd_hdr + before + encap_hdr + ctype
+              + explicit_hdr + octet_hdr)
+    h = hashlib.new(digest)
+    copied = 0
+    with source.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            out.write(chunk)
+            copied += len(chunk)
+    if copied != size or h.digest() != expected:
+        raise SigningError(f"{source} changed while it was being signed")
+    out.write(after)
+
+
+def sign_cades_file(key: SigningKey, source: str | os.PathLike[str], output: str | os.PathLike[str],
+                    options: CadesOptions, *, attached: bool = False) -> Path:
+    """Sign a file into `output` (.p7s detached or .p7m attached); the input is streamed."""
+    src, dst = Path(source), Path(output)
+    digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
+    options.digest_algorithm = digest
+    try:
+        with src.open("rb") as f:
+            data_digest = hash_stream(f, digest)
+    except FileNotFoundError:
+        raise SigningError(f"input not found: {src}") from None
+    except IsADirectoryError:
+        raise SigningError(f"input is a folder: {src}") from None
+    ci = cades_signature(key, data_digest, options)
+    tmp = dst.with_name(dst.name + ".part")
+    try:
+        with tmp.open("wb") as out:
+            if attached:
+                _write_attached(ci, src, out, digest, data_digest)
+            else:
+                out.write(ci.dump())
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst

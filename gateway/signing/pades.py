@@ -1,0 +1,114 @@
+"""PAdES baseline signatures (ETSI EN 319 142-1) B-B to B-LTA with pyhanko.
+
+B-T adds a signature time stamp, B-LT the DSS with chains, CRLs and OCSP responses of signer and TSA
+(fetched online, checked against the trust anchors), B-LTA a document time stamp over it all.
+Each signature goes into a new invisible field as an incremental update, so earlier signatures stay
+valid. pyhanko holds the PDF in memory while signing: the input size bound is MAX_PDF_BYTES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from asn1crypto import x509
+
+from gateway.errors import SigningError
+from gateway.signing.cades import check_level
+from gateway.signing.keys import SigningKey, check_digest_allowed
+
+MAX_PDF_BYTES = 512 * 1024 * 1024
+
+
+def _fresh_field_name(writer) -> str:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    taken = {name for name, _value, _ref in enumerate_sig_fields(writer)}
+    n = 1
+    while f"Signature{n}" in taken:
+        n += 1
+    return f"Signature{n}"
+
+
+def _validation_context(key: SigningKey, trust_roots: Sequence[x509.Certificate]):
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = list(trust_roots) + [c for c in key.chain if c.self_signed in ("yes", "maybe")]
+    if not roots:
+        raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
+    return ValidationContext(trust_roots=roots, other_certs=list(key.chain), allow_fetching=True,
+                             revocation_mode="require")
+
+
+async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B", tsa_url: str | None = None,
+                               digest_algorithm: str | None = None,
+                               trust_roots: Sequence[x509.Certificate] = ()) -> bytes:
+    """Sign a PDF given as bytes; returns the signed PDF."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.general import SigningError as PyhankoSigningError
+
+    from gateway.signing.tsa import CheckedTimeStamper
+
+    level = check_level(level)
+    if level != "B-B" and not tsa_url:
+        raise SigningError(f"level {level} needs a time-stamping authority (--tsa URL or [signing] tsa_url)")
+    if len(pdf) > MAX_PDF_BYTES:
+        raise SigningError(f"PDF larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
+    if not pdf.lstrip()[:5].startswith(b"%PDF"):
+        raise SigningError("input is not a PDF file")
+    digest = check_digest_allowed(digest_algorithm or key.default_digest)
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        if writer.security_handler is not None:
+            raise SigningError("encrypted PDFs cannot be signed")
+        lt = level in ("B-LT", "B-LTA")
+        meta = signers.PdfSignatureMetadata(
+            field_name=_fresh_field_name(writer), md_algorithm=digest, subfilter=SigSeedSubFilter.PADES,
+            embed_validation_info=lt, use_pades_lta=level == "B-LTA",
+            validation_context=_validation_context(key, trust_roots) if lt else None,
+        )
+        timestamper = CheckedTimeStamper(tsa_url) if level != "B-B" else None
+        pdf_signer = signers.PdfSigner(meta, signer=key.signer, timestamper=timestamper)
+        out = io.BytesIO()
+        await pdf_signer.async_sign_pdf(writer, output=out)
+    except SigningError:
+        raise
+    except (PdfError, PyhankoSigningError, ValueError, KeyError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SigningError(f"cannot sign the PDF: {reason}") from None
+    except Exception as exc:  # noqa: BLE001 - pyhanko's validation errors (B-LT) have many types
+        name = type(exc).__name__
+        if "Validation" in name or "PathBuilding" in name or "Revoked" in name:
+            raise SigningError(f"B-LT: {str(exc).splitlines()[0] if str(exc) else name}") from None
+        raise
+    return out.getvalue()
+
+
+def sign_pdf_file(key: SigningKey, source: str | os.PathLike[str], output: str | os.PathLike[str], *,
+                  level: str = "B-B", tsa_url: str | None = None, digest_algorithm: str | None = None,
+                  trust_roots: Sequence[x509.Certificate] = ()) -> Path:
+    """Sign `source` (a PDF) into `output` (written atomically)."""
+    src, dst = Path(source), Path(output)
+    try:
+        if src.stat().st_size > MAX_PDF_BYTES:
+            raise SigningError(f"{src}: larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
+        data = src.read_bytes()
+    except FileNotFoundError:
+        raise SigningError(f"input not found: {src}") from None
+    except IsADirectoryError:
+        raise SigningError(f"input is a folder: {src}") from None
+    signed = asyncio.run(async_sign_pdf_bytes(key, data, level=level, tsa_url=tsa_url,
+                                              digest_algorithm=digest_algorithm, trust_roots=trust_roots))
+    tmp = dst.with_name(dst.name + ".part")
+    try:
+        tmp.write_bytes(signed)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
