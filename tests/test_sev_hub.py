@@ -198,3 +198,30 @@ def test_sessions_belong_to_their_system(hub):
     with pytest.raises(SevSessionError) as err:
         b.session_info(sent.session_id)
     assert err.value.code == 11
+
+
+def test_hub_limits_and_a_non_delivered_end_keep_the_message(tmp_path):
+    with HubServer(tmp_path / "hub", max_part_size=1000, max_message_size=5000) as server:
+        a, b = client(server, "sys-a"), client(server, "sys-b")
+        b.list_incoming()
+        ident = a._identity()
+        meta = {"MessageId": "big", "FromOrgId": "04056612", "ToOrgId": "37472062", "ToSysId": "sys-b"}
+        too_big = a._service.OpenUploadingSession(
+            identity=ident, hash="AA", messageInfo={**meta, "Size": 5001}
+        )
+        assert too_big.Error.Code == 17 and too_big.SessionId is None
+        raw = b"x" * 1500
+        digest = hashlib.sha256(raw).hexdigest().upper()
+        opened = a._service.OpenUploadingSession(
+            identity=ident, hash=digest, messageInfo={**meta, "Size": 1500}
+        )
+        assert opened.MaxPartSize == 1000
+        over = a._service.UploadMessageChunk(identity=ident, sessionId=opened.SessionId, messageChunk=raw)
+        assert over.Error.Code == 13 and over.TransferredBytesCount == 0
+        assert a.send(raw, info("big")).chunks == 2  # the same upload, resumed with the right chunk size
+        got = b.download("big")
+        state = b._service.EndProcessingDownloadedMessage(
+            identity=b._identity(), sessionInfo={"SessionId": got.session_id, "Status": "Failed"}
+        )
+        assert state.Status == "InProgress"
+        assert [m.message_id for m in b.list_incoming()] == ["big"]  # not delivered: offered again

@@ -1,1 +1,1 @@
-"""SOAP: the SEV OVV IntegrationService client and hub stand-in (sev_*), and the Trembita service."""
+"""SOAP: the SEV OVV IntegrationService client (`sev_client`) and the hub stand-in (`sev_hub`)."""

@@ -186,27 +186,28 @@ class SevHub:
         return self._session_info(session)
 
     def upload_message_chunk(self, system_id: str, parts: dict[str, Any]) -> list[tuple[str, Any]]:
-        session = self._own_session(system_id, parts, "Upload")
-        if isinstance(session, list):
-            return session
-        if session.status not in ("Opened", "InProgress"):
-            return self._session_info(session, ErrorCode.SESSION_CLOSED, f"the session is {session.status}")
         chunk = soapxml.as_bytes(soapxml.text(parts.get("messageChunk")))
-        if not chunk:
-            return self._session_info(session, ErrorCode.BAD_REQUEST, "empty chunk")
-        if len(chunk) > self.max_part_size or session.transferred + len(chunk) > session.size:
-            return self._session_info(
-                session,
-                ErrorCode.CHUNK_TOO_LARGE,
-                "the chunk exceeds MaxPartSize or the announced MessageSize",
-            )
-        if self.faults.corrupt_uploads:
-            chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
-        with self.store.lock:
-            transferred = self.store.append_chunk(session, chunk)
-            if transferred == session.size:
+        with self.store.lock:  # one chunk at a time: the session is read and extended atomically
+            session = self._own_session(system_id, parts, "Upload")
+            if isinstance(session, list):
+                return session
+            if session.status not in ("Opened", "InProgress"):
+                return self._session_info(
+                    session, ErrorCode.SESSION_CLOSED, f"the session is {session.status}"
+                )
+            if not chunk:
+                return self._session_info(session, ErrorCode.BAD_REQUEST, "empty chunk")
+            if len(chunk) > self.max_part_size or session.transferred + len(chunk) > session.size:
+                return self._session_info(
+                    session,
+                    ErrorCode.CHUNK_TOO_LARGE,
+                    "the chunk exceeds MaxPartSize or the announced MessageSize",
+                )
+            if self.faults.corrupt_uploads:
+                chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
+            if self.store.append_chunk(session, chunk) == session.size:
                 self._complete_upload(session)
-        done = self.store.session(session.session_id)
+            done = self.store.session(session.session_id)
         assert done is not None
         if self.faults.take_lost_upload():
             raise LostAnswer
