@@ -1,0 +1,483 @@
+"""XAdES / XMLDSig validation (enveloped, enveloping, detached; baseline B to LTA).
+
+Core validation is `gateway.signing.xml.xmldsig`; the certificates, timestamps and verdict are the
+engine's common pieces (chain, timestamps, verdict), as for CAdES and PAdES. DSS mapping: a missing
+signed object gives INDETERMINATE / SIGNED_DATA_NOT_FOUND, a digest mismatch TOTAL_FAILED /
+HASH_FAILURE, a bad signature value TOTAL_FAILED / SIG_CRYPTO_FAILURE, malformed structure
+TOTAL_FAILED / FORMAT_FAILURE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from asn1crypto import ocsp, x509
+from lxml import etree
+
+from gateway.signing.report import (
+    Indication,
+    SignatureReport,
+    SubIndication,
+    ValidationReport,
+    format_failure,
+)
+from gateway.signing.validation.algorithms import UnsupportedAlgorithm
+from gateway.signing.validation.chain import validation_time
+from gateway.signing.validation.engine import read_bounded, register
+from gateway.signing.validation.policy import ValidationPolicy
+from gateway.signing.validation.revocation import RevocationData
+from gateway.signing.validation.signerinfo import PARSE_ERRORS, SignerCheck
+from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
+from gateway.signing.validation.verdict import Evidence, conclude
+from gateway.signing.xml import algorithms as xalg
+from gateway.signing.xml.c14n import C14N_10, NodeSet, UnsupportedCanonicalization, canonicalize
+from gateway.signing.xml.parser import XmlParseError, parse_xml
+from gateway.signing.xml.xades import etsi_child, etsi_children, etsi_path, is_etsi, is_signed_properties_type
+from gateway.signing.xml.xmldsig import (
+    DS,
+    DetachedResolver,
+    ReferenceProcessor,
+    ReferenceResult,
+    StructureError,
+    b64decode,
+    child,
+    inclusive_prefixes,
+    q,
+    signature_value,
+    signed_info,
+    text_of,
+)
+
+MAX_SIGNATURES = 100
+
+
+def validate_xml(data: bytes, policy: ValidationPolicy) -> ValidationReport:
+    try:
+        tree = parse_xml(data, max_bytes=policy.max_input_bytes)
+    except XmlParseError as exc:
+        return format_failure("XML", str(exc))
+    report = ValidationReport(container="XML", validation_time=validation_time(policy))
+    report.signatures = validate_signatures(tree, policy_resolver(policy), policy)
+    return report
+
+
+def policy_resolver(policy: ValidationPolicy) -> DetachedResolver:
+    """Detached contents from `verify --detached`: by the reference's file name, or the only one given
+    for a reference without URI."""
+    files = policy.detached
+
+    def resolve(uri: str | None) -> tuple[str, bytes] | None:
+        if uri is None:
+            if len(files) != 1:
+                return None
+            name, path = next(iter(files.items()))
+        else:
+            name = Path(unquote(uri.split("#", 1)[0]).replace("\\", "/")).name
+            path = files.get(name)
+            if path is None:
+                return None
+        return name, read_bounded(Path(path), policy.max_input_bytes)
+
+    return resolve
+
+
+def find_signatures(tree: etree._ElementTree) -> list[etree._Element]:
+    return list(tree.getroot().iter(q("Signature")))
+
+
+def validate_signatures(
+    tree: etree._ElementTree, resolver: DetachedResolver, policy: ValidationPolicy
+) -> list[SignatureReport]:
+    processor = ReferenceProcessor(tree, resolver)
+    reports = []
+    for i, sig_el in enumerate(find_signatures(tree)[:MAX_SIGNATURES], 1):
+        reports.append(validate_signature(sig_el, processor, policy, f"S{i}"))
+    return reports
+
+
+def _certs_from(elements: Sequence[etree._Element]) -> list[x509.Certificate]:
+    out = []
+    for el in elements:
+        try:
+            cert = x509.Certificate.load(b64decode(el.text or ""))
+            cert.subject  # noqa: B018 - parse now, drop damaged ones
+            out.append(cert)
+        except (StructureError, *PARSE_ERRORS):
+            continue
+    return out
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+class _Signature:
+    """One ds:Signature and its XAdES properties."""
+
+    def __init__(self, el: etree._Element) -> None:
+        self.el = el
+        self.qp = None
+        for obj in el.findall(q("Object")):
+            qp = etsi_child(obj, "QualifyingProperties")
+            if qp is not None:
+                self.qp = qp
+                break
+        self.signed_props = etsi_child(self.qp, "SignedProperties")
+        self.ssp = etsi_child(self.signed_props, "SignedSignatureProperties")
+        self.sdop = etsi_child(self.signed_props, "SignedDataObjectProperties")
+        self.usp = etsi_path(self.qp, "UnsignedProperties", "UnsignedSignatureProperties")
+        self.key_info = child(el, "KeyInfo")
+
+    def key_info_certs(self) -> list[x509.Certificate]:
+        if self.key_info is None:
+            return []
+        return _certs_from(self.key_info.findall(f"{q('X509Data')}/{q('X509Certificate')}"))
+
+    def value_certs(self) -> list[x509.Certificate]:
+        out = []
+        for cv in etsi_children(self.usp, "CertificateValues"):
+            out.extend(_certs_from(list(etsi_children(cv, "EncapsulatedX509Certificate"))))
+        return out
+
+    def cert_refs(self) -> list[tuple[str, bytes]]:
+        refs = []
+        for name in ("SigningCertificateV2", "SigningCertificate"):
+            for sc in etsi_children(self.ssp, name):
+                for cert in etsi_children(sc, "Cert"):
+                    digest = etsi_child(cert, "CertDigest")
+                    dm, dv = (
+                        (child(digest, "DigestMethod"), child(digest, "DigestValue"))
+                        if digest is not None
+                        else (None, None)
+                    )
+                    if dm is not None and dv is not None:
+                        refs.append((dm.get("Algorithm") or "", b64decode(dv.text or "")))
+        return refs
+
+    def signing_time(self) -> datetime | None:
+        st = etsi_child(self.ssp, "SigningTime")
+        return _time(text_of(st)) if st is not None else None
+
+    def revocation(self) -> RevocationData:
+        data = RevocationData()
+        for rv in [
+            *etsi_children(self.usp, "RevocationValues"),
+            *(
+                c
+                for tv in etsi_children(self.usp, "TimeStampValidationData")
+                for c in etsi_children(tv, "RevocationValues")
+            ),
+        ]:
+            for crl_el in etsi_children(etsi_child(rv, "CRLValues"), "EncapsulatedCRLValue"):
+                try:
+                    data.crls.append(b64decode(crl_el.text or ""))
+                except StructureError:
+                    continue
+            for o_el in etsi_children(etsi_child(rv, "OCSPValues"), "EncapsulatedOCSPValue"):
+                try:
+                    raw = b64decode(o_el.text or "")
+                    ocsp.OCSPResponse.load(raw)["response_status"].native  # noqa: B018
+                    data.ocsps.append(raw)
+                except (StructureError, *PARSE_ERRORS):
+                    continue
+        return data
+
+
+def _timestamp_tokens(prop: etree._Element) -> tuple[str, list[bytes]]:
+    cm = child(prop, "CanonicalizationMethod")
+    method = (cm.get("Algorithm") or C14N_10) if cm is not None else C14N_10
+    tokens = []
+    for enc in etsi_children(prop, "EncapsulatedTimeStamp"):
+        try:
+            tokens.append(b64decode(enc.text or ""))
+        except StructureError:
+            continue
+    return method, tokens
+
+
+def validate_signature(
+    sig_el: etree._Element, processor: ReferenceProcessor, policy: ValidationPolicy, default_id: str
+) -> SignatureReport:
+    report = SignatureReport(
+        id=sig_el.get("Id") or default_id, format="XMLDSig", indication=Indication.TOTAL_PASSED
+    )
+    check = SignerCheck()
+    try:
+        _validate(sig_el, processor, policy, report, check)
+    except (StructureError, *PARSE_ERRORS) as exc:
+        report.intact = False
+        reason = (
+            str(exc) if isinstance(exc, StructureError) else f"malformed signature ({type(exc).__name__})"
+        )
+        report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason)
+    return report
+
+
+def _validate(
+    sig_el: etree._Element,
+    processor: ReferenceProcessor,
+    policy: ValidationPolicy,
+    report: SignatureReport,
+    check: SignerCheck,
+) -> None:
+    sig = _Signature(sig_el)
+    info = signed_info(sig_el)
+    value = signature_value(sig_el)
+    try:
+        family, hash_name = xalg.signature_family(info.signature_method)
+        check.signature_name, check.digest_name = family, hash_name
+    except UnsupportedAlgorithm as exc:
+        check.signature_name = info.signature_method
+        check.problem(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, str(exc))
+
+    # references
+    results = [processor.process(ref, sig_el) for ref in info.references]
+    data_refs: list[ReferenceResult] = []
+    signed_props_ok = False
+    for res in results:
+        if is_signed_properties_type(res.type) or (
+            res.target is not None and sig.signed_props is not None and res.target is sig.signed_props
+        ):
+            if res.target is None or res.target is not sig.signed_props:
+                check.problem(
+                    Indication.TOTAL_FAILED,
+                    SubIndication.FORMAT_FAILURE,
+                    "the SignedProperties reference does not point to this signature's properties",
+                )
+            signed_props_ok = res.found and res.digest_ok
+            continue
+        if res.target is not None and (
+            res.target is sig.key_info or _inside_signature_props(res.target, sig_el)
+        ):
+            continue
+        data_refs.append(res)
+    # ETSI EN 319 102-1 5.2.7 in DSS's order: data not found, then hash failure, then signature value
+    crypto: list[tuple[int, Indication, SubIndication, str]] = []
+    for res in results:
+        if res.not_found or not res.found:
+            crypto.append((0, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, res.error))
+        elif not res.digest_ok:
+            crypto.append((1, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, res.error))
+    if not data_refs:
+        crypto.append(
+            (
+                0,
+                Indication.INDETERMINATE,
+                SubIndication.SIGNED_DATA_NOT_FOUND,
+                "the signature references no signed data object",
+            )
+        )
+    digest_ok = not crypto
+    if sig.signed_props is not None and not any(r.target is sig.signed_props for r in results):
+        check.problem(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "the SignedProperties are not covered by the signature",
+        )
+        digest_ok = False
+    check.digest_ok = digest_ok
+    report.signed_objects = [r.label for r in data_refs]
+    report.format = "XAdES-BASELINE-B" if sig.signed_props is not None and signed_props_ok else "XMLDSig"
+
+    # signer
+    key_certs = sig.key_info_certs()
+    all_certs = [*key_certs, *(c for c in sig.value_certs() if c not in key_certs)]
+    check.claimed_signing_time = sig.signing_time()
+    candidates = _signer_candidates(sig, all_certs, key_certs, policy, check)
+    tbs = info.octets()
+    if candidates and info.signature_method in xalg.SIGNATURES:
+        for cert in candidates:
+            try:
+                if xalg.verify(info.signature_method, cert.public_key, value, tbs):
+                    check.signer_cert, check.signature_ok = cert, True
+                    break
+            except (UnsupportedAlgorithm, *PARSE_ERRORS):
+                continue
+        if check.signer_cert is None and candidates:
+            check.signer_cert, check.signature_ok = candidates[0], False
+            crypto.append(
+                (
+                    2,
+                    Indication.TOTAL_FAILED,
+                    SubIndication.SIG_CRYPTO_FAILURE,
+                    "the signature value does not verify with the signer's public key",
+                )
+            )
+    first = min((c[0] for c in crypto), default=None)
+    secondary = []
+    for rank, indication, sub, reason in crypto:
+        if rank == first:
+            check.problem(indication, sub, reason)
+        else:
+            secondary.append(reason)
+
+    evidence = Evidence(
+        certificates=all_certs,
+        revocation=sig.revocation(),
+        extra_digests=sorted({n for r in results if (n := xalg.DIGESTS.get(r.digest_uri))}),
+    )
+    _timestamps(sig, info, results, value, evidence, policy)
+    report.format = _level(report.format, sig, evidence)
+    conclude(report, check, evidence, policy)
+    report.errors.extend(r for r in secondary if r not in report.errors)
+
+
+def _inside_signature_props(target: etree._Element, sig_el: etree._Element) -> bool:
+    node: etree._Element | None = target
+    while node is not None and node is not sig_el:
+        if node.tag == q("SignatureProperties"):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _signer_candidates(
+    sig: _Signature,
+    all_certs: list[x509.Certificate],
+    key_certs: list[x509.Certificate],
+    policy: ValidationPolicy,
+    check: SignerCheck,
+) -> list[x509.Certificate]:
+    """ETSI EN 319 102-1 5.2.3: the certificate the SigningCertificate property names."""
+    refs = sig.cert_refs()
+    pool = [*all_certs, *(c for c in policy.trust_roots if c not in all_certs)]
+    if refs:
+        matching = []
+        for algo_uri, value in refs:
+            try:
+                matching.extend(
+                    c for c in pool if xalg.digest(algo_uri, c.dump()) == value and c not in matching
+                )
+            except UnsupportedAlgorithm as exc:
+                check.warnings.append(f"signing-certificate reference not checked: {exc}")
+        if matching:
+            return matching
+        if not any(xalg.DIGESTS.get(a) for a, _ in refs):
+            return key_certs or all_certs
+        check.problem(
+            Indication.INDETERMINATE,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "no certificate in the signature matches the SigningCertificate property",
+        )
+        return key_certs or all_certs
+    if not all_certs:
+        check.problem(
+            Indication.INDETERMINATE,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "the signature carries no signing certificate",
+        )
+    return key_certs or all_certs
+
+
+def _covered_by_content_ts(results: list[ReferenceResult]) -> bytes:
+    return b"".join(r.output or b"" for r in results if not is_signed_properties_type(r.type))
+
+
+def _timestamps(
+    sig: _Signature,
+    info: object,
+    results: list[ReferenceResult],
+    value: bytes,
+    evidence: Evidence,
+    policy: ValidationPolicy,
+) -> None:
+    rev = evidence.revocation
+    sv = child(sig.el, "SignatureValue")
+    for prop in etsi_children(sig.usp, "SignatureTimeStamp"):
+        method, tokens = _timestamp_tokens(prop)
+        prefixes = _ts_prefixes(prop)
+        for token in tokens:
+            evidence.signature_timestamps.append(
+                _ts(token, lambda m=method, p=prefixes: canonicalize(sv, m, p), policy, "signature", rev)
+            )
+    for prop in etsi_children(sig.sdop, "AllDataObjectsTimeStamp"):
+        _, tokens = _timestamp_tokens(prop)
+        for token in tokens:
+            evidence.content_timestamps.append(
+                _ts(token, lambda: _covered_by_content_ts(results), policy, "content", rev)
+            )
+    if sig.usp is None:
+        return
+    for prop in sig.usp:
+        if is_etsi(prop, "ArchiveTimeStamp"):
+            method, tokens = _timestamp_tokens(prop)
+            for token in tokens:
+                evidence.archive_timestamps.append(
+                    _ts(
+                        token,
+                        lambda p=prop, m=method: archive_input(sig.el, p, results, m),
+                        policy,
+                        "archive",
+                        rev,
+                    )
+                )
+
+
+def _ts_prefixes(prop: etree._Element) -> list[str]:
+    cm = child(prop, "CanonicalizationMethod")
+    return inclusive_prefixes(cm) if cm is not None else []
+
+
+def _ts(token: bytes, covered, policy: ValidationPolicy, kind: str, rev: RevocationData) -> TimestampCheck:
+    try:
+        data = covered()
+    except (StructureError, UnsupportedCanonicalization, XmlParseError) as exc:
+        from gateway.signing.report import TimestampInfo
+
+        check = TimestampCheck(TimestampInfo(type=kind, time=None))
+        check.errors.append(f"{kind} timestamp: cannot compute what it covers ({exc})")
+        return check
+    return validate_timestamp_token(token, data, policy, kind=kind, extra_revocation=rev)
+
+
+def archive_input(
+    sig_el: etree._Element, ats: etree._Element, results: list[ReferenceResult], method: str
+) -> bytes:
+    """The octets an XAdES archive timestamp covers (ETSI EN 319 132-1 5.5.2.2, not distributed)."""
+    parts: list[bytes] = []
+    for res in results:
+        if not res.found or res.result is None:
+            raise StructureError("a referenced object is missing")
+        parts.append(res.result if isinstance(res.result, bytes) else canonicalize(res.result, method))
+    for local in ("SignedInfo", "SignatureValue", "KeyInfo"):
+        el = child(sig_el, local)
+        if el is not None:
+            parts.append(canonicalize(el, method))
+    usp = ats.getparent()
+    for prop in usp:
+        if prop is ats:
+            break
+        if isinstance(prop.tag, str):
+            parts.append(canonicalize(prop, method))
+    for obj in sig_el.findall(q("Object")):
+        if etsi_child(obj, "QualifyingProperties") is None:
+            parts.append(canonicalize(obj, method))
+    return b"".join(parts)
+
+
+def _level(base: str, sig: _Signature, evidence: Evidence) -> str:
+    if base != "XAdES-BASELINE-B":
+        return base
+    level = "B"
+    if evidence.signature_timestamps:
+        level = "T"
+        has_values = any(etsi_children(sig.usp, "CertificateValues")) and any(
+            etsi_children(sig.usp, "RevocationValues")
+        )
+        if has_values:
+            level = "LT"
+            if evidence.archive_timestamps:
+                level = "LTA"
+    return f"XAdES-BASELINE-{level}"
+
+
+register("XML", validate_xml)
+
+__all__ = ["DS", "NodeSet", "validate_xml", "validate_signatures", "policy_resolver"]

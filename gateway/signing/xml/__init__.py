@@ -1,0 +1,1 @@
+"""XML signatures: hardened parsing, canonicalization, XMLDSig core and XAdES properties."""
