@@ -27,3 +27,6 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+demo: install
+	$(PY) scripts/demo.py

@@ -1,0 +1,213 @@
+"""`make demo`: a SEV hub stand-in and two gateways on this machine exchange letters end to end.
+
+Each gateway runs in its own process with its own folder (gateway.toml, SQLite database, blob
+store, seal). The demo sends a letter from A to B, shows its status history as B's EDMS registers
+it, then a second letter that B rejects. `Cluster` is reused by `bench/bench_exchange.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_exchange_support import GatewaySpec, make_pki  # noqa: E402
+
+from gateway.config import load_config  # noqa: E402
+from gateway.store.apikeys import create_key  # noqa: E402
+from gateway.store.db import open_database  # noqa: E402
+from gateway.store.partners import upsert_partner  # noqa: E402
+
+ORGS = {
+    "A": ("Миколаївська міська рада", "04056612", "sys-a"),
+    "B": ("Миколаївська обласна державна адміністрація", "37472062", "sys-b"),
+}
+SERVE = """
+import sys, uvicorn
+from fastapi import FastAPI
+from gateway.api.routes import install
+from gateway.config import load_config
+app = FastAPI()
+install(app, load_config(sys.argv[1]))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except httpx.TransportError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class Cluster:
+    """Hub + gateways A and B, each a child process; `clients` holds an API client per gateway."""
+
+    def __init__(self, folder: Path, *, max_part_size: int = 2_500_000) -> None:
+        self.folder = folder
+        self.max_part_size = max_part_size
+        self.procs: list[subprocess.Popen] = []
+        self.clients: dict[str, httpx.Client] = {}
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Cluster:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = (self.folder / log_name).open("ab")
+        self._stack.callback(log.close)
+        proc = subprocess.Popen(args, stdout=log, stderr=log, env=os.environ.copy(), cwd=self.folder)
+        self.procs.append(proc)
+        return proc
+
+    def _start(self) -> None:
+        hub_port = free_port()
+        self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "sev-hub",
+                "--listen",
+                f"127.0.0.1:{hub_port}",
+                "--data",
+                str(self.folder / "hub"),
+                "--max-part-size",
+                str(self.max_part_size),
+            ],
+            "hub.log",
+        )
+        hub_url = f"http://127.0.0.1:{hub_port}/csp/dirbus/bus.esb.IntegrationService.cls"
+        wait_until(lambda: httpx.get(hub_url + "?wsdl").status_code == 200, what="the hub")
+        root, seals = make_pki(self.folder / "pki", list(ORGS))
+        for name, (org, edrpou, sys_id) in ORGS.items():
+            spec = GatewaySpec(org, edrpou, sys_id, self.folder / name, hub_url, root, seals[name])
+            conf = spec.write_config()
+            db = open_database(load_config(conf))
+            with db.session() as s:
+                _, key = create_key(s, "edms")
+                for other, (o_org, o_edrpou, o_sys) in ORGS.items():
+                    if other != name:
+                        upsert_partner(s, edrpou=o_edrpou, name=o_org, sev_system_id=o_sys)
+            db.dispose()
+            port = free_port()
+            self._spawn([sys.executable, "-c", SERVE, str(conf), str(port)], f"gateway-{name}.log")
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", timeout=60, headers={"Authorization": f"Bearer {key}"}
+            )
+            self.clients[name] = client
+            wait_until(lambda c=client: c.get("/api/v1/incoming").status_code == 200, what=f"gateway {name}")
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._stack.close()
+
+
+def send_letter(client: httpx.Client, reg_number: str, files: list[tuple[str, bytes]], **extra: Any) -> str:
+    org, edrpou, _ = ORGS["B"]
+    meta = {
+        "to_edrpou": edrpou,
+        "reg_number": reg_number,
+        "reg_date": time.strftime("%Y-%m-%d"),
+        "title": f"Лист {reg_number}",
+        "purpose_type": 1,
+        "author": {"name": "Сєнкевич Олександр Федорович", "post": "міський голова"},
+        **extra,
+    }
+    resp = client.post(
+        "/api/v1/outgoing",
+        data={"metadata": json.dumps(meta, ensure_ascii=False)},
+        files=[("file", (name, data)) for name, data in files],
+        headers={"Idempotency-Key": reg_number},
+    )
+    resp.raise_for_status()
+    return resp.json()["id"]
+
+
+def status(client: httpx.Client, letter_id: str) -> str:
+    return client.get(f"/api/v1/outgoing/{letter_id}").json()["status"]
+
+
+def show(client: httpx.Client, letter_id: str) -> None:
+    letter = client.get(f"/api/v1/outgoing/{letter_id}").json()
+    print(f"  letter {letter['reg_number']} → {letter['to_edrpou']}: {letter['status']}")
+    for h in letter["history"]:
+        print(f"    {h['at'][11:23]}  {h['status']:<10} {h['detail'] or ''}")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tmp, Cluster(Path(tmp)) as cluster:
+        a, b = cluster.clients["A"], cluster.clients["B"]
+        print("hub and gateways A (city council) and B (regional administration) are running")
+        first = send_letter(a, "01-17/101", [("лист.txt", "Про співпрацю".encode()), ("додаток.txt", b"42")])
+        second = send_letter(a, "01-17/102", [("запит.txt", "Запит".encode())])
+        print("A's EDMS queued two letters; waiting for B's acceptance …")
+        wait_until(
+            lambda: status(a, first) == "accepted" and status(a, second) == "accepted", what="acceptance"
+        )
+        inbox = {i["reg_number"]: i for i in b.get("/api/v1/incoming").json()["items"]}
+        for item in inbox.values():
+            doc = b.get(f"/api/v1/incoming/{item['id']}").json()
+            who = item["from_edrpou"]
+            print(f"  B received {item['reg_number']} from {who}: seal check {doc['indication']}")
+        b.post(
+            f"/api/v1/incoming/{inbox['01-17/101']['id']}/registration",
+            json={"reg_number": "вх-2024/7", "reg_date": time.strftime("%Y-%m-%d")},
+        ).raise_for_status()
+        b.post(
+            f"/api/v1/incoming/{inbox['01-17/102']['id']}/rejection",
+            json={"reason": "надіслано не за адресою"},
+        ).raise_for_status()
+        wait_until(
+            lambda: status(a, first) == "registered" and status(a, second) == "rejected",
+            what="registration and rejection",
+        )
+        show(a, first)
+        show(a, second)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
