@@ -104,27 +104,110 @@ def _timestamper(tsa_url: str):
     return CheckedTimeStamper(tsa_url)
 
 
+def _attr(oid_der: bytes, value_der: bytes) -> bytes:
+    return _der_seq(oid_der, _der_header(0x31, len(value_der)) + value_der)
+
+
+def _set_of(items: Iterable[bytes], tag: int = 0x31) -> bytes:
+    body = b"".join(sorted(items))  # DER: SET OF elements in ascending order of their encodings
+    return _der_header(tag, len(body)) + body
+
+
+OID_DATA = core.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
+OID_SIGNED_DATA = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
+_ATTR_CONTENT_TYPE = _attr(core.ObjectIdentifier("1.2.840.113549.1.9.3").dump(), OID_DATA)
+_OID_MESSAGE_DIGEST = core.ObjectIdentifier("1.2.840.113549.1.9.4").dump()
+_OID_SIGNING_TIME = core.ObjectIdentifier("1.2.840.113549.1.9.5").dump()
+_OID_SIGNING_CERT_V2 = core.ObjectIdentifier("1.2.840.113549.1.9.16.2.47").dump()
+
+
+@dataclass(frozen=True)
+class _Template:
+    """The parts of a B-B SignedData that do not change between signatures with one key and digest."""
+
+    signing_cert_attr: bytes
+    signer_head: bytes  # version, sid, digestAlgorithm
+    signature_algorithm: bytes
+    digest_algorithms: bytes
+    certificates: bytes
+
+
+_TEMPLATES: dict[tuple[int, str], _Template] = {}
+
+
+def _template(key: SigningKey, digest: str) -> _Template:
+    """Built once per key and digest: asn1crypto is slow, the per-signature work is plain bytes."""
+    found = _TEMPLATES.get((id(key), digest))
+    if found is not None:
+        return found
+    from asn1crypto import algos
+    from pyhanko.sign.general import as_signing_certificate_v2
+
+    cert = key.certificate
+    sid = cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
+        {"issuer": cert.issuer, "serial_number": cert.serial_number})})
+    digest_alg = algos.DigestAlgorithm({"algorithm": digest}).dump()
+    certs = {cms.CertificateChoices(name="certificate", value=c).dump() for c in [cert, *key.chain]}
+    tpl = _Template(
+        signing_cert_attr=_attr(_OID_SIGNING_CERT_V2, as_signing_certificate_v2(cert, digest).dump()),
+        signer_head=core.Integer(1).dump() + sid.dump() + digest_alg,
+        signature_algorithm=key.signer.get_signature_mechanism_for_digest(digest).dump(),
+        digest_algorithms=_set_of([digest_alg]),
+        certificates=_set_of(certs, tag=0xA0),
+    )
+    if len(_TEMPLATES) > 64:
+        _TEMPLATES.clear()
+    _TEMPLATES[(id(key), digest)] = tpl
+    return tpl
+
+
+def cades_bb_der(key: SigningKey, data_digest: bytes, digest: str,
+                 signing_time: datetime | None = None) -> bytes:
+    """DER of a detached CAdES-B-B ContentInfo: content-type, signing-time, message-digest and
+    signing-certificate-v2 signed attributes, the signer's certificate and chain embedded."""
+    digest = check_digest_allowed(digest)
+    tpl = _template(key, digest)
+    when = (signing_time or datetime.now(UTC)).astimezone(UTC)
+    time_der = core.UTCTime(when).dump() if 1950 <= when.year < 2050 else core.GeneralizedTime(when).dump()
+    attrs = [
+        _ATTR_CONTENT_TYPE,
+        _attr(_OID_SIGNING_TIME, time_der),
+        _attr(_OID_MESSAGE_DIGEST, core.OctetString(data_digest).dump()),
+        tpl.signing_cert_attr,
+    ]
+    signed_attrs = _set_of(attrs)
+    signature = key.sign_raw(signed_attrs, digest)
+    signer_info = _der_seq(tpl.signer_head, b"\xa0" + signed_attrs[1:], tpl.signature_algorithm,
+                           core.OctetString(signature).dump())
+    signed_data = _der_seq(core.Integer(1).dump(), tpl.digest_algorithms, _der_seq(OID_DATA),
+                           tpl.certificates, _set_of([signer_info]))
+    return _der_seq(OID_SIGNED_DATA, _der_header(0xA0, len(signed_data)) + signed_data)
+
+
+async def _add_signature_timestamp(ci: cms.ContentInfo, digest: str, options: CadesOptions) -> None:
+    si = ci["content"]["signer_infos"][0]
+    imprint = hashlib.new(digest, si["signature"].native).digest()
+    token = await _timestamper(options.tsa_url).async_timestamp(imprint, digest)
+    _append_unsigned(si, cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]}))
+
+
+def _append_unsigned(si: cms.SignerInfo, attr: cms.CMSAttribute) -> None:
+    unsigned = list(si["unsigned_attrs"]) if si["unsigned_attrs"].native is not None else []
+    si["unsigned_attrs"] = cms.CMSAttributes([*unsigned, attr])
+
+
 async def async_cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions,
                                 *, content_digest_for_archive: bytes | None = None) -> cms.ContentInfo:
-    """A detached CAdES SignedData over content whose digest is `data_digest` (options.digest_algorithm).
+    """A detached CAdES SignedData at options.level over content whose digest is `data_digest`
+    (computed with options.digest_algorithm, default the key's).
 
-    `content_digest_for_archive` is the content's SHA-256... digest with the archive hash algorithm; it
-    defaults to `data_digest` (same algorithm).
+    `content_digest_for_archive` (B-LTA) is the content digest with the archive time stamp's hash
+    algorithm, which is the signature's digest algorithm: it defaults to `data_digest`.
     """
-    from pyhanko.sign.signers.pdf_cms import CMSSignedAttributes
-
     digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
-    timestamper = _timestamper(options.tsa_url) if options.level != "B-B" else None
-    try:
-        ci = await key.signer.async_sign(
-            data_digest, digest, use_pades=True, is_pdf_sig=False, timestamper=timestamper,
-            signed_attr_settings=CMSSignedAttributes(signing_time=datetime.now(UTC)),
-            encap_content_info={"content_type": "data"},
-        )
-    except SigningError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SigningError(f"CMS signing failed: {exc}") from None
+    ci = cms.ContentInfo.load(cades_bb_der(key, data_digest, digest))
+    if options.level != "B-B":
+        await _add_signature_timestamp(ci, digest, options)
     if options.level in ("B-LT", "B-LTA"):
         await _add_validation_data(ci, key, options)
     if options.level == "B-LTA":
@@ -134,6 +217,9 @@ async def async_cades_signature(key: SigningKey, data_digest: bytes, options: Ca
 
 def cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions) -> cms.ContentInfo:
     """Synchronous `async_cades_signature`."""
+    if options.level == "B-B":  # no I/O: no event loop needed
+        digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
+        return cms.ContentInfo.load(cades_bb_der(key, data_digest, digest))
     return asyncio.run(async_cades_signature(key, data_digest, options))
 
 
@@ -288,8 +374,7 @@ async def _add_archive_timestamp(ci: cms.ContentInfo, content_digest: bytes, dig
     tsi = token["content"]["signer_infos"][0]
     t_unsigned = list(tsi["unsigned_attrs"] or []) if tsi["unsigned_attrs"].native is not None else []
     tsi["unsigned_attrs"] = cms.CMSAttributes([*t_unsigned, _attribute(OID_ATS_HASH_INDEX_V3, index)])
-    unsigned = list(si["unsigned_attrs"] or []) if si["unsigned_attrs"].native is not None else []
-    si["unsigned_attrs"] = cms.CMSAttributes([*unsigned, _attribute(OID_ARCHIVE_TS_V3, token.dump())])
+    _append_unsigned(si, _attribute(OID_ARCHIVE_TS_V3, token.dump()))
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -338,14 +423,17 @@ def sign_cades_file(key: SigningKey, source: str | os.PathLike[str], output: str
         raise SigningError(f"input not found: {src}") from None
     except IsADirectoryError:
         raise SigningError(f"input is a folder: {src}") from None
-    ci = cades_signature(key, data_digest, options)
+    if options.level == "B-B" and not attached:  # the fast path: no asn1crypto objects at all
+        der = cades_bb_der(key, data_digest, digest)
+    else:
+        ci = cades_signature(key, data_digest, options)
     tmp = dst.with_name(dst.name + ".part")
     try:
         with tmp.open("wb") as out:
             if attached:
                 _write_attached(ci, src, out, digest, data_digest)
             else:
-                out.write(ci.dump())
+                out.write(der if options.level == "B-B" else ci.dump())
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)

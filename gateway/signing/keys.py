@@ -13,7 +13,6 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,23 +122,27 @@ class LoadedKeySigner(Signer):
         store.register_multiple([signing_cert, *chain])
         super().__init__(signing_cert=signing_cert, cert_registry=store, embed_roots=True)
         self._private_key = private_key
-        self._lock = threading.Lock()
+        self._paddings: dict[str, tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]] = {}
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         return self.sign_raw(data, digest_algorithm)
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         digest = check_digest_allowed(digest_algorithm)
-        mech = self.get_signature_mechanism_for_digest(digest)
         key = self._private_key
         if isinstance(key, rsa.RSAPrivateKey):
-            if mech["algorithm"].native == "rsassa_pss":
-                params = mech["parameters"]
-                pss_hash = _HASHES[check_digest_allowed(params["hash_algorithm"]["algorithm"].native)]()
-                pad: padding.AsymmetricPadding = padding.PSS(
-                    mgf=padding.MGF1(pss_hash), salt_length=params["salt_length"].native)
-                return key.sign(data, pad, pss_hash)
-            return key.sign(data, padding.PKCS1v15(), _HASHES[digest]())
+            pad = self._paddings.get(digest)
+            if pad is None:
+                mech = self.get_signature_mechanism_for_digest(digest)
+                if mech["algorithm"].native == "rsassa_pss":
+                    params = mech["parameters"]
+                    pss_hash = _HASHES[check_digest_allowed(params["hash_algorithm"]["algorithm"].native)]()
+                    pad = (padding.PSS(mgf=padding.MGF1(pss_hash), salt_length=params["salt_length"].native),
+                           pss_hash)
+                else:
+                    pad = (padding.PKCS1v15(), _HASHES[digest]())
+                self._paddings[digest] = pad
+            return key.sign(data, *pad)
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, ec.ECDSA(_HASHES[digest]()))
         if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):

@@ -1,0 +1,120 @@
+"""Signing benchmarks (no network: B-B, a PKCS#12 key generated in a temporary folder).
+
+- floor: SHA-256 of a 1 MiB document + one raw RSA-2048 signature with the already-loaded key;
+- CAdES B-B detached signing of the same 1 MiB file (file in, .p7s out) must cost at most 2x the floor;
+- 100 MiB detached and attached signing stream: the peak RSS growth of a fresh process that signs
+  must stay far below the document size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+MIB = 1024 * 1024
+PASSWORD = b"bench"
+ROUNDS = 60
+
+
+def _make_p12(folder: Path) -> Path:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench seal")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    path = folder / "seal.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"seal", key, cert, None, serialization.BestAvailableEncryption(PASSWORD)))
+    return path
+
+
+def _interleaved_medians(fns, rounds: int = ROUNDS) -> list[float]:
+    """Median time of each function, run in alternation so machine noise hits all of them alike."""
+    for fn in fns:
+        fn()  # warm-up (caches, templates, page cache)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
+
+
+_STREAM_CHILD = r"""
+import resource, sys
+from gateway.signing.keys import load_signing_key
+from gateway.signing.cades import CadesOptions, sign_cades_file
+key = load_signing_key(sys.argv[1], b"bench")
+sign_cades_file(key, sys.argv[1], sys.argv[3] + ".warm", CadesOptions(), attached=sys.argv[4] == "attached")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+sign_cades_file(key, sys.argv[2], sys.argv[3], CadesOptions(), attached=sys.argv[4] == "attached")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(after - before)
+"""
+
+
+def _stream_growth_kib(p12: Path, doc: Path, out: Path, mode: str) -> int:
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run([sys.executable, "-c", _STREAM_CHILD, str(p12), str(doc), str(out), mode],
+                         capture_output=True, text=True, env=env, check=True)
+    return int(run.stdout.strip())
+
+
+def run() -> list[str]:
+    from gateway.signing.cades import CadesOptions, sign_cades_bytes, sign_cades_file
+    from gateway.signing.keys import load_signing_key
+
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
+        folder = Path(tmp)
+        p12 = _make_p12(folder)
+        key = load_signing_key(str(p12), PASSWORD)
+        doc = folder / "doc-1m.bin"
+        data = os.urandom(MIB)
+        doc.write_bytes(data)
+
+        def floor() -> None:
+            digest = hashlib.sha256(data).digest()
+            key.sign_raw(digest, "sha256")
+
+        out = folder / "doc-1m.p7s"
+        t_floor, t_file, t_mem = _interleaved_medians([
+            floor,
+            lambda: sign_cades_file(key, doc, out, CadesOptions()),
+            lambda: sign_cades_bytes(key, data, CadesOptions()),
+        ])
+        lines.append(f"floor (SHA-256 of 1 MiB in memory + RSA-2048 signature): {t_floor * 1000:.2f} ms")
+        for label, t in (("file -> .p7s file", t_file), ("in memory", t_mem)):
+            ratio = t / t_floor
+            verdict = "OK" if ratio <= 2.0 else "OVER BUDGET"
+            lines.append(f"CAdES B-B detached, 1 MiB {label}: {t * 1000:.2f} ms, "
+                         f"ratio to floor {ratio:.2f} (budget 2.00) {verdict}")
+
+        big = folder / "doc-100m.bin"
+        with big.open("wb") as f:
+            for _ in range(100):
+                f.write(data)
+        for mode in ("detached", "attached"):
+            growth = _stream_growth_kib(p12, big, folder / f"big.{mode}", mode)
+            share = growth * 1024 / (100 * MIB)
+            ok = "OK" if share < 0.25 else "NOT STREAMING"
+            lines.append(f"CAdES B-B {mode}, 100 MiB: peak RSS growth {growth / 1024:.1f} MiB "
+                         f"({share:.1%} of the document) {ok}")
+    return lines
