@@ -1,31 +1,27 @@
-"""The client's SOAP envelopes are what the service's published WSDL describes (names, order, namespaces).
+"""What travels between the client and the hub is what the service's published interface describes.
 
-The published WSDL (../shared/sev-reference/wsdl/IntegrationService.wsdl) cannot be loaded by zeep;
-these tests read it with lxml and check every request our corrected copy makes zeep produce:
-the wrapper element is the message part's element (namespace http://tempuri.org/), and its children
-and their children are the referenced types' elements, in order, in the types' namespace.
+Two references from ../shared/sev-reference:
+- wsdl/IntegrationService.wsdl (the service's WSDL, which zeep cannot load): operation names,
+  parameter names and their order, SOAPActions;
+- xsd/tempuri.org.xsd + Cover.Contracts.xsd (the service's data contracts): namespaces and types.
+  Every request the client sends and every answer the hub gives is validated against them.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
+import zeep
 from lxml import etree
 
-from gateway.soap.sev_client import COUNT, SevClient
+from gateway.soap.sev_client import COUNT, MessageInfo, SevClient, SevSessionError
 from gateway.soap.sev_hub import HubServer
 
-REFERENCE = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "sev-reference"
-    / "wsdl"
-    / "IntegrationService.wsdl"
-)
-pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/sev-reference absent")
+REF = Path(__file__).resolve().parents[1].parent / "shared" / "sev-reference"
+pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="../shared/sev-reference absent")
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -67,37 +63,27 @@ REQUESTS = {
 }
 
 
-class Reference:
-    def __init__(self) -> None:
-        self.doc = etree.parse(str(REFERENCE))
-        self.schema = self.doc.find(f"{{{WSDL}}}types/{{{XS}}}schema")
-        self.types = {t.get("name"): t for t in self.schema.iterfind(f"{{{XS}}}complexType")}
-
-    def qname(self, el: etree._Element, value: str) -> tuple[str, str]:
-        prefix, _, local = value.partition(":")
-        return el.nsmap[prefix], local
-
-    def request_element(self, operation: str) -> tuple[str, str]:
-        op = self.doc.find(f"{{{WSDL}}}portType/{{{WSDL}}}operation[@name='{operation}']")
-        message = self.qname(op.find(f"{{{WSDL}}}input"), op.find(f"{{{WSDL}}}input").get("message"))[1]
-        part = self.doc.find(f"{{{WSDL}}}message[@name='{message}']/{{{WSDL}}}part")
-        return self.qname(part, part.get("element"))
-
-    def fields(self, type_name: str) -> list[tuple[str, tuple[str, str]]]:
-        """(element name, (type namespace, type name)) of a complexType's sequence, in order."""
-        return [
-            (e.get("name"), self.qname(e, e.get("type")))
-            for e in self.types[type_name].iterfind(f"{{{XS}}}sequence/{{{XS}}}element")
-        ]
-
-    def action(self, operation: str) -> str:
-        op = self.doc.find(f"{{{WSDL}}}binding/{{{WSDL}}}operation[@name='{operation}']")
-        return op.find("{http://schemas.xmlsoap.org/wsdl/soap/}operation").get("soapAction")
+@pytest.fixture(scope="module")
+def contracts() -> etree.XMLSchema:
+    """The service's data contracts (their imports carry no schemaLocation: a driver supplies them)."""
+    x = REF / "xsd"
+    imports = [
+        ("http://schemas.microsoft.com/2003/10/Serialization/", "Serialization.xsd"),
+        ("http://schemas.microsoft.com/2003/10/Serialization/Arrays", "Arrays.xsd"),
+        ("http://schemas.datacontract.org/2004/07/Cover.Contracts", "Cover.Contracts.xsd"),
+        ("http://tempuri.org/", "tempuri.org.xsd"),
+    ]
+    driver = "".join(
+        f'<xs:import namespace="{ns}" schemaLocation="{(x / f).as_uri()}"/>' for ns, f in imports
+    )
+    return etree.XMLSchema(
+        etree.fromstring(f'<xs:schema xmlns:xs="{XS}" targetNamespace="urn:t">{driver}</xs:schema>')
+    )
 
 
 @pytest.fixture(scope="module")
-def ref() -> Reference:
-    return Reference()
+def published() -> etree._ElementTree:
+    return etree.parse(str(REF / "wsdl" / "IntegrationService.wsdl"))
 
 
 @pytest.fixture(scope="module")
@@ -105,38 +91,38 @@ def client() -> SevClient:
     return SevClient("http://127.0.0.1:9/csp/dirbus/bus.esb.IntegrationService.cls", "sys", "pw")
 
 
-def check_children(ref: Reference, el: etree._Element, type_ns: str, type_name: str) -> None:
-    fields = ref.fields(type_name)
-    order = [name for name, _ in fields]
-    children = list(el)
-    names = [etree.QName(c).localname for c in children]
-    assert names == [n for n in order if n in names], f"{type_name}: {names} not in the order {order}"
-    for child, name in zip(children, names, strict=True):
-        assert etree.QName(child).namespace == type_ns, (
-            f"{type_name}/{name} in {etree.QName(child).namespace}"
-        )
-        ns, sub = dict(fields)[name]
-        if ns != XS and sub in ref.types:
-            check_children(ref, child, type_ns, sub)
+def body_element(envelope: etree._Element) -> etree._Element:
+    (element,) = list(envelope.find(f"{{{SOAP_ENV}}}Body"))
+    return etree.fromstring(etree.tostring(element, encoding="utf-8"))  # as it is on the wire
+
+
+def published_fields(published: etree._ElementTree, type_name: str) -> list[str]:
+    schema = published.find(f"{{{WSDL}}}types/{{{XS}}}schema")
+    ctype = schema.find(f"{{{XS}}}complexType[@name='{type_name}']")
+    return [e.get("name") for e in ctype.iterfind(f"{{{XS}}}sequence/{{{XS}}}element")]
 
 
 @pytest.mark.parametrize("operation", sorted(REQUESTS))
-def test_request_envelope_matches_the_published_wsdl(ref, client, operation):
+def test_requests_follow_the_published_wsdl_and_data_contracts(contracts, published, client, operation):
     envelope = client._client.create_message(
         client._service, operation, identity=IDENTITY, **REQUESTS[operation]
     )
-    body = envelope.find(f"{{{SOAP_ENV}}}Body")
-    (wrapper,) = list(body)
-    element_ns, element_name = ref.request_element(operation)
-    assert (etree.QName(wrapper).namespace, etree.QName(wrapper).localname) == (element_ns, element_name)
-    assert element_ns == "http://tempuri.org/"
-    type_ns = ref.schema.nsmap["s0"] if "s0" in ref.schema.nsmap else ref.doc.getroot().nsmap["s0"]
-    assert type_ns == "http://tempuri.org"
-    check_children(ref, wrapper, type_ns, operation)
-    sent = {etree.QName(c).localname for c in wrapper}
-    assert sent == {"identity", *REQUESTS[operation]}  # every parameter made it onto the wire
-    binding_op = client._service._binding._operations[operation]
-    assert binding_op.soapaction == ref.action(operation)
+    element = body_element(envelope)
+    assert contracts.validate(element), contracts.error_log.last_error
+    assert etree.QName(element).localname == operation
+    names = [etree.QName(c).localname for c in element]
+    assert names == published_fields(published, operation)  # every parameter, in the service's order
+    binding = published.find(f"{{{WSDL}}}binding/{{{WSDL}}}operation[@name='{operation}']")
+    action = binding.find("{http://schemas.xmlsoap.org/wsdl/soap/}operation").get("soapAction")
+    assert client._service._binding._operations[operation].soapaction == action
+
+
+def test_the_contracts_reject_a_request_in_the_wrong_namespace(contracts):
+    wrong = etree.fromstring(
+        '<t:GetInputMessages xmlns:t="http://tempuri.org/"><t:identity><t:Password>p</t:Password>'
+        "</t:identity></t:GetInputMessages>"
+    )
+    assert not contracts.validate(wrong)  # so the check above can fail
 
 
 def test_the_count_parameter_is_spelled_with_a_cyrillic_es_on_the_wire(client):
@@ -144,25 +130,37 @@ def test_the_count_parameter_is_spelled_with_a_cyrillic_es_on_the_wire(client):
         client._service, "GetInputMessages", identity=IDENTITY, **{COUNT: 3}
     )
     wire = etree.tostring(envelope, encoding="utf-8")
-    assert "\u0441ount".encode() in wire and b"<count" not in wire and b":count" not in wire
+    assert "<ns0:\u0441ount>".encode() in wire and b"count" not in wire
 
 
-def test_hub_answers_have_the_published_response_shape(ref, tmp_path):
-    with HubServer(tmp_path / "hub") as server:
-        c = SevClient(server.url, "sys", "pw")
-        envelope = c._client.create_message(c._service, "GetSessionInfo", identity=IDENTITY, sessionId=12345)
-        answer = httpx.post(
-            server.url,
-            content=etree.tostring(envelope),
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": ref.action("GetSessionInfo")},
-        )
-    assert answer.status_code == 200
-    body = etree.fromstring(answer.content).find(f"{{{SOAP_ENV}}}Body")
-    (wrapper,) = list(body)
-    assert etree.QName(wrapper).localname == "GetSessionInfoResponse"
-    assert etree.QName(wrapper).namespace == "http://tempuri.org/"
-    check_children(ref, wrapper, "http://tempuri.org", "GetSessionInfoResponse")
-    error = wrapper.find("{http://tempuri.org}GetSessionInfoResult/{http://tempuri.org}Error")
-    assert (
-        error.findtext("{http://tempuri.org}Code") == "11"
-    )  # unknown session, reported in SessionInfo/Error
+class Capture(zeep.Plugin):
+    def __init__(self) -> None:
+        self.sent: list[etree._Element] = []
+        self.received: list[etree._Element] = []
+
+    def egress(self, envelope, http_headers, operation, binding_options):
+        self.sent.append(body_element(envelope))
+        return envelope, http_headers
+
+    def ingress(self, envelope, http_headers, operation):
+        self.received.append(body_element(envelope))
+        return envelope, http_headers
+
+
+def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_path):
+    with HubServer(tmp_path / "hub", max_part_size=4096) as server:
+        a, b = SevClient(server.url, "a", "pa"), SevClient(server.url, "b", "pb")
+        capture = Capture()
+        for c in (a, b):
+            c._client.plugins.append(capture)
+        b.list_incoming()
+        raw = os.urandom(10_000)
+        sent = a.send(raw, MessageInfo("m-1", "04056612", "37472062", to_sys_id="b"))
+        (offered,) = b.list_incoming()
+        b.end_processing(b.download(offered.message_id))
+        with pytest.raises(SevSessionError):
+            b.session_info(sent.session_id)  # an error answer, too
+    operations = {etree.QName(e).localname for e in capture.received}
+    assert operations == {f"{op}Response" for op in REQUESTS}  # every operation was exercised
+    for element in capture.sent + capture.received:
+        assert contracts.validate(element), (etree.QName(element).localname, contracts.error_log.last_error)

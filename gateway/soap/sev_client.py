@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
-BINDING = "{http://tempuri.org}IntegrationServiceSoap"
+BINDING = "{http://tempuri.org/}IntegrationServiceSoap"
 COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024 * 1024

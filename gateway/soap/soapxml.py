@@ -1,8 +1,10 @@
 """SOAP 1.1 envelopes for the SEV IntegrationService, read and written with lxml (used by the hub).
 
-Namespaces follow `schemas/sev-integration.wsdl`: the request/response wrapper elements are in
-`http://tempuri.org/`, everything inside them in `http://tempuri.org`. Incoming requests are read
-leniently (children matched by local name, wrapper in either namespace) and with a hardened parser.
+Namespaces follow `schemas/sev-integration.wsdl`: the request/response elements and their direct
+children are in `http://tempuri.org/`, the data contracts' fields (Identity, SessionInfo, ...) in
+`http://schemas.datacontract.org/2004/07/Cover.Contracts`. Incoming requests are read with a
+hardened parser and leniently (children matched by local name, the wrapper in `http://tempuri.org/`
+or `http://tempuri.org`, as the service's own WSDL writes both).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any
 from lxml import etree
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-ELEMENT_NS = "http://tempuri.org/"  # top-level request/response elements (the WSDL's s01)
-TYPE_NS = "http://tempuri.org"  # everything inside them (the WSDL's s0)
-REQUEST_NAMESPACES = (ELEMENT_NS, TYPE_NS)
+ELEMENT_NS = "http://tempuri.org/"  # operations' elements and their parameters / results
+CONTRACT_NS = "http://schemas.datacontract.org/2004/07/Cover.Contracts"  # data contracts' fields
+REQUEST_NAMESPACES = (ELEMENT_NS, "http://tempuri.org")
 
 
 class SoapRequestError(Exception):
@@ -88,14 +90,14 @@ def record(el: etree._Element | None) -> dict[str, str | None]:
 
 
 def response(operation: str, result: dict[str, Any] | list[tuple[str, Any]] | None) -> bytes:
-    """`<OperationResponse><OperationResult>...` with fields in the WSDL's order."""
+    """`<OperationResponse><OperationResult>...` with the contract's fields in the WSDL's order."""
     env = etree.Element(
-        f"{{{SOAP_ENV}}}Envelope", nsmap={"SOAP-ENV": SOAP_ENV, "s01": ELEMENT_NS, "s0": TYPE_NS}
+        f"{{{SOAP_ENV}}}Envelope", nsmap={"SOAP-ENV": SOAP_ENV, "tem": ELEMENT_NS, "cov": CONTRACT_NS}
     )
     body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
     wrapper = etree.SubElement(body, f"{{{ELEMENT_NS}}}{operation}Response")
     if result is not None:
-        _fill(etree.SubElement(wrapper, f"{{{TYPE_NS}}}{operation}Result"), result)
+        _fill(etree.SubElement(wrapper, f"{{{ELEMENT_NS}}}{operation}Result"), result)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
@@ -104,7 +106,7 @@ def _fill(parent: etree._Element, value: dict[str, Any] | list[tuple[str, Any]])
     for name, item in items:
         if item is None:
             continue
-        el = etree.SubElement(parent, f"{{{TYPE_NS}}}{name}")
+        el = etree.SubElement(parent, f"{{{CONTRACT_NS}}}{name}")
         if isinstance(item, dict | list):
             _fill(el, item)
         elif isinstance(item, bytes):
