@@ -1,7 +1,8 @@
 """The validation engine: detect the container, dispatch to its validator, never raise on bad input.
 
-Validators register per container kind: `register("XML", validate_xml)`. The CMS and PDF validators
-are built in; XML and ASiC are added by `gateway.signing.validation.xml` / `.asic` when present.
+Validators register per container kind: `register("XML", validate_xml)`, in the module named for
+that kind in PLUGINS (imported on first use). CMS and PDF are built in; XML and ASiC come from
+`gateway.signing.validation.xml` / `.asic` when present.
 """
 
 from __future__ import annotations
@@ -23,22 +24,24 @@ Validator = Callable[[bytes, ValidationPolicy], ValidationReport]
 VALIDATORS: dict[str, Validator] = {}
 #: the report's container name when a kind has no validator
 _CONTAINER_NAMES = {"CMS": "CMS", "PDF": "PDF", "XML": "XML", "ASiC": "ASiC-E"}
-#: modules that register a validator when imported (missing ones are simply not supported yet)
-_PLUGINS = ("gateway.signing.validation.cms", "gateway.signing.validation.pdf",
-            "gateway.signing.validation.xml", "gateway.signing.validation.asic")
-_loaded = False
+#: per kind, the module that registers its validator when imported (loaded on first use only, so a
+#: CMS validation never pays for importing the PDF or XML machinery)
+PLUGINS = {
+    "CMS": "gateway.signing.validation.cms",
+    "PDF": "gateway.signing.validation.pdf",
+    "XML": "gateway.signing.validation.xml",
+    "ASiC": "gateway.signing.validation.asic",
+}
 
 
 def register(kind: str, validator: Validator) -> None:
     VALIDATORS[kind] = validator
 
 
-def _load_plugins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for name in _PLUGINS:
+def validator_for(kind: str) -> Validator | None:
+    """The registered validator of a kind, importing its plugin module on first use."""
+    if kind not in VALIDATORS and kind in PLUGINS:
+        name = PLUGINS[kind]
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -46,6 +49,7 @@ def _load_plugins() -> None:
                 log.warning("validator %s not available: %s", name, exc)
         except Exception as exc:  # noqa: BLE001 - one broken validator must not disable the others
             log.warning("validator %s not available: %s: %s", name, type(exc).__name__, exc)
+    return VALIDATORS.get(kind)
 
 
 def detect(data: bytes) -> str:
@@ -76,7 +80,6 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     Malformed input gives a TOTAL_FAILED / FORMAT_FAILURE report; I/O errors on `data` (a path) and
     detached files raise OSError, inputs over the size bound raise InputTooLarge.
     """
-    _load_plugins()
     if isinstance(data, Path):
         if not policy.source_name:
             policy.source_name = data.name
@@ -84,7 +87,7 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     elif len(data) > policy.max_input_bytes:
         raise InputTooLarge(f"input larger than the limit of {policy.max_input_bytes} bytes")
     kind = detect(data)
-    validator = VALIDATORS.get(kind)
+    validator = validator_for(kind)
     if validator is None:
         return format_failure(_CONTAINER_NAMES[kind], f"{kind} signatures are not supported yet")
     try:
