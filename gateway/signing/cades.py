@@ -281,22 +281,26 @@ async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509
         raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
     vc = ValidationContext(trust_roots=roots, other_certs=pool, allow_fetching=True,
                            revocation_mode="require")
-    certs: dict[bytes, x509.Certificate] = {}
-    for cert, others in targets:
-        try:
-            path = await CertificateValidator(cert, intermediate_certs=others, validation_context=vc
-                                              ).async_validate_usage(key_usage=set())
-        except PathBuildingError:
-            raise SigningError(
-                f"B-LT: no chain to a trust anchor for {cert.subject.human_friendly}") from None
-        except PathValidationError as exc:
-            raise SigningError(f"B-LT: {cert.subject.human_friendly}: {str(exc).splitlines()[0]}") from None
-        for c in path:
-            certs.setdefault(c.dump(), c)
-    ocsps = list(vc.ocsps)
-    for resp in ocsps:
-        for c in enumerate_ocsp_certs(resp):
-            certs.setdefault(c.dump(), c)
+    try:
+        certs: dict[bytes, x509.Certificate] = {}
+        for cert, others in targets:
+            try:
+                path = await CertificateValidator(cert, intermediate_certs=others, validation_context=vc
+                                                  ).async_validate_usage(key_usage=set())
+            except PathBuildingError:
+                raise SigningError(
+                    f"B-LT: no chain to a trust anchor for {cert.subject.human_friendly}") from None
+            except PathValidationError as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SigningError(f"B-LT: {cert.subject.human_friendly}: {reason}") from None
+            for c in path:
+                certs.setdefault(c.dump(), c)
+        ocsps = list(vc.ocsps)
+        for resp in ocsps:
+            for c in enumerate_ocsp_certs(resp):
+                certs.setdefault(c.dump(), c)
+    finally:
+        await vc.aclose()
     return list(certs.values()), list(vc.crls), ocsps
 
 

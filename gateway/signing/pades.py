@@ -68,15 +68,19 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
         if writer.security_handler is not None:
             raise SigningError("encrypted PDFs cannot be signed")
         lt = level in ("B-LT", "B-LTA")
+        vc = _validation_context(key, trust_roots) if lt else None
         meta = signers.PdfSignatureMetadata(
             field_name=_fresh_field_name(writer), md_algorithm=digest, subfilter=SigSeedSubFilter.PADES,
-            embed_validation_info=lt, use_pades_lta=level == "B-LTA",
-            validation_context=_validation_context(key, trust_roots) if lt else None,
+            embed_validation_info=lt, use_pades_lta=level == "B-LTA", validation_context=vc,
         )
         timestamper = CheckedTimeStamper(tsa_url) if level != "B-B" else None
         pdf_signer = signers.PdfSigner(meta, signer=key.signer, timestamper=timestamper)
         out = io.BytesIO()
-        await pdf_signer.async_sign_pdf(writer, output=out)
+        try:
+            await pdf_signer.async_sign_pdf(writer, output=out)
+        finally:
+            if vc is not None:
+                await vc.aclose()
     except SigningError:
         raise
     except (PdfError, PyhankoSigningError, ValueError, KeyError) as exc:
