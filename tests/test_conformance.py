@@ -1,6 +1,7 @@
 """The EU DSS conformance corpus in ../shared (skipped when absent).
 
-The CAdES and PAdES rows run by default (a few seconds); all formats with `pytest -m conformance`.
+The CAdES and PAdES rows run by default, in-process (a few seconds); all formats through the real
+`gateway verify` and the corpus's score.py with `pytest -m conformance`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _gateway() -> str:
 
 @pytest.mark.parametrize("fmt", sorted(REACHED))
 def test_cades_and_pades_rows_agree(fmt):
-    ok, total, output = conformance.run_format(fmt, _gateway(), verbose=True)
+    ok, total, output = conformance.run_format_in_process(fmt, verbose=True)
     print(f"{fmt}: {ok}/{total}")
     assert ok >= REACHED[fmt], output
 
