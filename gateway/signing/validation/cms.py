@@ -62,7 +62,11 @@ def decode_input(data: bytes) -> bytes:
     return data
 
 
-def validate_cms(data: bytes, policy: ValidationPolicy) -> ValidationReport:
+def validate_cms(
+    data: bytes, policy: ValidationPolicy, detached_content: SignedContent | None = None
+) -> ValidationReport:
+    """`detached_content`: the content of a detached signature when the caller has it in memory
+    (ASiC); otherwise it is picked from the policy's detached files."""
     try:
         der = decode_input(data)
     except ValueError:
@@ -80,7 +84,9 @@ def validate_cms(data: bytes, policy: ValidationPolicy) -> ValidationReport:
     except PARSE_ERRORS as exc:
         return format_failure("CMS", f"not a valid CMS SignedData ({type(exc).__name__}: {_short(exc)})")
     report = ValidationReport(container="CMS", validation_time=validation_time(policy))
-    if content is None:
+    if content is None and detached_content is not None:
+        content = detached_content
+    elif content is None:
         content, note = pick_detached(policy)
         if note:
             report.errors.append(note)

@@ -1,0 +1,142 @@
+"""Reading and writing ASiC ZIP containers safely.
+
+Every entry name is checked (no absolute paths, no `..`, no backslashes, no drive letters, no
+duplicates), the total uncompressed size and each entry's compression ratio are bounded before
+anything is inflated, and entries are read through zipfile's size-bounded reader. Nothing is ever
+extracted to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MIMETYPE_E = "application/vnd.etsi.asic-e+zip"
+MIMETYPE_S = "application/vnd.etsi.asic-s+zip"
+MAX_ENTRIES = 10_000
+MAX_NAME = 1024
+MAX_RATIO = 200
+RATIO_FLOOR = 1024 * 1024
+MAX_MIMETYPE = 256
+
+
+class ContainerError(ValueError):
+    """The ZIP is damaged or hostile; the message is fit for a report."""
+
+
+@dataclass
+class Container:
+    #: entry name -> content, files only, in the archive's order
+    files: dict[str, bytes] = field(default_factory=dict)
+    mimetype: str | None = None
+    #: deviations from ETSI EN 319 162-1 A.1 that DSS tolerates (mimetype not first / compressed)
+    deviations: list[str] = field(default_factory=list)
+
+    @property
+    def data_files(self) -> list[str]:
+        return [n for n in self.files if not n.startswith("META-INF/") and n != "mimetype"]
+
+    @property
+    def meta_files(self) -> list[str]:
+        return [n for n in self.files if n.startswith("META-INF/")]
+
+
+def check_name(name: str) -> None:
+    """Refuse entry names that could escape a folder or confuse a reader."""
+    if not name or len(name) > MAX_NAME:
+        raise ContainerError("a ZIP entry has an empty or overlong name")
+    if "\\" in name or "\x00" in name or any(ord(c) < 0x20 for c in name):
+        raise ContainerError(f"ZIP entry name {name!r} has forbidden characters")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise ContainerError(f"ZIP entry name {name!r} is an absolute path")
+    parts = name.rstrip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise ContainerError(f"ZIP entry name {name!r} contains '..', '.' or an empty segment")
+
+
+def read_container(data: bytes, max_total: int) -> Container:
+    """Open an ASiC ZIP held in memory; raise ContainerError for anything unsafe or damaged."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ContainerError(f"not a valid ZIP container: {exc}") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise ContainerError(f"more than {MAX_ENTRIES} ZIP entries")
+        seen: set[str] = set()
+        total = 0
+        for info in infos:
+            check_name(info.filename)
+            key = unicodedata.normalize("NFC", info.filename).casefold()
+            if key in seen:
+                raise ContainerError(f"duplicate ZIP entry {info.filename!r}")
+            seen.add(key)
+            if info.flag_bits & 0x1:
+                raise ContainerError(f"ZIP entry {info.filename!r} is encrypted")
+            total += info.file_size
+            if total > max_total:
+                raise ContainerError(f"the container unpacks to more than {max_total} bytes (zip bomb?)")
+            if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                raise ContainerError(
+                    f"ZIP entry {info.filename!r} has a compression ratio over {MAX_RATIO} (zip bomb?)"
+                )
+        out = Container()
+        for info in infos:
+            if info.is_dir():
+                continue
+            out.files[info.filename] = _read(archive, info)
+    _check_mimetype(out, infos)
+    return out
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    try:
+        with archive.open(info) as f:
+            content = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as exc:
+        raise ContainerError(f"ZIP entry {info.filename!r} cannot be read: {exc}") from None
+    if len(content) != info.file_size:
+        raise ContainerError(f"ZIP entry {info.filename!r} is not the size its header declares")
+    return content
+
+
+def _check_mimetype(out: Container, infos: list[zipfile.ZipInfo]) -> None:
+    raw = out.files.get("mimetype")
+    if raw is None:
+        out.deviations.append("the container has no mimetype entry")
+        return
+    if len(raw) > MAX_MIMETYPE:
+        raise ContainerError("the mimetype entry is too long")
+    out.mimetype = raw.decode("ascii", "replace").strip()
+    first = infos[0]
+    if first.filename != "mimetype":
+        out.deviations.append("the mimetype entry is not the first entry of the ZIP")
+    elif first.compress_type != zipfile.ZIP_STORED:
+        out.deviations.append("the mimetype entry is compressed (it must be stored)")
+    elif first.extra:
+        out.deviations.append("the mimetype entry has an extra field")
+
+
+def write_container(mimetype: str, files: Iterable[tuple[str, bytes]], comment: bytes = b"") -> bytes:
+    """A new ZIP: `mimetype` first and stored without extra field, then `files` deflated."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("mimetype", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_STORED
+        zf.writestr(info, mimetype.encode("ascii"))
+        names = {"mimetype"}
+        for name, content in files:
+            check_name(name)
+            if name in names:
+                raise ContainerError(f"duplicate file name {name!r} in the container")
+            names.add(name)
+            zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            zf.writestr(zi, content)
+        zf.comment = comment
+    return buf.getvalue()
