@@ -167,3 +167,14 @@ def test_an_upload_resumes_across_a_hub_restart(tmp_path):
         )
         assert sent.resumed_from == 400_000
         assert SevClient(second.url, "sys-b", "secret-b").download("restart").data == raw
+
+
+def test_connections_broken_mid_answer_are_survived(tmp_path):
+    faults = Faults(lose_upload_answer_every=2, drop_upload_answer=True)
+    with HubServer(tmp_path / "hub", max_part_size=250_000, faults=faults) as server:
+        a, b = pair(server)
+        b.list_incoming()
+        raw = os.urandom(1_000_000)
+        sent = a.send(raw, info("dropped"))
+        assert sent.retries == 2 and sent.chunks == 4
+        assert b.download("dropped").data == raw

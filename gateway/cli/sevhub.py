@@ -55,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="fault injection: store every Nth chunk but answer HTTP 504",
     )
+    p.add_argument(
+        "--drop-connections",
+        action="store_true",
+        help="fault injection: with --lose-upload-answer-every, break the connection instead of a 504",
+    )
     p.set_defaults(func=run)
 
 
@@ -76,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     if args.max_part_size < 1024:
         raise GatewayError("--max-part-size must be at least 1024 bytes")
-    faults = Faults(unavailable_every=args.fail_every, lose_upload_answer_every=args.lose_upload_answer_every)
+    faults = Faults(
+        unavailable_every=args.fail_every,
+        lose_upload_answer_every=args.lose_upload_answer_every,
+        drop_upload_answer=args.drop_connections,
+    )
     hub = SevHub(
         Path(args.data),
         max_part_size=args.max_part_size,

@@ -431,7 +431,13 @@ def _transient(exc: Exception) -> bool:
     import requests
     from zeep import exceptions as zx
 
-    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+    broken = (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        requests.exceptions.ChunkedEncodingError,  # the connection broke in the middle of an answer
+        requests.exceptions.ContentDecodingError,
+    )
+    if isinstance(exc, broken):
         return True
     if isinstance(exc, zx.TransportError):
         return exc.status_code >= 500

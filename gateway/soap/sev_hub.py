@@ -21,8 +21,9 @@ It serves the operations of `schemas/sev-integration.wsdl` at
   again and again until that last call, which also turns the sender's upload session `Delivered`.
 - errors inside SessionInfo/Error{Code, Text}: see `ErrorCode`.
 - state in `--data DIR` (SQLite + files), so a restarted hub loses nothing.
-- fault injection (`Faults`) for tests: HTTP 503 every Nth request, chunk answers lost (HTTP 504
-  after the chunk was stored), corrupted upload or download chunks.
+- fault injection (`Faults`) for tests: HTTP 503 every Nth request, chunk answers lost after the
+  chunk was stored (HTTP 504, or the connection broken mid-answer), corrupted upload or download
+  chunks.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Faults:
 
     unavailable_every: int = 0  # every Nth POST is answered 503 without being processed
     lose_upload_answer_every: int = 0  # every Nth UploadMessageChunk is stored, then answered 504
+    drop_upload_answer: bool = False  # ... and instead of the 504 the connection breaks mid-answer
     corrupt_downloads: bool = False  # flip a bit in the first byte of every downloaded chunk
     corrupt_uploads: bool = False  # flip a bit in the first byte of every uploaded chunk
     _posts: int = field(default=0, repr=False)
@@ -392,6 +394,18 @@ _OPERATIONS = {
 # ---------------------------------------------------------------------- HTTP
 
 
+class _BrokenAnswer:
+    """An answer that promises 4096 bytes, sends a few and breaks the connection (fault injection)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/xml; charset=utf-8"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"<?xml version='1.0'?><SOAP-ENV:Env", "more_body": True}
+        )
+        raise ConnectionAbortedError("fault injection: connection dropped in the middle of an answer")
+
+
 def wsdl_text(location: str) -> str:
     return WSDL_PATH.read_text(encoding="utf-8").replace(PUBLISHED_LOCATION, location)
 
@@ -429,6 +443,8 @@ def create_app(hub: SevHub):  # -> starlette.applications.Starlette
         except AuthError as exc:
             return Response(soapxml.fault("Client", str(exc)), 500, media_type=xml)
         except LostAnswer:
+            if hub.faults.drop_upload_answer:
+                return _BrokenAnswer()  # type: ignore[return-value]
             return Response("<html><body>504 Gateway Time-out</body></html>", 504, media_type="text/html")
         return Response(answer, 200, media_type=xml)
 
