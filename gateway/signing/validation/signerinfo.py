@@ -254,6 +254,9 @@ def _check(
         check.signature_name = sig_oid
     signed_attrs = si["signed_attrs"]
     has_attrs = present(signed_attrs)
+    # the signed bytes, taken before anything parses the attributes: asn1crypto marks a value with
+    # defaulted fields (ESSCertIDv2.hashAlgorithm) as changed and would re-encode it
+    tbs = b"\x31" + signed_attrs.dump()[1:] if has_attrs else b""
     check.claimed_signing_time = _signing_time(signed_attrs) if has_attrs else None
 
     cert = _identify_signer(si, certs, check)
@@ -290,8 +293,6 @@ def _check(
     signature = si["signature"].native
     key_info = cert.public_key
     if has_attrs:
-        original = signed_attrs.dump()
-        tbs = b"\x31" + original[1:]
         ok = sig_algo.verify(key_info, signature, tbs, hash_name, params)
         if not ok:
             canonical = _der_sorted_set(signed_attrs)

@@ -1,0 +1,168 @@
+"""Validation benchmark (no network).
+
+- floor: SHA-256 of a 1 MiB document + one raw RSA-2048 signature with an already-loaded key;
+- validating a CAdES B-B detached signature over the same 1 MiB file (root -> CA -> signer trusted,
+  offline, CRLs from the cache folder) must cost at most 5x the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+MIB = 1024 * 1024
+ROUNDS = 40
+LIMIT = 5.0
+
+
+def _pki(folder: Path):
+    """Three-level PKI, CRLs for both CAs in `folder/crl`; returns (root, ca, signer) as
+    (asn1crypto cert, cryptography key) pairs."""
+    from asn1crypto import x509 as ax509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def issue(cn, issuer, ca, crl_name):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        issuer_name, issuer_key = (name, key) if issuer is None else (issuer[2], issuer[1])
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(issuer_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=10))
+            .not_valid_after(now + timedelta(days=100))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        )
+        if issuer is not None:
+            b = b.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+            )
+        if crl_name:
+            b = b.add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier(f"http://127.0.0.1:9/{crl_name}")],
+                            None,
+                            None,
+                            None,
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        if ca:
+            b = b.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
+        cert = b.sign(issuer_key, hashes.SHA256())
+        return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)), key, name
+
+    def crl(issuer):
+        b = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer[2])
+            .last_update(now - timedelta(hours=1))
+            .next_update(now + timedelta(days=7))
+            .add_extension(x509.CRLNumber(1), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False
+            )
+        )
+        return b.sign(issuer[1], hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    root = issue("bench root", None, True, None)
+    ca = issue("bench CA", root, True, "root.crl")
+    signer = issue("bench seal", ca, False, "ca.crl")
+    (folder / "crl").mkdir()
+    (folder / "crl" / "root.crl").write_bytes(crl(root))
+    (folder / "crl" / "ca.crl").write_bytes(crl(ca))
+    return root, ca, signer
+
+
+def _sign(data: bytes, root, ca, signer) -> bytes:
+    from asn1crypto import keys
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    key_info = keys.PrivateKeyInfo.load(
+        signer[1].private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    s = signers.SimpleSigner(signer[0], key_info, SimpleCertificateStore.from_certs([ca[0], root[0]]))
+    return asyncio.run(s.async_sign_general_data(data, "sha256", detached=True)).dump()
+
+
+def _interleaved_medians(fns, rounds: int = ROUNDS) -> list[float]:
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
+
+
+def run() -> list[str]:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from gateway.signing.report import Indication
+    from gateway.signing.validation.engine import validate
+    from gateway.signing.validation.policy import ValidationPolicy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        root, ca, signer = _pki(folder)
+        doc = folder / "doc.bin"
+        doc.write_bytes(os.urandom(MIB))
+        signature = _sign(doc.read_bytes(), root, ca, signer)
+        (folder / "doc.bin.p7s").write_bytes(signature)
+
+        def policy() -> ValidationPolicy:
+            return ValidationPolicy(
+                trust_roots=[root[0]], offline=True, cache_dir=folder / "crl", detached={"doc.bin": doc}
+            )
+
+        report = validate(folder / "doc.bin.p7s", policy())
+        if report.indication != Indication.TOTAL_PASSED:
+            raise RuntimeError(f"benchmark signature does not validate: {report.to_dict()}")
+        key = signer[1]
+
+        def floor() -> None:
+            digest = hashlib.sha256(doc.read_bytes()).digest()
+            key.sign(digest, padding.PKCS1v15(), hashes.SHA256())
+
+        def validation() -> None:
+            validate(folder / "doc.bin.p7s", policy())
+
+        t_floor, t_validate = _interleaved_medians([floor, validation])
+    ratio = t_validate / t_floor
+    verdict = "ok" if ratio <= LIMIT else f"OVER the {LIMIT:g}x budget"
+    return [
+        f"floor (sha256 1 MiB + RSA-2048 sign): {t_floor * 1000:.2f} ms",
+        f"CAdES B-B detached 1 MiB, chain of 3, offline, CRLs from cache: {t_validate * 1000:.2f} ms",
+        f"ratio {ratio:.2f}x (budget {LIMIT:g}x): {verdict}",
+    ]
+
+
+if __name__ == "__main__":
+    print("\n".join(run()))
