@@ -79,8 +79,6 @@ def run(args: argparse.Namespace) -> int:
     from gateway.soap.sev_hub import SERVICE_PATH, Faults, SevHub, create_app
 
     host, port = parse_listen(args.listen)
-    if args.max_part_size < 1024:
-        raise GatewayError("--max-part-size must be at least 1024 bytes")
     faults = Faults(
         unavailable_every=args.fail_every,
         lose_upload_answer_every=args.lose_upload_answer_every,

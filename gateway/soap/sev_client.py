@@ -46,6 +46,9 @@ BINDING = "{http://tempuri.org/}IntegrationServiceSoap"
 COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
+#: the largest chunk moved in one call: its base64 (4/3) stays under libxml2's 10 MB text-node cap,
+#: which the hardened parsers keep (a hub announcing a larger MaxPartSize gets smaller chunks)
+MAX_CHUNK = 7_000_000
 
 
 class _NoEnvelopes(logging.Filter):
@@ -241,7 +244,7 @@ class SevClient:
                 ),
             )
         sid = session.session_id
-        part = session.max_part_size or self.max_part_size_hint
+        part = min(session.max_part_size or self.max_part_size_hint, MAX_CHUNK)
         position = resumed_from = session.transferred
         chunks = failures = 0
         started = time.monotonic()
@@ -269,7 +272,7 @@ class SevClient:
                 raise SevSessionError("UploadMessageChunk", None, "the hub marked the upload Failed", sid)
             position = answer.transferred
             if answer.max_part_size:
-                part = answer.max_part_size
+                part = min(answer.max_part_size, MAX_CHUNK)
         final = self.session_info(sid)
         _raise_for_error("upload", final)
         if final.status not in ("Processed", "Delivered") or final.transferred != size:
@@ -321,7 +324,7 @@ class SevClient:
             raise SevError(
                 f"message {message_id} has a size of {size} bytes, outside 1..{self.max_message_bytes}"
             )
-        part = session.max_part_size or self.max_part_size_hint
+        part = min(session.max_part_size or self.max_part_size_hint, MAX_CHUNK)
         data = bytearray()
         while len(data) < size:
             answer = self._call(

@@ -50,6 +50,8 @@ SERVICE_PATH = "/csp/dirbus/bus.esb.IntegrationService.cls"
 WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_SIZE = 200 * 1024 * 1024
+#: a chunk's base64 must stay under libxml2's 10 MB text-node cap (the parser keeps huge_tree off)
+MAX_PART_SIZE_LIMIT = 7_000_000
 PUBLISHED_LOCATION = "https://sev21.dir.gov.ua/csp/dirbus/bus.esb.IntegrationService.cls"
 
 
@@ -110,6 +112,8 @@ class SevHub:
         open_registration: bool = True,
         faults: Faults | None = None,
     ) -> None:
+        if not 1024 <= max_part_size <= MAX_PART_SIZE_LIMIT:
+            raise ConfigError(f"MaxPartSize must be between 1024 and {MAX_PART_SIZE_LIMIT} bytes")
         self.store = HubStore(data_dir)
         self.max_part_size = max_part_size
         self.max_message_size = max_message_size
