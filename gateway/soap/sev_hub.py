@@ -112,8 +112,8 @@ class SevHub:
         open_registration: bool = True,
         faults: Faults | None = None,
     ) -> None:
-        if not 1024 <= max_part_size <= MAX_PART_SIZE_LIMIT:
-            raise ConfigError(f"MaxPartSize must be between 1024 and {MAX_PART_SIZE_LIMIT} bytes")
+        if not 1 <= max_part_size <= MAX_PART_SIZE_LIMIT:
+            raise ConfigError(f"MaxPartSize must be between 1 and {MAX_PART_SIZE_LIMIT} bytes")
         self.store = HubStore(data_dir)
         self.max_part_size = max_part_size
         self.max_message_size = max_message_size
