@@ -191,8 +191,13 @@ async def _add_signature_timestamp(ci: cms.ContentInfo, digest: str, options: Ca
     _append_unsigned(si, cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]}))
 
 
+def _present(value: core.Asn1Value) -> list:
+    """The elements of an optional SET OF field; [] when absent (without parsing the elements)."""
+    return [] if isinstance(value, core.Void) else list(value)
+
+
 def _append_unsigned(si: cms.SignerInfo, attr: cms.CMSAttribute) -> None:
-    unsigned = list(si["unsigned_attrs"]) if si["unsigned_attrs"].native is not None else []
+    unsigned = _present(si["unsigned_attrs"])
     si["unsigned_attrs"] = cms.CMSAttributes([*unsigned, attr])
 
 
@@ -237,7 +242,7 @@ def sign_cades_bytes(key: SigningKey, data: bytes, options: CadesOptions, *, att
 
 def _tst_tokens(signer_info: cms.SignerInfo) -> list[cms.ContentInfo]:
     out = []
-    for attr in signer_info["unsigned_attrs"] or []:
+    for attr in _present(signer_info["unsigned_attrs"]):
         if attr["type"].dotted in ("1.2.840.113549.1.9.16.2.14", OID_ARCHIVE_TS_V3):
             out.extend(attr["values"])
     return [t if isinstance(t, cms.ContentInfo) else cms.ContentInfo.load(t.dump()) for t in out]
@@ -306,14 +311,14 @@ async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509
 
 def embed_validation_data(sd: cms.SignedData, certs, crls, ocsps) -> None:
     """Add certificates and revocation data to SignedData (no duplicates); version 5 with OCSP."""
-    have = {c.dump() for c in sd["certificates"] or []}
-    cert_choices = list(sd["certificates"] or [])
+    have = {c.dump() for c in _present(sd["certificates"])}
+    cert_choices = _present(sd["certificates"])
     for c in certs:
         choice = cms.CertificateChoices(name="certificate", value=c)
         if choice.dump() not in have:
             have.add(choice.dump())
             cert_choices.append(choice)
-    rev = list(sd["crls"] or []) if sd["crls"].native is not None else []
+    rev = _present(sd["crls"])
     seen = {r.dump() for r in rev}
     for c in crls:
         choice = cms.RevocationInfoChoice(name="crl", value=c)
@@ -341,9 +346,9 @@ def ats_hash_index_v3(sd: cms.SignedData, si: cms.SignerInfo, hash_algorithm: st
     def octets(items: Iterable[bytes]) -> bytes:
         return _der_seq(*(core.OctetString(hashlib.new(hash_algorithm, i).digest()).dump() for i in items))
 
-    certs = [c.dump() for c in sd["certificates"] or []]
-    crls = [c.dump() for c in sd["crls"] or []] if sd["crls"].native is not None else []
-    unsigned = [a["type"].dump() + v.dump() for a in si["unsigned_attrs"] or [] for v in a["values"]]
+    certs = [c.dump() for c in _present(sd["certificates"])]
+    crls = [c.dump() for c in _present(sd["crls"])]
+    unsigned = [a["type"].dump() + v.dump() for a in _present(si["unsigned_attrs"]) for v in a["values"]]
     parts = [octets(certs), octets(crls), octets(unsigned)]
     if hash_algorithm != "sha256":  # hashIndAlgorithm DEFAULT sha256: omitted in DER when default
         from asn1crypto import algos
@@ -376,7 +381,7 @@ async def _add_archive_timestamp(ci: cms.ContentInfo, content_digest: bytes, dig
     imprint = archive_imprint(sd, si, content_digest, index, digest)
     token = await _timestamper(options.tsa_url).async_timestamp(imprint, digest)
     tsi = token["content"]["signer_infos"][0]
-    t_unsigned = list(tsi["unsigned_attrs"] or []) if tsi["unsigned_attrs"].native is not None else []
+    t_unsigned = _present(tsi["unsigned_attrs"])
     tsi["unsigned_attrs"] = cms.CMSAttributes([*t_unsigned, _attribute(OID_ATS_HASH_INDEX_V3, index)])
     _append_unsigned(si, _attribute(OID_ARCHIVE_TS_V3, token.dump()))
 

@@ -80,7 +80,8 @@ class CheckedTimeStamper(HTTPTimeStamper):
         try:
             token = await super().async_timestamp(message_digest, md_algorithm)
         except TimestampRequestError as exc:
-            raise SigningError(f"time stamping at {self.url} failed: {str(exc).splitlines()[0]}") from None
+            cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ else ""
+            raise SigningError(f"the TSA at {self.url} failed: {str(exc).splitlines()[0]}{cause}") from None
         except (OSError, TimeoutError) as exc:
             raise SigningError(f"cannot reach the TSA at {self.url} ({type(exc).__name__})") from None
         except Exception as exc:  # noqa: BLE001 - aiohttp's errors are not OSErrors; keep one line
