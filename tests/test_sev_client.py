@@ -73,6 +73,9 @@ def test_an_interrupted_upload_resumes_in_a_later_call(tmp_path):
         assert sent.resumed_from == 600_000 and sent.chunks == 2
         # asking again is harmless: the finished session is recognised
         assert later.send(raw, info("resumable"), session_id=sent.session_id).status == "Processed"
+        # a session of other content is never resumed: a fresh upload of a new message is made
+        other = later.send(raw[::-1], info("other"), session_id=sent.session_id)
+        assert other.session_id != sent.session_id and other.resumed_from == 0
         got = SevClient(server.url, "sys-b", "secret-b").download("resumable")
         assert got.data == raw
 

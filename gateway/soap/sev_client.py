@@ -231,11 +231,9 @@ class SevClient:
         retries_before = self.retries
         session: SessionInfo | None = None
         if session_id:
-            session = self.session_info(session_id)
-            if session.status in ("Processed", "Delivered") and session.transferred == size:
+            session = self._resumable(session_id, info.message_id, size, digest)
+            if session is not None and session.status in ("Processed", "Delivered"):
                 return SendResult(info.message_id, session_id, session.status or "", size, digest, size)
-            if session.status not in ("Opened", "InProgress") or session.message_size != size:
-                session = None
         if session is None:
             session = self._checked(
                 "OpenUploadingSession",
@@ -293,6 +291,21 @@ class SevClient:
             chunks,
             self.retries - retries_before,
         )
+
+    def _resumable(self, session_id: int, message_id: str, size: int, digest: str) -> SessionInfo | None:
+        """The earlier upload session of this very message (same id, size and hash), else None."""
+        try:
+            session = self.session_info(session_id)
+        except SevSessionError:
+            return None  # unknown to the hub (e.g. a different hub): start afresh
+        if session.message_id != message_id or session.message_size != size:
+            return None
+        if session.status not in ("Opened", "InProgress", "Processed", "Delivered") or session.error_code:
+            return None
+        validation = self._call("GetMessageValidationInfo", sessionId=session_id)
+        if validation is None or (validation.Hash or "").upper() != digest:
+            return None
+        return session
 
     def session_info(self, session_id: int) -> SessionInfo:
         """GetSessionInfo; raises SevSessionError if the hub reports an error without a session."""
