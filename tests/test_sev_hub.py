@@ -225,3 +225,11 @@ def test_hub_limits_and_a_non_delivered_end_keep_the_message(tmp_path):
         )
         assert state.Status == "InProgress"
         assert [m.message_id for m in b.list_incoming()] == ["big"]  # not delivered: offered again
+
+
+def test_a_recipient_that_registers_after_the_upload_still_gets_its_message(hub):
+    client(hub, "sys-a").send(b"<Header>early</Header>", info("early", to_sys="sys-late"))
+    late = client(hub, "sys-late")  # first contact with the hub only now
+    assert [m.message_id for m in late.list_incoming()] == ["early"]
+    assert late.download("early").data == b"<Header>early</Header>"
+    assert client(hub, "sys-b").list_incoming() == []  # same organization, but not the named system

@@ -14,7 +14,8 @@ It serves the operations of `schemas/sev-integration.wsdl` at
   `TransferredBytesCount == MessageSize`; the hub then checks the hash: a match makes the session
   `Processed` and queues the message, a mismatch makes it `Failed` with an Error. Re-opening an
   unfinished upload of the same MessageId returns the same session, so a client may resume.
-- routing: by ToSysId when it names a registered system, else to every system of ToOrgId.
+- routing: by ToSysId when it names a registered system (even one registered after the upload),
+  else to every system of ToOrgId.
 - download: `GetInputMessages(identity, сount)` lists the caller's pending messages;
   `OpenDownloadingSession`, `DownloadMessageChunk(fromPosition, count)`, `GetMessageValidationInfo`
   (Hash) and `EndProcessingDownloadedMessage(sessionInfo{Status=Delivered})`; a message is offered
@@ -231,17 +232,13 @@ class SevHub:
             log.warning("upload session %s failed: hash mismatch", session.session_id)
             return
         session.transferred = session.size
-        self.store.store_message(session, recipient_sys=self._recipient(session.info))
+        self.store.store_message(session)
         log.info(
             "message %s queued for %s/%s",
             session.message_id,
             session.info.get("ToOrgId"),
             session.info.get("ToSysId"),
         )
-
-    def _recipient(self, info: dict) -> str | None:
-        to_sys = info.get("ToSysId")
-        return to_sys if to_sys and self.store.system_exists(to_sys) else None
 
     # ------------------------------------------------------------------ download
 
@@ -273,11 +270,8 @@ class SevHub:
 
     def open_downloading_session(self, system_id: str, parts: dict[str, Any]) -> list[tuple[str, Any]]:
         message_id = soapxml.text(parts.get("messageId")) or ""
-        row = self.store.message(message_id)
-        org = self.store.system_org(system_id)
-        if row is None or not (
-            row["recipient_sys"] == system_id or (row["recipient_sys"] is None and row["to_org_id"] == org)
-        ):
+        row = self.store.message_for(message_id, system_id, self.store.system_org(system_id))
+        if row is None:
             return _error_session(ErrorCode.UNKNOWN_MESSAGE, f"no message {message_id} for this system")
         session = self.store.new_session(
             type="Download",

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     info TEXT, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
     message_id TEXT PRIMARY KEY, upload_session INTEGER NOT NULL, from_sys_id TEXT NOT NULL,
-    to_org_id TEXT NOT NULL, to_sys_id TEXT, recipient_sys TEXT, size INTEGER NOT NULL,
+    to_org_id TEXT NOT NULL, to_sys_id TEXT, size INTEGER NOT NULL,
     hash TEXT NOT NULL, info TEXT NOT NULL, created TEXT NOT NULL, delivered TEXT);
 """
 _PBKDF2_ROUNDS = 60_000
@@ -124,13 +124,6 @@ class HubStore:
                 "UPDATE systems SET org_id = ? WHERE system_id = ? AND org_id IS NULL", (org_id, system_id)
             )
 
-    def system_exists(self, system_id: str) -> bool:
-        with self.lock:
-            return (
-                self._db.execute("SELECT 1 FROM systems WHERE system_id = ?", (system_id,)).fetchone()
-                is not None
-            )
-
     # ---------------------------------------------------------------- sessions
 
     def new_session(
@@ -216,21 +209,20 @@ class HubStore:
                 is not None
             )
 
-    def store_message(self, session: HubSession, *, recipient_sys: str | None) -> None:
+    def store_message(self, session: HubSession) -> None:
         """Move a completed upload into the recipient's queue (one transaction + one rename)."""
         os.replace(self.part_path(session.session_id), self.message_path(session.session_id))
         info = session.info
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO messages (message_id, upload_session, from_sys_id, to_org_id, to_sys_id,"
-                " recipient_sys, size, hash, info, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " size, hash, info, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.message_id,
                     session.session_id,
                     session.system_id,
                     info.get("ToOrgId") or "",
-                    info.get("ToSysId"),
-                    recipient_sys,
+                    info.get("ToSysId") or None,
                     session.size,
                     session.hash,
                     json.dumps(info),
@@ -239,18 +231,30 @@ class HubStore:
             )
             db.execute("UPDATE sessions SET status = 'Processed' WHERE session_id = ?", (session.session_id,))
 
+    # A message is for the system its ToSysId names; when ToSysId names no registered system (e.g.
+    # the SEV's own id), for every system of the ToOrgId organization. Decided when read, so a
+    # recipient that registers after the upload still finds its messages.
+    _FOR_SYSTEM = (
+        "(to_sys_id = :sys OR (to_org_id = :org AND (to_sys_id IS NULL"
+        " OR to_sys_id NOT IN (SELECT system_id FROM systems))))"
+    )
+
     def pending_for(self, system_id: str, org_id: str | None, limit: int) -> list[sqlite3.Row]:
-        """Undelivered messages for a system: addressed to it, or to its organization at large."""
+        """Undelivered messages for a system, oldest first."""
         with self.lock:
             return self._db.execute(
-                "SELECT * FROM messages WHERE delivered IS NULL AND (recipient_sys = ?"
-                " OR (recipient_sys IS NULL AND to_org_id = ?)) ORDER BY created, upload_session LIMIT ?",
-                (system_id, org_id or "\0", limit),
+                f"SELECT * FROM messages WHERE delivered IS NULL AND {self._FOR_SYSTEM}"  # noqa: S608
+                " ORDER BY created, upload_session LIMIT :limit",
+                {"sys": system_id, "org": org_id or "\0", "limit": limit},
             ).fetchall()
 
-    def message(self, message_id: str) -> sqlite3.Row | None:
+    def message_for(self, message_id: str, system_id: str, org_id: str | None) -> sqlite3.Row | None:
+        """The message if it is addressed to this system (delivered or not)."""
         with self.lock:
-            return self._db.execute("SELECT * FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+            return self._db.execute(
+                f"SELECT * FROM messages WHERE message_id = :id AND {self._FOR_SYSTEM}",  # noqa: S608
+                {"id": message_id, "sys": system_id, "org": org_id or "\0"},
+            ).fetchone()
 
     def mark_delivered(self, message_id: str, download_session: int) -> None:
         with self.transaction() as db:
