@@ -13,7 +13,9 @@ It serves the operations of `schemas/sev-integration.wsdl` at
   session with `MaxPartSize`; `UploadMessageChunk` appends chunks (at most MaxPartSize each) until
   `TransferredBytesCount == MessageSize`; the hub then checks the hash: a match makes the session
   `Processed` and queues the message, a mismatch makes it `Failed` with an Error. Re-opening an
-  unfinished upload of the same MessageId returns the same session, so a client may resume.
+  unfinished upload of the same MessageId (same size and hash) returns the same session, so a
+  client may resume; after a Failed upload the MessageId may be sent again; once a message is
+  queued its MessageId is taken (DUPLICATE_MESSAGE).
 - routing: by ToSysId when it names a registered system (even one registered after the upload),
   else to every system of ToOrgId.
 - download: `GetInputMessages(identity, сount)` lists the caller's pending messages;
@@ -57,6 +59,8 @@ PUBLISHED_LOCATION = "https://sev21.dir.gov.ua/csp/dirbus/bus.esb.IntegrationSer
 
 
 class ErrorCode(IntEnum):
+    """SessionInfo/Error/Code values of the stand-in (the real hub's codes are not published)."""
+
     BAD_REQUEST = 10
     UNKNOWN_SESSION = 11
     SESSION_CLOSED = 12
