@@ -110,3 +110,26 @@ def test_unsigned_pdf_has_no_signature():
     report = validate(minimal_pdf(), ValidationPolicy(offline=True))
     assert report.indication == Indication.NO_SIGNATURE_FOUND
     assert report.exit_code == 3
+
+
+def test_content_changed_in_a_later_revision_is_not_accepted(pki, signed_pdf):
+    """An incremental update that rewrites the page after signing: the signature still verifies over
+    its revision, but the document shown is not the one signed."""
+    from pyhanko.pdf_utils import generic
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed_pdf))
+    page_ref = writer.root["/Pages"]["/Kids"][0]
+    stream = generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 720 Td (Council decision No. 43) Tj ET")
+    page = page_ref.get_object()
+    page["/Contents"] = writer.add_object(stream)
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    report = validate(out.getvalue(), pki.policy(offline=True, cache_dir=pki.crl_dir))
+    s = report.signatures[0]
+    assert s.intact is True
+    assert (s.indication, s.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.SIG_CONSTRAINTS_FAILURE,
+    )
+    assert "modified after this signature" in s.errors[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,20 @@ def build_policy(args: argparse.Namespace) -> Any:
     )
 
 
+class _NoTraceback(logging.Filter):
+    """Libraries (pyhanko) log some recoverable problems with a traceback; the user sees one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
     from gateway.signing.validation.engine import validate
 
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoTraceback())
     policy = build_policy(args)
     path = Path(args.file)
     if not path.is_file():
@@ -91,8 +103,8 @@ def summary(d: dict[str, Any]) -> str:
         if signer.get("subject"):
             codes = ", ".join(f"{k.upper()} {signer[k]}" for k in ("edrpou", "drfo") if signer.get(k))
             lines.append(f"  signer: {signer['subject']}" + (f" ({codes})" if codes else ""))
-        if s.get("best_signature_time"):
-            lines.append(f"  signed (best time): {s['best_signature_time']}")
+        if s.get("best_signature_time") and s["best_signature_time"] != d.get("validation_time"):
+            lines.append(f"  existed at (proof from a timestamp): {s['best_signature_time']}")
         lines.extend(f"  error: {e}" for e in s.get("errors", []))
         lines.extend(f"  warning: {w}" for w in s.get("warnings", []))
     return "\n".join(lines)

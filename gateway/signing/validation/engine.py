@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.signing.report import ValidationReport, format_failure
@@ -34,6 +36,30 @@ PLUGINS = {
 }
 
 
+#: modules that register more algorithms (algorithms.register_digest / register_signature) on import
+ALGORITHM_PLUGINS = ("gateway.crypto.ua",)
+_algorithms_loaded = False
+
+
+def _load_algorithm_plugins() -> None:
+    global _algorithms_loaded
+    if _algorithms_loaded:
+        return
+    _algorithms_loaded = True
+    for name in ALGORITHM_PLUGINS:
+        _import_plugin(name)
+
+
+def _import_plugin(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if not exc.name or not (name == exc.name or name.startswith(exc.name + ".")):
+            log.warning("plugin %s not available: %s", name, exc)
+    except Exception as exc:  # noqa: BLE001 - one broken plugin must not disable the others
+        log.warning("plugin %s not available: %s: %s", name, type(exc).__name__, exc)
+
+
 def register(kind: str, validator: Validator) -> None:
     VALIDATORS[kind] = validator
 
@@ -41,14 +67,7 @@ def register(kind: str, validator: Validator) -> None:
 def validator_for(kind: str) -> Validator | None:
     """The registered validator of a kind, importing its plugin module on first use."""
     if kind not in VALIDATORS and kind in PLUGINS:
-        name = PLUGINS[kind]
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                log.warning("validator %s not available: %s", name, exc)
-        except Exception as exc:  # noqa: BLE001 - one broken validator must not disable the others
-            log.warning("validator %s not available: %s: %s", name, type(exc).__name__, exc)
+        _import_plugin(PLUGINS[kind])
     return VALIDATORS.get(kind)
 
 
@@ -80,6 +99,8 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     Malformed input gives a TOTAL_FAILED / FORMAT_FAILURE report; I/O errors on `data` (a path) and
     detached files raise OSError, inputs over the size bound raise InputTooLarge.
     """
+    # one "now" for the whole validation, so every time in the report agrees
+    policy = replace(policy, at=policy.at or datetime.now(UTC))
     if isinstance(data, Path):
         if not policy.source_name:
             policy.source_name = data.name
@@ -87,6 +108,7 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     elif len(data) > policy.max_input_bytes:
         raise InputTooLarge(f"input larger than the limit of {policy.max_input_bytes} bytes")
     kind = detect(data)
+    _load_algorithm_plugins()
     validator = validator_for(kind)
     if validator is None:
         return format_failure(_CONTAINER_NAMES[kind], f"{kind} signatures are not supported yet")

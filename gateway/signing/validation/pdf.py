@@ -197,10 +197,19 @@ def _adbe_sha1_content(
 
 
 def _note_coverage(report: SignatureReport, sig: EmbeddedPdfSignature) -> None:
+    """What the signature covers and what changed after it (pyhanko's difference analysis).
+
+    A signature that does not cover its whole revision is not intact. Later revisions that only add
+    validation data, fill forms or annotate (within the certification's DocMDP permissions) are
+    allowed with a warning; anything else leaves the signature INDETERMINATE /
+    SIG_CONSTRAINTS_FAILURE, since the document shown is not the one signed.
+    """
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel, SuspiciousModification
+    from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation.pdf_embedded import SignatureCoverageLevel
 
     try:
-        coverage = sig.evaluate_signature_coverage()
+        coverage = sig.coverage = sig.evaluate_signature_coverage()
     except READ_ERRORS as exc:
         report.warnings.append(f"signature coverage not evaluated: {type(exc).__name__}")
         return
@@ -208,8 +217,29 @@ def _note_coverage(report: SignatureReport, sig: EmbeddedPdfSignature) -> None:
         report.intact = False
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                     "the signature does not cover its whole revision of the document")
-    elif coverage == SignatureCoverageLevel.ENTIRE_REVISION:
-        report.warnings.append("the document was changed (incremental update) after this signature")
+        return
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return
+    try:
+        result = sig.evaluate_modifications(DEFAULT_DIFF_POLICY)
+        docmdp = sig.docmdp_level
+    except (*READ_ERRORS, SuspiciousModification) as exc:
+        result, docmdp = exc, None
+    if isinstance(result, Exception):
+        report.fail(Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                    f"the document was modified after this signature in a way not allowed: {result}")
+        return
+    level = result.modification_level
+    allowed = {
+        MDPPerm.NO_CHANGES: ModificationLevel.LTA_UPDATES,
+        MDPPerm.FILL_FORMS: ModificationLevel.FORM_FILLING,
+        MDPPerm.ANNOTATE: ModificationLevel.ANNOTATIONS,
+    }.get(docmdp, ModificationLevel.ANNOTATIONS) if docmdp is not None else ModificationLevel.ANNOTATIONS
+    if level > allowed:
+        report.fail(Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                    f"the document was modified after this signature beyond what is allowed ({level.name})")
+    elif level > ModificationLevel.NONE:
+        report.warnings.append(f"the document was changed after this signature: {level.name.lower()}")
 
 
 def _document_security_store(reader: PdfFileReader) -> RevocationData:
