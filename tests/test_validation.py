@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.sign import signers
+from pyhanko.sign.ades.api import CAdESSignedAttrSpec
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -244,6 +246,7 @@ def sign_cms(
     detached: bool = True,
     digest: str = "sha256",
     timestamp_at: datetime | None = None,
+    content_timestamp: bool = False,
 ) -> bytes:
     """A CAdES signature made by pyhanko (signingCertificateV2, optional signature timestamp)."""
     store = SimpleCertificateStore.from_certs([pki.ca.cert, pki.root.cert])
@@ -256,8 +259,13 @@ def sign_cms(
             SimpleCertificateStore.from_certs([pki.ca.cert]),
             fixed_dt=timestamp_at,
         )
+    settings = None
+    if content_timestamp:
+        settings = PdfCMSSignedAttributes(cades_signed_attrs=CAdESSignedAttrSpec(timestamp_content=True))
     info = asyncio.run(
-        signer.async_sign_general_data(data, digest, detached=detached, timestamper=timestamper)
+        signer.async_sign_general_data(
+            data, digest, detached=detached, timestamper=timestamper, use_cades=True, signed_attr_settings=settings
+        )
     )
     return info.dump()
 
@@ -540,3 +548,21 @@ def test_detached_file_chosen_by_name(pki, tmp_path):
     )
     report = validate(tmp_path / "doc.txt.p7s", policy)
     assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
+
+
+def test_content_timestamp_after_revocation_is_revoked(pki, tmp_path):
+    """A content timestamp proves the signature was made after it: here, after the revocation."""
+    sig = sign_cms(pki, pki.revoked, DOC, timestamp_at=NOW - timedelta(hours=1), content_timestamp=True)
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert sorted(t.type for t in s.timestamps) == ["content", "signature"]
+    assert all(t.intact for t in s.timestamps)
+    assert (s.indication, s.subindication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED), s.errors
+
+
+def test_valid_content_timestamp_is_reported(pki, tmp_path):
+    sig = sign_cms(pki, pki.signer, DOC, timestamp_at=NOW - timedelta(hours=1), content_timestamp=True)
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
+    content_ts = [t for t in report.signatures[0].timestamps if t.type == "content"][0]
+    assert content_ts.intact and content_ts.time == NOW - timedelta(hours=1)
