@@ -8,6 +8,8 @@ import os
 import httpx
 import pytest
 import zeep
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.soap.sev_client import (
     MessageInfo,
@@ -18,6 +20,7 @@ from gateway.soap.sev_client import (
     SevSessionError,
 )
 from gateway.soap.sev_hub import Faults, HubServer
+from gateway.soap.soapxml import SoapRequestError, parse_request
 
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, budget_seconds=10)
 
@@ -233,3 +236,25 @@ def test_a_recipient_that_registers_after_the_upload_still_gets_its_message(hub)
     assert [m.message_id for m in late.list_incoming()] == ["early"]
     assert late.download("early").data == b"<Header>early</Header>"
     assert client(hub, "sys-b").list_incoming() == []  # same organization, but not the named system
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+def test_any_request_body_is_a_soap_request_or_a_clear_refusal(body):
+    try:
+        parse_request(body)
+    except SoapRequestError as exc:
+        assert str(exc)
+
+
+def test_a_non_numeric_session_id_is_a_client_fault(hub):
+    envelope = (
+        b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>'
+        b'<t:GetSessionInfo xmlns:t="http://tempuri.org/"><t:identity>'
+        b'<c:Password xmlns:c="http://schemas.datacontract.org/2004/07/Cover.Contracts">p</c:Password>'
+        b'<c:SystemId xmlns:c="http://schemas.datacontract.org/2004/07/Cover.Contracts">s</c:SystemId>'
+        b"</t:identity><t:sessionId>x1</t:sessionId></t:GetSessionInfo></e:Body></e:Envelope>"
+    )
+    response = httpx.post(hub.url, content=envelope, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 500
+    assert "Client" in response.text and "not an integer" in response.text

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.exchange.message import (
@@ -261,3 +263,29 @@ def test_a_utf16_doctype_is_refused_too():
     raw = text.encode("utf-16")
     with pytest.raises(MessageFormatError, match="DOCTYPE"):
         parse_message(raw)
+
+
+_SMALL = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<Header standart="1207" version="1.5" charset="UTF-8" '
+    b'time="2015-09-11T06:56:34Z" msg_type="0" msg_id="e4e3" msg_acknow="0" from_org_id="30116577" '
+    b'from_organization="A" from_sys_id="s1" from_system="S" to_org_id="30855996" to_organization="B" '
+    b'to_sys_id="s2" to_system="T"><Acknowledgement msg_id="63FC" ack_type="1">'
+    b'<AckResult errorcode="0" errortext="ok"/></Acknowledgement></Header>'
+)
+
+
+def test_the_fuzzing_seed_is_a_valid_message():
+    assert parse_message(_SMALL).acknowledgement.ack_type == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_damaged_messages_are_refused_with_a_clear_error(data):
+    raw = bytearray(_SMALL)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    try:
+        parse_message(bytes(raw))
+    except MessageFormatError as exc:
+        assert str(exc).startswith("malformed 1207 message: ") and "\n" not in exc.reason.strip()

@@ -51,6 +51,7 @@ class MessageFormatError(GatewayError):
     """A 1207 message is malformed. `header` is the root's data when it could be read."""
 
     def __init__(self, reason: str, header: Header | None = None) -> None:
+        reason = " ".join(reason.split())  # libxml2's messages may span lines: keep it one line
         super().__init__(f"malformed 1207 message: {reason}")
         self.reason = reason
         self.header = header
