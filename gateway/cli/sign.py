@@ -40,28 +40,17 @@ def _trust_roots(cfg) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.errors import KeyLoadError
     from gateway.signing.formats import SignRequest, get_format, sign_files
-    from gateway.signing.keys import key_password, load_signing_key, needs_password
+    from gateway.signing.keys import signing_key_from_config
 
     cfg = config_from_args(args)
-    get_format(args.format)  # unknown format: fail before asking for a password
-    from_config = not args.key
-    spec = args.key or cfg.signing.key
-    if not spec:
-        raise KeyLoadError("no signing key: pass --key KEY or set [signing] key")
-    if from_config and not spec.startswith("pkcs11:"):
-        spec = str(cfg.resolve(spec))
+    get_format(args.format)  # an unknown format fails before any password is asked for
     tsa = args.tsa or cfg.signing.tsa_url or None
     level = args.level or (cfg.signing.default_level.upper() if cfg.signing.default_level else None) \
         or ("B-T" if tsa else "B-B")
-    password = None
-    if needs_password(spec):
-        password = key_password(cfg.signing if from_config else None, args.key_password_env,
-                                resolve=cfg.resolve)
     req = SignRequest(level=level, tsa_url=tsa, digest_algorithm=args.digest,
                       trust_roots=_trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
-    key = load_signing_key(spec, password)
+    key = signing_key_from_config(cfg, key=args.key, password_env=args.key_password_env)
     try:
         outputs = sign_files(args.format, key, [Path(p) for p in args.inputs], req,
                              Path(args.out) if args.out else None)

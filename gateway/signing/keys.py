@@ -239,3 +239,23 @@ def key_password(cfg_signing: Any | None, cli_env_var: str | None, *,
     if sys.stdin is not None and sys.stdin.isatty():
         return getpass.getpass(prompt).encode()
     raise KeyLoadError("the key needs a password: use --key-password-env VAR (no terminal to prompt on)")
+
+
+def signing_key_from_config(cfg: Any, *, key: str | None = None,
+                            password_env: str | None = None) -> SigningKey:
+    """Load the key named by `key` (CLI --key) or by [signing] key of `cfg` (a gateway Config).
+
+    Relative [signing] key paths are relative to the configuration file; the password comes from
+    `password_env`, else (for the configured key) key_password_file / key_password_env, else a prompt.
+    """
+    from_config = not key
+    spec = key or cfg.signing.key
+    if not spec:
+        raise KeyLoadError("no signing key: pass --key KEY or set [signing] key")
+    if from_config and not spec.startswith("pkcs11:"):
+        spec = str(cfg.resolve(spec))
+    password = None
+    if needs_password(spec):
+        password = key_password(cfg.signing if from_config else None, password_env, resolve=cfg.resolve)
+    return load_signing_key(spec, password)
+
