@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote
 
 from asn1crypto import ocsp, x509
 from lxml import etree
@@ -46,6 +45,7 @@ from gateway.signing.xml.xmldsig import (
     child,
     inclusive_prefixes,
     q,
+    safe_relative_uri,
     signature_value,
     signed_info,
     text_of,
@@ -61,6 +61,8 @@ def validate_xml(data: bytes, policy: ValidationPolicy) -> ValidationReport:
         return format_failure("XML", str(exc))
     report = ValidationReport(container="XML", validation_time=validation_time(policy))
     report.signatures = validate_signatures(tree, policy_resolver(policy), policy)
+    if not report.signatures:
+        report.errors.append("the XML document contains no ds:Signature")
     return report
 
 
@@ -75,7 +77,10 @@ def policy_resolver(policy: ValidationPolicy) -> DetachedResolver:
                 return None
             name, path = next(iter(files.items()))
         else:
-            name = Path(unquote(uri.split("#", 1)[0]).replace("\\", "/")).name
+            relative = safe_relative_uri(uri)
+            if relative is None:
+                return None
+            name = relative.rsplit("/", 1)[-1]
             path = files.get(name)
             if path is None:
                 return None
@@ -123,12 +128,10 @@ class _Signature:
 
     def __init__(self, el: etree._Element) -> None:
         self.el = el
-        self.qp = None
-        for obj in el.findall(q("Object")):
-            qp = etsi_child(obj, "QualifyingProperties")
-            if qp is not None:
-                self.qp = qp
-                break
+        found = [qp for obj in el.findall(q("Object")) for qp in etsi_children(obj, "QualifyingProperties")]
+        if len(found) > 1:
+            raise StructureError("the signature has more than one QualifyingProperties")
+        self.qp = found[0] if found else None
         self.signed_props = etsi_child(self.qp, "SignedProperties")
         self.ssp = etsi_child(self.signed_props, "SignedSignatureProperties")
         self.sdop = etsi_child(self.signed_props, "SignedDataObjectProperties")

@@ -156,17 +156,43 @@ def signature_value(signature: etree._Element) -> bytes:
 
 
 def _check_placement(target: etree._Element) -> None:
-    """A ds:Object (or anything inside one) is a signature's object only as a direct child of a
-    ds:Signature: objects wrapped elsewhere are what XSW attacks plant."""
+    """Inside a ds:Signature, only a ds:Object that is a direct child of it (and what such an object
+    holds, minus nested ds:Objects) or its ds:KeyInfo may be referenced: objects wrapped elsewhere
+    are what signature-wrapping attacks plant."""
     node: etree._Element | None = target
     while node is not None:
-        if node.tag == q("Object"):
-            parent = node.getparent()
-            if parent is None or parent.tag != q("Signature"):
-                raise NotFound(
-                    "the referenced object is not a ds:Object of a signature (signature wrapping?)"
-                )
-        node = node.getparent()
+        parent = node.getparent()
+        if node.tag == q("Object") and (parent is None or parent.tag != q("Signature")):
+            raise NotFound("the referenced object is not a ds:Object of a signature (signature wrapping?)")
+        if (
+            parent is not None
+            and parent.tag == q("Signature")
+            and node.tag not in (q("Object"), q("KeyInfo"))
+        ):
+            raise NotFound(
+                f"the referenced element sits in a ds:Signature as {etree.QName(node).localname} "
+                "(signature wrapping?)"
+            )
+        node = parent
+
+
+def _contains(ancestor: etree._Element, node: etree._Element) -> bool:
+    return any(a is ancestor for a in node.iterancestors())
+
+
+def safe_relative_uri(uri: str) -> str | None:
+    """The file name a detached reference names, or None for URIs that point outside the files the
+    caller supplied (schemes, absolute paths, '..')."""
+    path = unquote(uri.split("#", 1)[0])
+    if not path or "\\" in path or "\x00" in path:
+        return None
+    head = path.split("/", 1)[0]
+    if ":" in head or path.startswith("/"):
+        return None
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
 
 
 class ReferenceProcessor:
@@ -225,6 +251,8 @@ class ReferenceProcessor:
             _check_placement(target)
             res.target = target
             return NodeSet(target, with_comments=comments)
+        if uri is not None and safe_relative_uri(uri) is None:
+            raise NotFound("the reference points outside the supplied files (never fetched)")
         found = self.detached(uri)
         if found is None:
             raise NotFound(
@@ -240,7 +268,17 @@ class ReferenceProcessor:
         algo = tr.get("Algorithm") or ""
         if algo == ENVELOPED:
             if isinstance(data, bytes):
-                data = NodeSet(parse_xml(data), with_comments=False)
+                raise NotFound("the enveloped-signature transform needs a same-document reference")
+            if isinstance(data.node, etree._Element) and not _contains(data.node, signature):
+                raise NotFound(
+                    "the enveloped-signature transform is applied to an element that does not "
+                    "contain this signature (signature wrapping?)"
+                )
+            if (
+                isinstance(data.node, etree._ElementTree)
+                and data.node.getroot() is not signature.getroottree().getroot()
+            ):
+                raise NotFound("the enveloped-signature transform is applied to another document")
             return NodeSet(data.node, data.with_comments, signature)
         if algo in METHODS:
             if isinstance(data, bytes):
