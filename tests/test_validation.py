@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import cms, keys, pem, x509
+from asn1crypto import cms, keys, pem, tsp, x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -153,6 +153,7 @@ def _crl(issuer: Identity, revoked: list[tuple[int, datetime]]) -> bytes:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     served: dict[str, bytes] = {}
+    timestamper: DummyTimeStamper | None = None
 
     def do_GET(self):  # noqa: N802
         body = self.served.get(self.path)
@@ -162,6 +163,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/pkix-crl")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # noqa: N802 - an RFC 3161 TSA at /tsa
+        length = int(self.headers.get("Content-Length", "0"))
+        request = tsp.TimeStampReq.load(self.rfile.read(length))
+        body = self.timestamper.request_tsa_response(request).dump()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -228,6 +239,9 @@ def pki(tmp_path_factory) -> Pki:
         not_after=far,
         tsa=True,
     )
+    handler.timestamper = DummyTimeStamper(
+        tsa.cert, tsa.key_info, SimpleCertificateStore.from_certs([ca.cert])
+    )
     served["/root.crl"] = _crl(root, [])
     served["/ca.crl"] = _crl(ca, [(revoked.cert.serial_number, NOW - timedelta(days=1))])
     crl_dir = directory / "crl-cache"
@@ -264,7 +278,12 @@ def sign_cms(
         settings = PdfCMSSignedAttributes(cades_signed_attrs=CAdESSignedAttrSpec(timestamp_content=True))
     info = asyncio.run(
         signer.async_sign_general_data(
-            data, digest, detached=detached, timestamper=timestamper, use_cades=True, signed_attr_settings=settings
+            data,
+            digest,
+            detached=detached,
+            timestamper=timestamper,
+            use_cades=True,
+            signed_attr_settings=settings,
         )
     )
     return info.dump()
@@ -566,3 +585,33 @@ def test_valid_content_timestamp_is_reported(pki, tmp_path):
     assert report.indication == Indication.TOTAL_PASSED, report.signatures[0].errors
     content_ts = [t for t in report.signatures[0].timestamps if t.type == "content"][0]
     assert content_ts.intact and content_ts.time == NOW - timedelta(hours=1)
+
+
+def test_project_signer_b_lta_validates_offline_from_embedded_data(pki, tmp_path):
+    """gateway.signing.cades at B-LTA (TSA and CRLs over HTTP): offline, no cache, the embedded
+    certificates and revocation data suffice, and the archive timestamp verifies."""
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    from gateway.signing.cades import CadesOptions, sign_cades_bytes
+    from gateway.signing.keys import load_signing_key
+
+    p12 = tmp_path / "seal.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"seal",
+            pki.signer.key,
+            cx509.load_der_x509_certificate(pki.signer.cert.dump()),
+            [cx509.load_der_x509_certificate(pki.ca.cert.dump())],
+            BestAvailableEncryption(b"pw"),
+        )
+    )
+    key = load_signing_key(str(p12), b"pw")
+    options = CadesOptions(level="B-LTA", tsa_url=f"{pki.base_url}/tsa", trust_roots=[pki.root.cert])
+    sig = sign_cades_bytes(key, DOC, options)
+    report = run_validation(pki.policy(offline=True), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert report.indication == Indication.TOTAL_PASSED, s.errors
+    assert s.format == "CAdES-BASELINE-LTA"
+    assert [t.type for t in s.timestamps] == ["signature", "archive"]
+    assert all(t.intact for t in s.timestamps), s.warnings
+    assert [c.revocation for c in s.chain] == ["good", "good", "not-checked"]

@@ -17,6 +17,7 @@ from gateway.signing.report import (
     ValidationReport,
     format_failure,
 )
+from gateway.signing.validation.archive import OID_ARCHIVE_TS_V3, token_time, validate_archive_v3
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.detached import pick_detached
 from gateway.signing.validation.engine import register
@@ -41,9 +42,7 @@ OID_SIGNATURE_TS = "1.2.840.113549.1.9.16.2.14"
 OID_CONTENT_TS = "1.2.840.113549.1.9.16.2.20"
 OID_COUNTER_SIGNATURE = "1.2.840.113549.1.9.6"
 OID_CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
-OID_REVOCATION_VALUES = "1.2.840.113549.1.9.16.2.24"
 OID_ARCHIVE_TS_V2 = "1.2.840.113549.1.9.16.2.48"
-OID_ARCHIVE_TS_V3 = "0.4.0.1733.2.4"
 MAX_COUNTER_DEPTH = 4
 _BASE64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
 
@@ -92,7 +91,8 @@ def validate_cms(
             report.errors.append(note)
     base_revinfo = from_signed_data(signed_data)
     for i, si in enumerate(signer_infos, 1):
-        _validate_signer(report, si, f"S{i}", certs, content, econtent_type, base_revinfo, policy, depth=0)
+        _validate_signer(report, si, f"S{i}", certs, content, econtent_type, base_revinfo, policy, depth=0,
+                         source=(der, i - 1))
     return report
 
 
@@ -119,7 +119,10 @@ def _validate_signer(
     base_revinfo: RevocationData,
     policy: ValidationPolicy,
     depth: int,
+    source: tuple[bytes, int] | None = None,
 ) -> None:
+    """Validate one SignerInfo (and its counter-signatures). `source` is the original encoding and
+    the signer's index, needed to recompute archive timestamps (top-level signers only)."""
     sig = SignatureReport(id=sig_id, indication=Indication.TOTAL_PASSED)
     report.signatures.append(sig)
     if content is not None and content.name:
@@ -143,7 +146,7 @@ def _validate_signer(
                 validate_timestamp_token(t, content, policy, kind="content", extra_revocation=revinfo)
                 for t in _attr(signed_attrs, OID_CONTENT_TS)
             ]
-        evidence.archive_timestamps = _archive_timestamps(unsigned_attrs)
+        evidence.archive_timestamps = _archive_timestamps(unsigned_attrs, source, content, policy, revinfo)
         sig.format = _level(signed_attrs, unsigned_attrs, evidence)
         conclude(sig, check, evidence, policy)
         counters = _attr(unsigned_attrs, OID_COUNTER_SIGNATURE)
@@ -184,20 +187,23 @@ def _as_sequence(value: object) -> list:
     return list(_Certificates.load(value.dump()))  # type: ignore[attr-defined]
 
 
-def _archive_timestamps(unsigned_attrs: object) -> list[TimestampCheck]:
-    """Archive timestamps are listed with their time; their imprint (ETSI EN 319 122-1 5.5.3) is not
-    recomputed yet, so they are never used as proof of existence."""
+def _archive_timestamps(
+    unsigned_attrs: object,
+    source: tuple[bytes, int] | None,
+    content: SignedContent | None,
+    policy: ValidationPolicy,
+    revinfo: RevocationData,
+) -> list[TimestampCheck]:
+    """archive-time-stamp-v3 tokens are verified; older (v2) ones are listed with their time only and
+    are never used as proof of existence."""
     out = []
-    for oid in (OID_ARCHIVE_TS_V2, OID_ARCHIVE_TS_V3):
-        for token in _attr(unsigned_attrs, oid):
-            check = TimestampCheck(TimestampInfo(type="archive", time=None))
-            try:
-                tst = token["content"]["encap_content_info"]["content"].parsed
-                check.info.time = tst["gen_time"].native
-            except PARSE_ERRORS:
-                pass
-            check.errors.append("archive timestamp not verified (not supported yet)")
-            out.append(check)
+    for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V3):
+        if source is not None:
+            out.append(validate_archive_v3(token, source[0], source[1], content, policy, revinfo))
+    for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V2):
+        check = TimestampCheck(TimestampInfo(type="archive", time=token_time(token)))
+        check.errors.append("archive timestamp (v2) not verified: not supported")
+        out.append(check)
     return out
 
 
@@ -207,7 +213,7 @@ def _level(signed_attrs: object, unsigned_attrs: object, evidence: Evidence) -> 
     level = "B"
     if evidence.signature_timestamps:
         level = "T"
-        if _attr(unsigned_attrs, OID_CERTIFICATE_VALUES) and _attr(unsigned_attrs, OID_REVOCATION_VALUES):
+        if evidence.revocation.crls or evidence.revocation.ocsps:
             level = "LT"
             if evidence.archive_timestamps:
                 level = "LTA"
