@@ -289,6 +289,25 @@ def sign_cms(
     return info.dump()
 
 
+def project_key(pki: Pki, folder: Path):
+    """The test signer as the project's SigningKey (a PKCS#12 file loaded by gateway.signing.keys)."""
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    from gateway.signing.keys import load_signing_key
+
+    p12 = folder / "seal.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"seal",
+            pki.signer.key,
+            cx509.load_der_x509_certificate(pki.signer.cert.dump()),
+            [cx509.load_der_x509_certificate(pki.ca.cert.dump())],
+            BestAvailableEncryption(b"pw"),
+        )
+    )
+    return load_signing_key(str(p12), b"pw")
+
+
 def run_validation(pki_policy: ValidationPolicy, signature: bytes, content: bytes | None, tmp_path: Path):
     if content is not None:
         path = tmp_path / "doc.txt"
@@ -590,22 +609,9 @@ def test_valid_content_timestamp_is_reported(pki, tmp_path):
 def test_project_signer_b_lta_validates_offline_from_embedded_data(pki, tmp_path):
     """gateway.signing.cades at B-LTA (TSA and CRLs over HTTP): offline, no cache, the embedded
     certificates and revocation data suffice, and the archive timestamp verifies."""
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-
     from gateway.signing.cades import CadesOptions, sign_cades_bytes
-    from gateway.signing.keys import load_signing_key
 
-    p12 = tmp_path / "seal.p12"
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"seal",
-            pki.signer.key,
-            cx509.load_der_x509_certificate(pki.signer.cert.dump()),
-            [cx509.load_der_x509_certificate(pki.ca.cert.dump())],
-            BestAvailableEncryption(b"pw"),
-        )
-    )
-    key = load_signing_key(str(p12), b"pw")
+    key = project_key(pki, tmp_path)
     options = CadesOptions(level="B-LTA", tsa_url=f"{pki.base_url}/tsa", trust_roots=[pki.root.cert])
     sig = sign_cades_bytes(key, DOC, options)
     report = run_validation(pki.policy(offline=True), sig, DOC, tmp_path)

@@ -11,7 +11,7 @@ import test_validation
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from test_validation import Pki
+from test_validation import Pki, project_key
 
 from gateway.signing.report import Indication, SubIndication
 from gateway.signing.validation.engine import validate
@@ -133,3 +133,25 @@ def test_content_changed_in_a_later_revision_is_not_accepted(pki, signed_pdf):
         SubIndication.SIG_CONSTRAINTS_FAILURE,
     )
     assert "modified after this signature" in s.errors[0]
+
+
+def test_project_signer_pades_b_lta_validates_offline(pki, tmp_path):
+    """gateway.signing.pades at B-LTA: DSS and document timestamp; offline, no cache, passes."""
+    import asyncio
+
+    from gateway.signing.pades import async_sign_pdf_bytes
+
+    signed = asyncio.run(
+        async_sign_pdf_bytes(
+            project_key(pki, tmp_path),
+            minimal_pdf(),
+            level="B-LTA",
+            tsa_url=f"{pki.base_url}/tsa",
+            trust_roots=[pki.root.cert],
+        )
+    )
+    report = validate(signed, pki.policy(offline=True))
+    s = report.signatures[0]
+    assert report.indication == Indication.TOTAL_PASSED, s.errors
+    assert s.format == "PAdES-BASELINE-LTA"
+    assert {t.type for t in s.timestamps} == {"signature", "archive"} and all(t.intact for t in s.timestamps)
