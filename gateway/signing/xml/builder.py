@@ -177,6 +177,18 @@ class XadesBuilder:
         )
         self.formats.append((ref_id, "text/xml"))
 
+    def add_element(self, element: etree._Element, mime_type: str = "text/xml") -> None:
+        """Cover one element of a document by its Id (a same-document reference). If the signature is
+        then placed inside that element, the reference gets the enveloped-signature transform."""
+        el_id = element.get("Id")
+        if not el_id:
+            raise SigningError("the element to sign has no Id attribute")
+        ref_id = self._ref_id()
+        octets = canonicalize(NodeSet(element, with_comments=False), EXC_C14N)
+        _reference(self.signed_info, f"#{el_id}", self.digest_uri, self._hash(octets), ref_id=ref_id,
+                   transforms=(ENVELOPED, EXC_C14N))
+        self.formats.append((ref_id, mime_type))
+
     def add_enveloping(self, obj: DataObject) -> None:
         """Carry `obj` base64-encoded inside the signature, in a ds:Object."""
         ref_id, obj_id = self._ref_id(), f"o-{self.sig_id}-{self._n}"

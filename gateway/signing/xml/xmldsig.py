@@ -155,25 +155,35 @@ def signature_value(signature: etree._Element) -> bytes:
     return b64decode(el.text or "")
 
 
+_OBJECT_CONTENT = (q("Manifest"), q("SignatureProperties"))
+
+
 def _check_placement(target: etree._Element) -> None:
-    """Inside a ds:Signature, only a ds:Object that is a direct child of it (and what such an object
-    holds, minus nested ds:Objects) or its ds:KeyInfo may be referenced: objects wrapped elsewhere
-    are what signature-wrapping attacks plant."""
-    node: etree._Element | None = target
-    while node is not None:
-        parent = node.getparent()
-        if node.tag == q("Object") and (parent is None or parent.tag != q("Signature")):
-            raise NotFound("the referenced object is not a ds:Object of a signature (signature wrapping?)")
-        if (
-            parent is not None
-            and parent.tag == q("Signature")
-            and node.tag not in (q("Object"), q("KeyInfo"))
-        ):
-            raise NotFound(
-                f"the referenced element sits in a ds:Signature as {etree.QName(node).localname} "
-                "(signature wrapping?)"
-            )
-        node = parent
+    """Inside a ds:Signature only its direct ds:Object children, their ds:Manifest and
+    ds:SignatureProperties, the XAdES SignedProperties, the ds:KeyInfo and the ds:SignatureValue
+    may be referenced.
+    Anything else there (an element wrapped into an object, an object nested in another) is what
+    signature-wrapping attacks plant."""
+    path = [target, *target.iterancestors()]
+    for i, node in enumerate(path):
+        if node.tag != q("Signature") or i == 0:
+            continue
+        top = path[i - 1]  # the signature's child on the way to the target
+        if top.tag == q("KeyInfo") or (top is target and top.tag == q("SignatureValue")):
+            return  # SignatureValue: what a XAdES counter-signature covers
+        if top.tag != q("Object"):
+            break
+        inner = path[: i - 1]  # from the target up to, not including, the ds:Object
+        if any(n.tag == q("Object") for n in inner):
+            break
+        if not inner or (len(inner) == 1 and inner[0].tag in _OBJECT_CONTENT):
+            return
+        if etree.QName(target).localname == "SignedProperties" and len(inner) == 2:
+            return
+        break
+    else:
+        return
+    raise NotFound("the referenced element is wrapped inside a signature (signature wrapping?)")
 
 
 def _contains(ancestor: etree._Element, node: etree._Element) -> bool:
