@@ -621,3 +621,16 @@ def test_project_signer_b_lta_validates_offline_from_embedded_data(pki, tmp_path
     assert [t.type for t in s.timestamps] == ["signature", "archive"]
     assert all(t.intact for t in s.timestamps), s.warnings
     assert [c.revocation for c in s.chain] == ["good", "good", "not-checked"]
+
+
+def test_certificate_without_signature_key_usage(pki, tmp_path):
+    """The CA's certificate allows only certificate and CRL signing, not document signatures."""
+    sig = sign_cms(pki, pki.ca, DOC)
+    report = run_validation(pki.policy(offline=True, cache_dir=pki.crl_dir), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert s.intact is True
+    assert (s.indication, s.subindication) == (
+        Indication.INDETERMINATE,
+        SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+    )
+    assert "key usage" in s.errors[0]

@@ -106,6 +106,22 @@ def simple_chain(cert: x509.Certificate, pool: Iterable[x509.Certificate]) -> li
     return chain
 
 
+def key_usage_problem(cert: x509.Certificate, purpose: str) -> str:
+    """Why the certificate may not be used for `purpose`, or "" (RFC 5280 4.2.1.3, RFC 3161 2.3)."""
+    try:
+        usage = cert.key_usage_value
+        extended = cert.extended_key_usage_value
+    except PARSE_ERRORS:
+        return "the certificate's key usage extensions cannot be read"
+    if purpose == "timestamp":
+        if extended is None or "time_stamping" not in extended.native:
+            return "the timestamp's certificate is not a time-stamping certificate (extended key usage)"
+        return ""
+    if usage is not None and not ({"digital_signature", "non_repudiation"} & set(usage.native)):
+        return "the signer's certificate key usage does not allow signatures"
+    return ""
+
+
 def _has_revinfo(cert: x509.Certificate, crls: Sequence, ocsps: Sequence) -> bool:
     issuer = cert.issuer
     for c in crls:
@@ -133,11 +149,17 @@ def assess_signer(
     embedded_crls: Sequence[bytes] = (),
     embedded_ocsps: Sequence[bytes] = (),
     content_time: datetime | None = None,
+    purpose: str = "signature",
 ) -> ChainAssessment:
     """Validate `cert`'s path to the policy's trust anchors at `best_time` (a proof of existence)
     or, without one, at the validation time. `content_time` is a content timestamp's time, the
-    proof that the signature was made after it."""
+    proof that the signature was made after it. `purpose` ("signature" or "timestamp") is what
+    the certificate's key usage must allow."""
     pool = list(other_certs) + list(policy.trust_roots)
+    usage_problem = key_usage_problem(cert, purpose)
+    if usage_problem:
+        return ChainAssessment(Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                               [_entry(c) for c in simple_chain(cert, pool)], [usage_problem])
     if not policy.trust_roots:
         return ChainAssessment(
             Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,

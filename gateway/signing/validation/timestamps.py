@@ -94,7 +94,7 @@ def validate_timestamp_token(
             if result.info.intact:
                 others = [c for c in certs if c != check.signer_cert]
                 result.chain = assess_signer(check.signer_cert, others, policy, embedded_crls=revinfo.crls,
-                                             embedded_ocsps=revinfo.ocsps)
+                                             embedded_ocsps=revinfo.ocsps, purpose="timestamp")
                 if not result.chain.passed:
                     result.errors.extend(f"{kind} timestamp: {e}" for e in result.chain.errors)
     except UnsupportedAlgorithm as exc:
