@@ -132,13 +132,10 @@ class _Template:
     certificates: bytes
 
 
-_TEMPLATES: dict[tuple[int, str], _Template] = {}
-
-
 def _template(key: SigningKey, digest: str) -> _Template:
     """Built once per key and digest: asn1crypto is slow, the per-signature work is plain bytes."""
-    found = _TEMPLATES.get((id(key), digest))
-    if found is not None:
+    found = key.derived.get(("cades-template", digest))
+    if isinstance(found, _Template):
         return found
     from asn1crypto import algos
     from pyhanko.sign.general import as_signing_certificate_v2
@@ -155,9 +152,7 @@ def _template(key: SigningKey, digest: str) -> _Template:
         digest_algorithms=_set_of([digest_alg]),
         certificates=_set_of(certs, tag=0xA0),
     )
-    if len(_TEMPLATES) > 64:
-        _TEMPLATES.clear()
-    _TEMPLATES[(id(key), digest)] = tpl
+    key.derived[("cades-template", digest)] = tpl
     return tpl
 
 

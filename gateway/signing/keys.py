@@ -89,6 +89,8 @@ class SigningKey:
         self.source = source
         self._raw_signer = raw_signer
         self._closer = closer
+        #: encodings derived from the certificate, built once per key (e.g. CMS templates)
+        self.derived: dict[object, object] = {}
 
     @property
     def default_digest(self) -> str:
