@@ -35,6 +35,14 @@ ORGS = {
     "A": ("Миколаївська міська рада", "04056612", "sys-a"),
     "B": ("Миколаївська обласна державна адміністрація", "37472062", "sys-b"),
 }
+#: the hub stand-in on a port uvicorn binds itself (its sockets get TCP_NODELAY)
+HUB = """
+import sys, uvicorn
+from pathlib import Path
+from gateway.soap.sev_hub import SevHub, create_app
+hub = SevHub(Path(sys.argv[1]), max_part_size=int(sys.argv[3]))
+uvicorn.run(create_app(hub), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", lifespan="off")
+"""
 SERVE = """
 import sys, uvicorn
 from fastapi import FastAPI
@@ -95,21 +103,8 @@ class Cluster:
 
     def _start(self) -> None:
         hub_port = free_port()
-        self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "sev-hub",
-                "--listen",
-                f"127.0.0.1:{hub_port}",
-                "--data",
-                str(self.folder / "hub"),
-                "--max-part-size",
-                str(self.max_part_size),
-            ],
-            "hub.log",
-        )
+        hub_args = [str(self.folder / "hub"), str(hub_port), str(self.max_part_size)]
+        self._spawn([sys.executable, "-c", HUB, *hub_args], "hub.log")
         hub_url = f"http://127.0.0.1:{hub_port}/csp/dirbus/bus.esb.IntegrationService.cls"
         wait_until(lambda: httpx.get(hub_url + "?wsdl").status_code == 200, what="the hub")
         root, seals = make_pki(self.folder / "pki", list(ORGS))

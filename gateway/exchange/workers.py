@@ -24,6 +24,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePath
@@ -69,6 +70,9 @@ class Channel(Protocol):
 
     def send(self, raw: bytes, header: Header) -> None:
         """Deliver one message; safe to repeat with the same msg_id. Raises on failure."""
+
+    def close(self) -> None:
+        """Release connections and threads."""
 
     def poll(self, handle: Callable[[bytes], None]) -> int:
         """Fetch waiting messages; confirm each to the channel only after `handle` returned."""
@@ -162,6 +166,8 @@ class Workers:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+        for channel in self.channels.values():
+            channel.close()
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next idle tick."""
@@ -510,17 +516,20 @@ class SevChannel:
 
     name = "sev"
 
-    def __init__(
-        self, cfg: Config, *, client_factory: Callable[[], Any] | None = None, batch: int = 20
-    ) -> None:
+    def __init__(self, cfg: Config, *, batch: int = 20, downloaders: int = 4) -> None:
         from gateway.soap.sev_client import RetryPolicy, SevClient
 
-        self._factory = client_factory or (
-            lambda: SevClient.from_config(cfg, retry=RetryPolicy(attempts=3, budget_seconds=30), timeout=30)
+        self._factory = lambda: SevClient.from_config(
+            cfg, retry=RetryPolicy(attempts=3, budget_seconds=30), timeout=30
         )
         self._local = threading.local()
         self.batch = batch
-        self._factory_check = self._client()  # fail at start-up on a bad [sev] section
+        #: downloads overlap: while one waits for the hub, another parses or validates
+        self._pool = ThreadPoolExecutor(downloaders, thread_name_prefix="gateway-sev-download")
+        self._client()  # fail at start-up on a bad [sev] section
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -549,10 +558,18 @@ class SevChannel:
             raise
 
     def poll(self, handle: Callable[[bytes], None]) -> int:
-        client = self._client()
-        infos = client.list_incoming(self.batch)
-        for info in infos:
-            got = client.download(info.message_id)
+        infos = self._client().list_incoming(self.batch)
+
+        def take(message_id: str) -> None:
+            client = self._client()
+            got = client.download(message_id)
             handle(got.data)
-            client.end_processing(got)
+            client.end_processing(got)  # only after the message is stored (or known)
+
+        futures = [self._pool.submit(take, info.message_id) for info in infos]
+        for future in futures:
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - this one is offered again; the others went on
+                log.warning("taking a message from the hub failed: %s", exc)
         return len(infos)
