@@ -75,7 +75,12 @@ def validate_pdf(data: bytes, policy: ValidationPolicy) -> ValidationReport:
     for end, report_sig, located in signatures:
         # a document timestamp covers every signature whose byte range it includes
         archive = [ts for ts_end, ts in doc_timestamps if ts_end > end]
-        _validate_signature(report_sig, located, data, policy, dss, archive)
+        try:
+            _validate_signature(report_sig, located, data, policy, dss, archive)
+        except READ_ERRORS as exc:
+            report_sig.intact = False
+            report_sig.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                            f"malformed signature: {type(exc).__name__}: {_short(exc)}")
         report.signatures.append(report_sig)
     if not report.signatures and doc_timestamps:
         report.errors.append("the PDF has document timestamps but no signature")
