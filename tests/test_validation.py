@@ -135,11 +135,12 @@ def _issue(
     return Identity(x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)), key)
 
 
-def _crl(issuer: Identity, revoked: list[tuple[int, datetime]]) -> bytes:
+def _crl(issuer: Identity, revoked: list[tuple[int, datetime]], issued: datetime | None = None) -> bytes:
+    issued = issued or NOW - timedelta(hours=1)
     builder = cx509.CertificateRevocationListBuilder().issuer_name(
         cx509.load_der_x509_certificate(issuer.cert.dump()).subject
     )
-    builder = builder.last_update(NOW - timedelta(hours=1)).next_update(NOW + timedelta(days=7))
+    builder = builder.last_update(issued).next_update(issued + timedelta(days=7))
     builder = builder.add_extension(cx509.CRLNumber(1), critical=False)
     builder = builder.add_extension(
         cx509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
@@ -634,3 +635,14 @@ def test_certificate_without_signature_key_usage(pki, tmp_path):
         SubIndication.CHAIN_CONSTRAINTS_FAILURE,
     )
     assert "key usage" in s.errors[0]
+
+
+def test_stale_cached_crl_is_not_enough(pki, tmp_path):
+    """A CRL whose nextUpdate has passed says nothing about now: offline, that is TRY_LATER."""
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "root.crl").write_bytes((pki.crl_dir / "root.crl").read_bytes())
+    (stale / "ca.crl").write_bytes(_crl(pki.ca, [], issued=NOW - timedelta(days=30)))
+    sig = sign_cms(pki, pki.signer, DOC)
+    report = run_validation(pki.policy(offline=True, cache_dir=stale), sig, DOC, tmp_path)
+    assert (report.indication, report.subindication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
