@@ -269,7 +269,11 @@ async def _add_validation_data(ci: cms.ContentInfo, key: SigningKey, options: Ca
 async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509.Certificate]]],
                              trust_roots: Sequence[x509.Certificate], *,
                              extra: Sequence[x509.Certificate] = ()):
-    """Chains (roots included) plus CRLs/OCSP responses that prove each target certificate unrevoked now."""
+    """Chains (roots included) plus CRLs/OCSP responses that prove each target certificate unrevoked now.
+
+    Every certificate that names a revocation source (CRL distribution point, OCSP responder) must get
+    its data or signing fails ("hard-fail"); a CA certificate naming none cannot have any.
+    """
     from pyhanko.sign.validation.dss import enumerate_ocsp_certs
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
     from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
@@ -280,7 +284,7 @@ async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509
     if not roots:
         raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
     vc = ValidationContext(trust_roots=roots, other_certs=pool, allow_fetching=True,
-                           revocation_mode="require")
+                           revocation_mode="hard-fail")
     try:
         certs: dict[bytes, x509.Certificate] = {}
         for cert, others in targets:

@@ -40,7 +40,7 @@ def _validation_context(key: SigningKey, trust_roots: Sequence[x509.Certificate]
     if not roots:
         raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
     return ValidationContext(trust_roots=roots, other_certs=list(key.chain), allow_fetching=True,
-                             revocation_mode="require")
+                             revocation_mode="hard-fail")
 
 
 async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B", tsa_url: str | None = None,
