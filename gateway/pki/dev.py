@@ -181,3 +181,45 @@ def load_dev_pki(dir: Path) -> DevPki:
         edrpou=meta["edrpou"],
         port=int(meta["port"]),
     )
+
+
+def organization_seal(pki: DevPki, *, name: str, edrpou: str) -> tuple[Path, Path]:
+    """(PKCS#12, PEM) of the seal of organization `edrpou`, issued by the shared development CA.
+
+    The PKI's own organization uses `seal.p12`; every other gateway sharing the PKI (`gateway init
+    --pki`) gets a seal of its own, added to the certomancer configuration (the services reload it).
+    """
+    if edrpou == pki.edrpou:
+        return pki.seal_p12, pki.seal_cert
+    label = f"seal-{edrpou}"
+    p12, pem_path = pki.dir / f"{label}.p12", pki.dir / f"{label}.pem"
+    if p12.exists():
+        return p12, pem_path
+    if not edrpou.isdigit() or len(edrpou) not in (8, 10):
+        raise GatewayError(f"EDRPOU must be 8 digits, got {edrpou!r}")
+    import yaml
+    from certomancer.registry import CertLabel
+
+    _write_private(pki.dir / "keys" / f"{label}.key.pem", _new_key("rsa2048"))
+    config = yaml.safe_load(pki.config_file.read_text(encoding="utf-8"))
+    config["keysets"]["dev"]["keys"][label] = {"path": f"{label}.key.pem"}
+    arch_cfg = config["pki-architectures"][ARCH]
+    arch_cfg["entities"][label] = {
+        "common-name": f"{name} seal",
+        "organization-name": name,
+        "organization-identifier": f"NTRUA-{edrpou}",
+    }
+    seal_spec = dict(arch_cfg["certs"]["seal"])
+    extensions = [dict(e) for e in seal_spec["extensions"]]
+    for ext in extensions:
+        if ext["id"] == "subject_directory_attributes":
+            ext["smart-value"] = {"schema": "der-bytes", "params": edrpou_attribute_der(edrpou).hex()}
+    serial = max(int(c.get("serial", 0)) for c in arch_cfg["certs"].values()) + 1
+    arch_cfg["certs"][label] = {**seal_spec, "subject": label, "serial": serial, "extensions": extensions}
+    tmp = pki.config_file.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, pki.config_file)
+    arch = load_architecture(pki.dir)
+    pem_path.write_bytes(_pem(arch.get_cert(CertLabel(label)).dump()))
+    _write_private(p12, arch.package_pkcs12(CertLabel(label), password=pki.password()))
+    return p12, pem_path

@@ -30,15 +30,39 @@ class PkiServices:
             self._server = None
 
 
+class _ReloadingAnimator:
+    """certomancer's Animator, rebuilt when the PKI's configuration changes (a seal was added)."""
+
+    def __init__(self, pki: DevPki) -> None:
+        self._pki = pki
+        self._lock = threading.Lock()
+        self._stamp: float = -1.0
+        self._app = None
+
+    def _current(self):  # -> Animator
+        from certomancer.integrations.animator import Animator, AnimatorArchStore
+        from certomancer.registry import ArchLabel
+
+        stamp = self._pki.config_file.stat().st_mtime
+        with self._lock:
+            if stamp != self._stamp:
+                arch = load_architecture(self._pki.dir)
+                self._app = Animator(
+                    AnimatorArchStore({ArchLabel(ARCH): arch}), with_web_ui=False, allow_time_override=False
+                )
+                self._stamp = stamp
+            return self._app
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        return self._current()(environ, start_response)
+
+
 def start_pki_services(pki: DevPki, host: str = "127.0.0.1") -> PkiServices:
     """Serve the PKI on its port in a background thread; share an already running server."""
-    from certomancer.integrations.animator import Animator, AnimatorArchStore
-    from certomancer.registry import ArchLabel
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines on stderr
-    arch = load_architecture(pki.dir)
-    app = Animator(AnimatorArchStore({ArchLabel(ARCH): arch}), with_web_ui=False, allow_time_override=False)
+    app = _ReloadingAnimator(pki)
     try:
         server = make_server(host, pki.port, app, threaded=True)
     except OSError as exc:

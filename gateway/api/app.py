@@ -1,0 +1,52 @@
+"""The gateway's HTTP application: `create_app(cfg)` assembles every part `gateway serve` runs.
+
+/healthz (unauthenticated), the EDMS REST API with its workers (gateway.api.routes), and, in
+development set-ups, the development PKI's CRL/OCSP/TSA services ([dev_pki] serve = true).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.api import health
+from gateway.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def create_app(cfg: Config, *, workers: bool = True) -> FastAPI:
+    from gateway.api import routes
+
+    app = FastAPI(
+        title="Mykolaiv signature and exchange gateway",
+        version=__version__,
+        description="REST API for the EDMS: signing, validation, outgoing and incoming SEV OVV letters.",
+        lifespan=_dev_pki_lifespan(cfg),
+    )
+    app.include_router(health.router)
+    routes.install(app, cfg, workers=workers)
+    return app
+
+
+def _dev_pki_lifespan(cfg: Config) -> Any:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services = None
+        if cfg.dev_pki.serve and cfg.dev_pki.dir:
+            from gateway.pki.dev import load_dev_pki
+            from gateway.pki.services import start_pki_services
+
+            services = start_pki_services(load_dev_pki(cfg.resolve(cfg.dev_pki.dir)))
+        try:
+            yield
+        finally:
+            if services is not None:
+                services.stop()
+
+    return lifespan

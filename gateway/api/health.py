@@ -1,0 +1,31 @@
+"""GET /healthz: liveness and readiness, the one endpoint that needs no API key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from gateway import __version__
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="liveness and readiness")
+def healthz(request: Request) -> JSONResponse:
+    checks: dict[str, str] = {}
+    ctx = getattr(request.app.state, "gateway", None)
+    if ctx is None:
+        checks["database"] = "not open"
+    else:
+        try:
+            with ctx.db.session() as s:
+                s.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: this is the health probe
+            checks["database"] = f"error: {type(exc).__name__}"
+        checks["seal"] = "loaded" if ctx.seal is not None else "not loaded"
+        checks["workers"] = "running" if ctx.workers is not None else "off"
+    ok = checks.get("database") == "ok"
+    body = {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -1,0 +1,66 @@
+"""`gateway trust add|list|remove [--config FILE]`: the trust anchors of a gateway."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gateway.cli.common import add_config_argument, config_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trust", help="manage trust anchors (PEM/DER/PKCS#7 bundles)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    add = actions.add_parser("add", help="trust the certificates of a file (PEM, DER or PKCS#7)")
+    add.add_argument("file", type=Path)
+    add_config_argument(add)
+    add.set_defaults(func=run_add)
+    lst = actions.add_parser("list", help="list trust anchors")
+    add_config_argument(lst)
+    lst.set_defaults(func=run_list)
+    rm = actions.add_parser("remove", help="remove anchors by fingerprint prefix or subject text")
+    rm.add_argument("selector")
+    add_config_argument(rm)
+    rm.set_defaults(func=run_remove)
+
+
+def _line(anchor) -> str:  # type: ignore[no-untyped-def]
+    from gateway.signing.certificates import name_text
+
+    cert = anchor.certificate
+    until = cert.not_valid_after.strftime("%Y-%m-%d")
+    return f"{anchor.fingerprint[:32]}  until {until}  {name_text(cert.subject)}"
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from gateway.pki.trust import add_anchors
+
+    cfg = config_from_args(args, required=True)
+    added = add_anchors(cfg, args.file)
+    for anchor in added:
+        print(f"added {_line(anchor)}")
+    if not added:
+        print("nothing added: every certificate is trusted already")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from gateway.pki.trust import list_anchors
+
+    cfg = config_from_args(args, required=True)
+    anchors = list_anchors(cfg)
+    for anchor in anchors:
+        print(_line(anchor))
+    if not anchors:
+        print("no trust anchors: no signature can reach TOTAL_PASSED")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from gateway.pki.trust import remove_anchors
+
+    cfg = config_from_args(args, required=True)
+    for anchor in remove_anchors(cfg, args.selector):
+        print(f"removed {_line(anchor)}")
+    return 0

@@ -1,0 +1,119 @@
+"""Trust anchors of a gateway: the certificates listed in `[trust] anchors` (files or folders).
+
+`gateway trust add` keeps a copy of each new anchor in the configuration's managed folder (the
+first folder among the anchors, `trust/` by default), one PEM file per certificate named by its
+fingerprint, so `remove` never has to edit a bundle somebody else wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+from asn1crypto import pem, x509
+
+from gateway.config import Config
+from gateway.errors import GatewayError
+from gateway.signing.certificates import CERT_SUFFIXES, fingerprint, load_certificates, name_text
+
+
+@dataclass
+class Anchor:
+    certificate: x509.Certificate
+    source: Path
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.certificate)
+
+
+def list_anchors(cfg: Config) -> list[Anchor]:
+    found: list[Anchor] = []
+    seen: set[str] = set()
+    for entry in cfg.trust.anchors:
+        path = cfg.resolve(entry)
+        if not path.exists():
+            raise GatewayError(f"[trust] anchors: {path} does not exist")
+        files = sorted(p for p in path.iterdir() if _is_cert_file(p)) if path.is_dir() else [path]
+        for file in files:
+            for cert in load_certificates(file):
+                if fingerprint(cert) not in seen:
+                    seen.add(fingerprint(cert))
+                    found.append(Anchor(cert, file))
+    return found
+
+
+def trust_roots(cfg: Config) -> list[x509.Certificate]:
+    return [a.certificate for a in list_anchors(cfg)]
+
+
+def _is_cert_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in CERT_SUFFIXES
+
+
+def _managed_dir(cfg: Config) -> Path:
+    for entry in cfg.trust.anchors:
+        if cfg.resolve(entry).is_dir():
+            return cfg.resolve(entry)
+    folder = cfg.resolve("trust")
+    folder.mkdir(parents=True, exist_ok=True)
+    _save_anchor_list(cfg, [*cfg.trust.anchors, "trust"])
+    return folder
+
+
+def _save_anchor_list(cfg: Config, anchors: list[str]) -> None:
+    if cfg.path is None:
+        raise GatewayError("no configuration file to update (pass --config FILE)")
+    text = cfg.path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    data.setdefault("trust", {})["anchors"] = anchors
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    tmp = cfg.path.with_suffix(".tmp")
+    tmp.write_text(header + tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(cfg.path)
+    cfg.trust.anchors = anchors
+
+
+def add_anchors(cfg: Config, source: Path) -> list[Anchor]:
+    """Copy every certificate of `source` into the managed folder; returns the ones added."""
+    certs = load_certificates(source)
+    if not certs:
+        raise GatewayError(f"{source}: no certificate found")
+    known = {a.fingerprint for a in list_anchors(cfg)}
+    folder = _managed_dir(cfg)
+    added = []
+    for cert in certs:
+        fp = fingerprint(cert)
+        if fp in known:
+            continue
+        target = folder / f"{fp[:16]}.pem"
+        target.write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+        added.append(Anchor(cert, target))
+        known.add(fp)
+    return added
+
+
+def remove_anchors(cfg: Config, selector: str) -> list[Anchor]:
+    """Remove anchors whose fingerprint starts with `selector` (hex, colons ignored) or whose
+    subject contains it. Only certificates in the managed folder can be removed this way."""
+    wanted = re.sub(r"[:\s]", "", selector).upper()
+    matches = [
+        a for a in list_anchors(cfg)
+        if (len(wanted) >= 8 and a.fingerprint.startswith(wanted))
+        or selector.lower() in name_text(a.certificate.subject).lower()
+    ]
+    if not matches:
+        raise GatewayError(f"no trust anchor matches {selector!r}")
+    folder = _managed_dir(cfg)
+    for anchor in matches:
+        if anchor.source.parent != folder or len(load_certificates(anchor.source)) != 1:
+            raise GatewayError(
+                f"{name_text(anchor.certificate.subject)} comes from {anchor.source}: "
+                "edit [trust] anchors to remove it"
+            )
+    for anchor in matches:
+        anchor.source.unlink()
+    return matches
