@@ -21,7 +21,8 @@ from asn1crypto import cms, keys, pem, tsp, x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509 import ocsp as cocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from pyhanko.sign import signers
 from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -65,6 +66,8 @@ class Pki:
     tsa: Identity
     crl_dir: Path
     served: dict[str, bytes] = field(default_factory=dict)
+    ocsp_signer: Identity | None = None
+    ocsp_revoked: Identity | None = None
 
     def policy(self, **kw) -> ValidationPolicy:
         return ValidationPolicy(trust_roots=[self.root.cert], **kw)
@@ -95,6 +98,7 @@ def _issue(
     not_after: datetime,
     tsa: bool = False,
     serial: int | None = None,
+    ocsp_url: str | None = None,
 ) -> Identity:
     builder = cx509.CertificateBuilder().subject_name(_name(subject)).public_key(key.public_key())
     builder = builder.serial_number(serial or cx509.random_serial_number())
@@ -131,6 +135,17 @@ def _issue(
             ),
             critical=False,
         )
+    if ocsp_url:
+        builder = builder.add_extension(
+            cx509.AuthorityInformationAccess(
+                [
+                    cx509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP, cx509.UniformResourceIdentifier(ocsp_url)
+                    )
+                ]
+            ),
+            critical=False,
+        )
     cert = builder.sign(signing_key, hashes.SHA256())
     return Identity(x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)), key)
 
@@ -152,9 +167,37 @@ def _crl(issuer: Identity, revoked: list[tuple[int, datetime]], issued: datetime
     return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
+def _ocsp_responder(ca: Identity, revoked: dict[int, datetime]):
+    """An OCSP responder for `ca`'s certificates, the CA signing its answers itself."""
+    ca_cert = cx509.load_der_x509_certificate(ca.cert.dump())
+
+    def respond(raw: bytes) -> bytes:
+        request = cocsp.load_der_ocsp_request(raw)
+        when = revoked.get(request.serial_number)
+        builder = cocsp.OCSPResponseBuilder().add_response_by_hash(
+            request.issuer_name_hash,
+            request.issuer_key_hash,
+            request.serial_number,
+            request.hash_algorithm,
+            cocsp.OCSPCertStatus.REVOKED if when else cocsp.OCSPCertStatus.GOOD,
+            NOW - timedelta(minutes=5),
+            NOW + timedelta(days=1),
+            when,
+            None,
+        )
+        builder = builder.responder_id(cocsp.OCSPResponderEncoding.HASH, ca_cert)
+        for ext in request.extensions:
+            if isinstance(ext.value, cx509.OCSPNonce):
+                builder = builder.add_extension(ext.value, critical=False)
+        return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    return respond
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     served: dict[str, bytes] = {}
     timestamper: DummyTimeStamper | None = None
+    ocsp_responder = None
 
     def do_GET(self):  # noqa: N802
         body = self.served.get(self.path)
@@ -168,12 +211,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):  # noqa: N802 - an RFC 3161 TSA at /tsa
+    def do_POST(self):  # noqa: N802 - an RFC 3161 TSA at /tsa, an OCSP responder at /ocsp
         length = int(self.headers.get("Content-Length", "0"))
-        request = tsp.TimeStampReq.load(self.rfile.read(length))
-        body = self.timestamper.request_tsa_response(request).dump()
+        raw = self.rfile.read(length)
+        if self.path == "/ocsp":
+            body, kind = self.ocsp_responder(raw), "application/ocsp-response"
+        else:
+            body, kind = (
+                self.timestamper.request_tsa_response(tsp.TimeStampReq.load(raw)).dump(),
+                ("application/timestamp-reply"),
+            )
         self.send_response(200)
-        self.send_header("Content-Type", "application/timestamp-reply")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -240,6 +289,29 @@ def pki(tmp_path_factory) -> Pki:
         not_after=far,
         tsa=True,
     )
+    ocsp_signer = _issue(
+        "OCSP-checked seal",
+        _key(),
+        ca,
+        ca=False,
+        crl_url=None,
+        ocsp_url=f"{base}/ocsp",
+        not_before=NOW - timedelta(days=30),
+        not_after=NOW + timedelta(days=365),
+    )
+    ocsp_revoked = _issue(
+        "OCSP-revoked seal",
+        _key(),
+        ca,
+        ca=False,
+        crl_url=None,
+        ocsp_url=f"{base}/ocsp",
+        not_before=NOW - timedelta(days=30),
+        not_after=NOW + timedelta(days=365),
+    )
+    handler.ocsp_responder = staticmethod(
+        _ocsp_responder(ca, {ocsp_revoked.cert.serial_number: NOW - timedelta(days=1)})
+    )
     handler.timestamper = DummyTimeStamper(
         tsa.cert, tsa.key_info, SimpleCertificateStore.from_certs([ca.cert])
     )
@@ -249,7 +321,9 @@ def pki(tmp_path_factory) -> Pki:
     crl_dir.mkdir()
     (crl_dir / "root.crl").write_bytes(served["/root.crl"])
     (crl_dir / "ca.crl").write_bytes(served["/ca.crl"])
-    yield Pki(directory, base, root, ca, signer, revoked, expired, tsa, crl_dir, served)
+    yield Pki(
+        directory, base, root, ca, signer, revoked, expired, tsa, crl_dir, served, ocsp_signer, ocsp_revoked
+    )
     server.shutdown()
 
 
@@ -646,3 +720,25 @@ def test_stale_cached_crl_is_not_enough(pki, tmp_path):
     sig = sign_cms(pki, pki.signer, DOC)
     report = run_validation(pki.policy(offline=True, cache_dir=stale), sig, DOC, tmp_path)
     assert (report.indication, report.subindication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+def test_ocsp_checked_signer_online_and_then_offline_from_cache(pki, tmp_path):
+    cache = tmp_path / "cache"
+    sig = sign_cms(pki, pki.ocsp_signer, DOC)
+    report = run_validation(pki.policy(offline=False, cache_dir=cache), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert report.indication == Indication.TOTAL_PASSED, s.errors
+    assert s.chain[0].revocation == "good"
+    assert any(p.suffix == ".ocsp" for p in cache.iterdir())
+    offline = run_validation(pki.policy(offline=True, cache_dir=cache), sig, DOC, tmp_path)
+    assert offline.indication == Indication.TOTAL_PASSED, offline.signatures[0].errors
+
+
+def test_ocsp_revoked_signer(pki, tmp_path):
+    sig = sign_cms(pki, pki.ocsp_revoked, DOC)
+    report = run_validation(pki.policy(offline=False, cache_dir=tmp_path / "cache"), sig, DOC, tmp_path)
+    s = report.signatures[0]
+    assert (s.indication, s.subindication) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE), (
+        s.errors
+    )
+    assert s.chain[0].revocation == "revoked"
