@@ -41,9 +41,16 @@ def _resolver(objects: Sequence[DataObject]) -> Callable[[str | None], tuple[str
 
 
 def self_check(sig: etree._Element, processor: ReferenceProcessor, key: SigningKey) -> None:
-    """Refuse to hand out a signature our own validator does not find intact."""
+    """Refuse to hand out a signature our own validator does not find intact: every same-document
+    reference is re-processed (canonicalization, transforms, digest), every detached one must name
+    a supplied file (its digest was just computed from those very bytes), the value must verify."""
     info = signed_info(sig)
     for ref in info.references:
+        uri = ref.get("URI")
+        if uri is not None and uri != "" and not uri.startswith("#"):
+            if processor.detached(uri) is None:
+                raise SigningError(f"internal error: the reference {uri} does not name a signed file")
+            continue
         res = processor.process(ref, sig)
         if not (res.found and res.digest_ok):
             raise SigningError(f"internal error: the new signature does not verify ({res.error})")

@@ -21,6 +21,7 @@ MAX_NAME = 1024
 MAX_RATIO = 200
 RATIO_FLOOR = 1024 * 1024
 MAX_MIMETYPE = 256
+SAMPLE = 512
 
 
 class ContainerError(ValueError):
@@ -121,8 +122,34 @@ def _check_mimetype(out: Container, infos: list[zipfile.ZipInfo]) -> None:
         out.deviations.append("the mimetype entry has an extra field")
 
 
+_COMPRESSED_MAGIC = (
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"\xff\xd8\xff",
+    b"\x89PNG",
+    b"GIF8",
+    b"7z\xbc\xaf",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"\x28\xb5\x2f\xfd",
+    b"ftyp",
+)
+
+
+def compressible(content: bytes) -> bool:
+    """Deflate only what is likely to shrink: already-compressed files (images, archives) and data
+    that looks random are stored, sparing a slow and useless deflate. A cheap guess from known magic
+    numbers and the byte variety of a sample (a trial deflate costs more than it saves here)."""
+    if len(content) < 4096:
+        return True
+    if content.startswith(_COMPRESSED_MAGIC) or content[4:8] == b"ftyp":
+        return False
+    return len(set(content[:SAMPLE])) < 160
+
+
 def write_container(mimetype: str, files: Iterable[tuple[str, bytes]], comment: bytes = b"") -> bytes:
-    """A new ZIP: `mimetype` first and stored without extra field, then `files` deflated."""
+    """A new ZIP: `mimetype` first and stored without extra field, then `files` (deflated when that
+    helps)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         info = zipfile.ZipInfo("mimetype", date_time=(1980, 1, 1, 0, 0, 0))
@@ -135,7 +162,7 @@ def write_container(mimetype: str, files: Iterable[tuple[str, bytes]], comment: 
                 raise ContainerError(f"duplicate file name {name!r} in the container")
             names.add(name)
             zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.compress_type = zipfile.ZIP_DEFLATED if compressible(content) else zipfile.ZIP_STORED
             zi.external_attr = 0o644 << 16
             zf.writestr(zi, content)
         zf.comment = comment

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import quote
 
 from asn1crypto import algos, tsp, x509
@@ -122,13 +123,20 @@ def _reference(
     return ref
 
 
-def _issuer_serial_v2(cert: x509.Certificate) -> bytes:
+@lru_cache(maxsize=32)
+def _issuer_serial_der(cert_der: bytes) -> bytes:
+    cert = x509.Certificate.load(cert_der)
     return tsp.IssuerSerial(
         {
             "issuer": [x509.GeneralName(name="directory_name", value=cert.issuer)],
             "serial_number": cert.serial_number,
         }
     ).dump()
+
+
+def _issuer_serial_v2(cert: x509.Certificate) -> bytes:
+    """RFC 5035 IssuerSerial of the signing certificate (cached: asn1crypto is slow at this)."""
+    return _issuer_serial_der(cert.dump())
 
 
 class XadesBuilder:
@@ -185,8 +193,14 @@ class XadesBuilder:
             raise SigningError("the element to sign has no Id attribute")
         ref_id = self._ref_id()
         octets = canonicalize(NodeSet(element, with_comments=False), EXC_C14N)
-        _reference(self.signed_info, f"#{el_id}", self.digest_uri, self._hash(octets), ref_id=ref_id,
-                   transforms=(ENVELOPED, EXC_C14N))
+        _reference(
+            self.signed_info,
+            f"#{el_id}",
+            self.digest_uri,
+            self._hash(octets),
+            ref_id=ref_id,
+            transforms=(ENVELOPED, EXC_C14N),
+        )
         self.formats.append((ref_id, mime_type))
 
     def add_enveloping(self, obj: DataObject) -> None:

@@ -63,7 +63,11 @@ def canonicalize(
         if nodeset.excluded is _root_of(node):
             return b""
         node = _copy_without(node, nodeset.excluded)
-    if isinstance(node, etree._Element) and node.getparent() is not None:
+    if (
+        isinstance(node, etree._Element)
+        and node.getparent() is not None
+        and _needs_standalone(node, exclusive)
+    ):
         node = _standalone(node, inherit_xml_attributes=not exclusive)
     return etree.tostring(
         node,
@@ -93,6 +97,16 @@ def _attr(value: str) -> str:
     ):
         value = value.replace(a, b)
     return value
+
+
+def _needs_standalone(el: etree._Element, exclusive: bool) -> bool:
+    """lxml canonicalizes a subtree right unless a default namespace is in scope (or, inclusive,
+    xml:* attributes are inherited): only then is the slower standalone copy needed."""
+    if None in el.nsmap:
+        return True
+    if exclusive:
+        return False
+    return any(k.startswith(f"{{{_XML_NS}}}") for anc in el.iterancestors() for k in anc.attrib)
 
 
 def _standalone(el: etree._Element, *, inherit_xml_attributes: bool) -> etree._ElementTree:
