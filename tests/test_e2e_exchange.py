@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
-from test_exchange_support import GatewaySpec, letter_status, make_pki, wait_for
+from test_exchange_support import GatewaySpec, letter_status, wait_for
 from test_store_support import BACKENDS, database_url, serve_app
 
 from gateway.config import load_config
@@ -44,8 +44,17 @@ def running_gateway(spec: GatewaySpec, partner: tuple[str, str, str]):
 
 
 @pytest.fixture(params=BACKENDS)
-def two_gateways(request, tmp_path):
-    root, seals = make_pki(tmp_path / "pki", ["A", "B"])
+def two_gateways(request, tmp_path, dev_pki):
+    """Gateways A and B with seals of the development PKI (B-T with its TSA, revocation checked
+    online against its CRL/OCSP services), talking through a SEV hub stand-in."""
+    from gateway.pki.dev import organization_seal
+
+    seals = {
+        "A": organization_seal(dev_pki, name=A[0], edrpou=A[1])[0],
+        "B": organization_seal(dev_pki, name=B[0], edrpou=B[1])[0],
+    }
+    common = {"password_file": dev_pki.password_file, "tsa_url": dev_pki.tsa_url, "revocation": "online"}
+    root = dev_pki.root_cert
     with ExitStack() as stack:
         hub = stack.enter_context(HubServer(tmp_path / "hub", max_part_size=64 * 1024))
         urls = [
@@ -56,8 +65,8 @@ def two_gateways(request, tmp_path):
         ]
         (tmp_path / "a").mkdir(exist_ok=True)
         (tmp_path / "b").mkdir(exist_ok=True)
-        a = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub.url, root, seals["A"], urls[0])
-        b = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub.url, root, seals["B"], urls[1])
+        a = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub.url, root, seals["A"], urls[0], **common)
+        b = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub.url, root, seals["B"], urls[1], **common)
         yield stack.enter_context(running_gateway(a, B)), stack.enter_context(running_gateway(b, A))
 
 
@@ -97,10 +106,9 @@ def test_letter_delivery_acceptance_registration_and_rejection(two_gateways):
     doc = b.get(f"/api/v1/incoming/{by_number['01-01/1']['id']}").json()
     assert doc["status"] == "accepted" and doc["from_edrpou"] == A[1] and doc["indication"] == "TOTAL_PASSED"
     assert [f["name"] for f in doc["files"]] == ["лист.pdf", "додаток.txt"]
-    report = doc["files"][0]["validation"]
-    assert (
-        report["signatures"][0]["intact"] is True and "Seal A" in report["signatures"][0]["signer"]["subject"]
-    )
+    sig = doc["files"][0]["validation"]["signatures"][0]
+    assert sig["intact"] is True and sig["format"] == "CAdES-BASELINE-T" and sig["signer"]["edrpou"] == A[1]
+    assert sig["chain"][0]["revocation"] == "good"
     got = b.get(doc["files"][0]["url"])
     assert hashlib.sha256(got.content).digest() == hashlib.sha256(body).digest()
 

@@ -112,6 +112,9 @@ class GatewaySpec:
     root_pem: Path
     seal_p12: Path
     db_url: str | None = None
+    password_file: Path | None = None
+    tsa_url: str = ""
+    revocation: str = "offline"
 
     @property
     def password_env(self) -> str:
@@ -120,7 +123,9 @@ class GatewaySpec:
     def write_config(self) -> Path:
         """gateway.toml of this gateway; the hub password goes to the environment."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "seal.pass").write_text(PASSWORD)
+        password_file = self.password_file or self.dir / "seal.pass"
+        if self.password_file is None:
+            password_file.write_text(PASSWORD)
         os.environ.setdefault(self.password_env, secrets.token_urlsafe(12))
         db_url = self.db_url or "sqlite:///gateway.db"
         conf = self.dir / "gateway.toml"
@@ -140,11 +145,13 @@ dir = "storage"
 
 [signing]
 key = "{self.seal_p12}"
-key_password_file = "seal.pass"
+key_password_file = "{password_file}"
+tsa_url = "{self.tsa_url}"
 
 [trust]
 anchors = ["{self.root_pem}"]
-revocation = "offline"
+revocation = "{self.revocation}"
+cache_dir = "revocation-cache"
 
 [sev]
 enabled = true

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import incoming, outgoing, validations
+from gateway.api import incoming, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
@@ -30,9 +30,8 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
     """Add the EDMS API to `app`. With `workers`, the lifespan also starts the background
     workers (when [sev] is enabled)."""
     install_error_handlers(app)
-    for router in (outgoing.router, incoming.router, validations.router):
+    for router in (outgoing.router, incoming.router, signatures.router, validations.router):
         app.include_router(router)
-    _include_optional(app, "gateway.api.signatures")
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     def metrics(request: Request, _caller: ApiCaller) -> Response:
@@ -49,6 +48,7 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
         ctx = GatewayContext.open(cfg)
         a.state.gateway = ctx
         try:
+            ctx.seal = load_seal(cfg)
             if workers:
                 start_workers(ctx)
             async with previous(a) as state:
@@ -57,16 +57,6 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
             ctx.close()
 
     app.router.lifespan_context = lifespan
-
-
-def _include_optional(app: FastAPI, module: str) -> None:
-    import importlib
-
-    try:
-        app.include_router(importlib.import_module(module).router)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
 
 
 class _LazyMetricsMiddleware:
@@ -96,7 +86,6 @@ def start_workers(ctx: GatewayContext) -> None:
         channels["sev"] = SevChannel(cfg)
     if not channels:
         return
-    ctx.seal = load_seal(cfg)
     ctx.workers = Workers(
         cfg=cfg,
         db=ctx.db,

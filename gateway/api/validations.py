@@ -16,9 +16,10 @@ router = APIRouter(prefix="/api/v1/validations", tags=["signatures"])
 CHUNK = 1024 * 1024
 
 
-def _save(upload: UploadFile, folder: Path, n: int) -> Path:
+def save_upload(upload: UploadFile, folder: Path, n: int) -> Path:
+    """Write an upload to `folder/n/<safe name>` (a folder per file keeps names apart)."""
     path = folder / f"{n}" / safe_filename(upload.filename, n)
-    path.parent.mkdir()
+    path.parent.mkdir(parents=True)
     with path.open("wb") as out:
         while chunk := upload.file.read(CHUNK):
             out.write(chunk)
@@ -40,8 +41,9 @@ def post_validation(
     ctx = request.app.state.gateway
     with tempfile.TemporaryDirectory(prefix="gateway-validation-") as tmp:
         folder = Path(tmp)
-        signed = _save(file, folder, 0)
-        contents = {p.name: p for p in (_save(u, folder, i) for i, u in enumerate(detached or [], start=1))}
+        signed = save_upload(file, folder, 0)
+        saved = [save_upload(u, folder, i) for i, u in enumerate(detached or [], start=1)]
+        contents = {p.name: p for p in saved}
         policy = ctx.policy(contents)
         policy.source_name = signed.name
         try:

@@ -1,0 +1,92 @@
+"""POST /api/v1/signatures: sign uploaded files with the organization's seal."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from gateway.api.auth import ApiCaller
+from gateway.api.errors import ApiError
+from gateway.api.validations import save_upload
+from gateway.errors import GatewayError
+
+router = APIRouter(prefix="/api/v1/signatures", tags=["signatures"])
+MEDIA_TYPES = {
+    ".p7s": "application/pkcs7-signature",
+    ".p7m": "application/pkcs7-mime",
+    ".pdf": "application/pdf",
+    ".xml": "application/xml",
+    ".asice": "application/vnd.etsi.asic-e+zip",
+    ".asics": "application/vnd.etsi.asic-s+zip",
+}
+
+
+@router.post(
+    "",
+    summary="Sign files with the organization's seal; returns the signed file",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}},
+            "description": "the signed file (a ZIP when several files give several outputs)",
+        }
+    },
+)
+def post_signature(
+    request: Request,
+    _caller: ApiCaller,
+    file: Annotated[list[UploadFile], File(description="the file(s) to sign")],
+    format: Annotated[
+        str,
+        Form(
+            description="cades, cades-attached, xades, xades-enveloped, pades, "
+            "asice-cades, asice-xades, asics-cades"
+        ),
+    ] = "cades",
+    level: Annotated[str | None, Form(description="B-B, B-T, B-LT or B-LTA (default: [signing])")] = None,
+) -> Response:
+    from gateway.signing.formats import SignRequest, sign_files
+
+    ctx = request.app.state.gateway
+    if ctx.seal is None:
+        raise ApiError(503, "unavailable", "no seal is configured ([signing] key)")
+    req = SignRequest(
+        level=(level or ctx.seal.level).upper(),
+        tsa_url=ctx.seal.tsa_url or None,
+        trust_roots=list(ctx.trust_roots),
+    )
+    with tempfile.TemporaryDirectory(prefix="gateway-sign-") as tmp:
+        folder = Path(tmp)
+        inputs = [save_upload(u, folder / "in", n) for n, u in enumerate(file, start=1)]
+        out = folder / "out"
+        out.mkdir()
+        try:
+            written = sign_files(format, ctx.seal.key, inputs, req, output=out)
+        except GatewayError as exc:
+            raise ApiError(422, "signing_failed", str(exc)) from None
+        if len(written) == 1:
+            path = written[0]
+            return Response(
+                path.read_bytes(),
+                media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+                headers={"Content-Disposition": f'attachment; filename="{_ascii(path.name)}"'},
+            )
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in written:
+                zf.write(path, path.name)
+        return Response(
+            buf.getvalue(),
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="signed.zip"'},
+        )
+
+
+def _ascii(name: str) -> str:
+    return name.encode("ascii", "replace").decode().replace('"', "_")
