@@ -73,8 +73,15 @@ class Pki:
         return ValidationPolicy(trust_roots=[self.root.cert], **kw)
 
 
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_KEYS: dict[str, rsa.RSAPrivateKey] = {}
+
+
+def _key(name: str) -> rsa.RSAPrivateKey:
+    """One RSA key per identity name and process: the modules that share this PKI rebuild its
+    certificates, not its keys."""
+    if name not in _KEYS:
+        _KEYS[name] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _KEYS[name]
 
 
 def _name(cn: str) -> cx509.Name:
@@ -241,10 +248,12 @@ def pki(tmp_path_factory) -> Pki:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     long_ago, far = NOW - timedelta(days=3650), NOW + timedelta(days=3650)
-    root = _issue("Test Root", _key(), None, ca=True, crl_url=None, not_before=long_ago, not_after=far)
+    root = _issue(
+        "Test Root", _key("Test Root"), None, ca=True, crl_url=None, not_before=long_ago, not_after=far
+    )
     ca = _issue(
         "Test Issuing CA",
-        _key(),
+        _key("Test Issuing CA"),
         root,
         ca=True,
         crl_url=f"{base}/root.crl",
@@ -254,7 +263,7 @@ def pki(tmp_path_factory) -> Pki:
     leaf_url = f"{base}/ca.crl"
     signer = _issue(
         "Council seal",
-        _key(),
+        _key("Council seal"),
         ca,
         ca=False,
         crl_url=leaf_url,
@@ -263,7 +272,7 @@ def pki(tmp_path_factory) -> Pki:
     )
     revoked = _issue(
         "Revoked seal",
-        _key(),
+        _key("Revoked seal"),
         ca,
         ca=False,
         crl_url=leaf_url,
@@ -272,7 +281,7 @@ def pki(tmp_path_factory) -> Pki:
     )
     expired = _issue(
         "Expired seal",
-        _key(),
+        _key("Expired seal"),
         ca,
         ca=False,
         crl_url=leaf_url,
@@ -281,7 +290,7 @@ def pki(tmp_path_factory) -> Pki:
     )
     tsa = _issue(
         "Test TSA",
-        _key(),
+        _key("Test TSA"),
         ca,
         ca=False,
         crl_url=leaf_url,
@@ -291,7 +300,7 @@ def pki(tmp_path_factory) -> Pki:
     )
     ocsp_signer = _issue(
         "OCSP-checked seal",
-        _key(),
+        _key("OCSP-checked seal"),
         ca,
         ca=False,
         crl_url=None,
@@ -301,7 +310,7 @@ def pki(tmp_path_factory) -> Pki:
     )
     ocsp_revoked = _issue(
         "OCSP-revoked seal",
-        _key(),
+        _key("OCSP-revoked seal"),
         ca,
         ca=False,
         crl_url=None,
