@@ -124,9 +124,10 @@ def key_usage_problem(cert: x509.Certificate, purpose: str) -> str:
 
 def _has_revinfo(cert: x509.Certificate, crls: Sequence, ocsps: Sequence) -> bool:
     issuer = cert.issuer
+    issuer_der = issuer.dump()
     for c in crls:
         try:
-            if c.issuer == issuer:
+            if c.issuer.dump() == issuer_der or c.issuer == issuer:
                 return True
         except PARSE_ERRORS:
             continue

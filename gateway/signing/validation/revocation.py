@@ -153,15 +153,26 @@ def from_attributes(signed_attrs: Any, unsigned_attrs: Any) -> RevocationData:
     return data
 
 
+_PARSED_CRLS: dict[bytes, crl.CertificateList] = {}
+
+
 def parse_crls(items: Iterable[bytes]) -> list[crl.CertificateList]:
+    """Parsed CRLs (damaged ones dropped). Parses are kept for reuse: a CRL from the cache serves
+    many validations, and a large one is costly to parse."""
     out = []
     for der in items:
-        try:
-            c = crl.CertificateList.load(der)
-            c["tbs_cert_list"]["issuer"]  # noqa: B018 - damaged CRLs are dropped here
-            out.append(c)
-        except PARSE_ERRORS:
-            continue
+        key = hashlib.sha256(der).digest()
+        c = _PARSED_CRLS.get(key)
+        if c is None:
+            try:
+                c = crl.CertificateList.load(der)
+                c["tbs_cert_list"]["issuer"]  # noqa: B018 - damaged CRLs are dropped here
+            except PARSE_ERRORS:
+                continue
+            if len(_PARSED_CRLS) >= 64:
+                _PARSED_CRLS.clear()
+            _PARSED_CRLS[key] = c
+        out.append(c)
     return out
 
 

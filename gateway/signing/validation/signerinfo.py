@@ -129,7 +129,10 @@ def _sid_matches(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
     try:
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
-            return ias["serial_number"].native == cert.serial_number and ias["issuer"] == cert.issuer
+            if ias["serial_number"].native != cert.serial_number:
+                return False
+            # byte equality first: RFC 4518 name comparison is slow and rarely needed
+            return ias["issuer"].dump() == cert.issuer.dump() or ias["issuer"] == cert.issuer
         if sid.name == "subject_key_identifier":
             return cert.key_identifier == sid.chosen.native
     except PARSE_ERRORS:
