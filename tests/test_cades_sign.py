@@ -278,3 +278,26 @@ def test_blt_validates_offline_with_embedded_data_only(seal, doc, tmp_path, dev_
     assert status.intact and status.valid and status.trusted
     ts = status.timestamp_validity
     assert ts is not None and ts.intact and ts.valid and ts.trusted
+
+
+def test_signing_inside_a_running_event_loop(seal, dev_pki):
+    """A server's async handler calling the synchronous API must not hit 'asyncio.run() cannot be called'."""
+    import asyncio
+
+    async def handler() -> bytes:
+        return sign_cades_bytes(seal, b"letter", _opts(dev_pki, "B-T"))
+
+    der = asyncio.run(handler())
+    si = cms.ContentInfo.load(der)["content"]["signer_infos"][0]
+    assert unsigned_attr_values(si, OID_TST)
+
+
+@needs_openssl
+def test_ecdsa_seal_b_t(dev_pki, ca_file, doc, tmp_path):
+    key = load_signing_key(str(dev_pki.seal_ec_p12), dev_pki.password())
+    assert key.key_algorithm == "ecdsa"
+    out = sign_cades_file(key, doc, tmp_path / "ec.p7s", _opts(dev_pki, "B-T"))
+    ok = openssl_cms_verify(out, ca_file, content=doc)
+    assert ok.returncode == 0, ok.stderr
+    si = load_cms(out)["content"]["signer_infos"][0]
+    assert si["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"

@@ -159,6 +159,11 @@ def test_pkcs11_token_signature_accepted_by_openssl(work, dev_pki, tmp_path_fact
     run = gateway("sign", "--format", "cades", "--key", uri, str(work / "letter.txt"), env=env)
     assert run.returncode == 0, run.stderr
     assert _verified(work)
+    if shutil.which("pdfsig"):
+        run = gateway("sign", "--format", "pades", "--key", uri, str(work / "order.pdf"), env=env)
+        assert run.returncode == 0, run.stderr
+        report = subprocess.run(["pdfsig", str(work / "order-signed.pdf")], capture_output=True, text=True)
+        assert "Signature is Valid" in report.stdout
     run = gateway("sign", "--format", "cades", "--key", uri, "--out", str(work / "x.p7s"),
                   str(work / "letter.txt"), env={**env, "SEAL_PIN": "0000"})
     assert run.returncode == 2 and "wrong PIN" in run.stderr and "0000" not in run.stderr

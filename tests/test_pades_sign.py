@@ -102,3 +102,10 @@ def test_damaged_pdf_is_one_line(seal, tmp_path):
     with pytest.raises(SigningError) as err:
         sign_pdf_file(seal, broken, tmp_path / "b-signed.pdf")
     assert "\n" not in str(err.value)
+
+
+@needs_pdfsig
+def test_ecdsa_seal(dev_pki, pdf, tmp_path):
+    key = load_signing_key(str(dev_pki.seal_ec_p12), dev_pki.password())
+    out = sign_pdf_file(key, pdf, tmp_path / "ec.pdf")
+    assert "Signature is Valid" in _pdfsig(out)

@@ -11,13 +11,14 @@ Inputs are hashed in chunks: a detached signature of any size needs memory for o
 attached signature is written as definite-length DER whose content is copied from the input in chunks
 as well (and re-hashed while copying, so a file changed in between is refused).
 
-The coroutines are the core; the `sign_*` functions wrap them in `asyncio.run` (call them from a
-worker thread when inside an event loop).
+The coroutines are the core; the synchronous `sign_*` functions run them with `run_sync`, which is
+safe inside a server's event loop thread as well (better: call them from a worker thread there).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
@@ -36,6 +37,17 @@ CHUNK = 1024 * 1024
 OID_ARCHIVE_TS_V3 = "0.4.0.1733.2.4"
 OID_ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from synchronous code, also when this thread runs an event loop
+    (then in a helper thread, so a server's loop never nests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def check_level(level: str) -> str:
@@ -220,7 +232,7 @@ def cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions) 
     if options.level == "B-B":  # no I/O: no event loop needed
         digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
         return cms.ContentInfo.load(cades_bb_der(key, data_digest, digest))
-    return asyncio.run(async_cades_signature(key, data_digest, options))
+    return run_sync(async_cades_signature(key, data_digest, options))
 
 
 def sign_cades_bytes(key: SigningKey, data: bytes, options: CadesOptions, *, attached: bool = False) -> bytes:

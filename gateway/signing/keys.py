@@ -74,8 +74,8 @@ def check_key_strength(public_key: asn1_keys.PublicKeyInfo) -> str:
 class SigningKey:
     """A loaded signing key with its certificate and CA chain.
 
-    `signer` is a pyhanko Signer (CMS/PDF); `sign_raw` produces a bare signature value (for XML
-    signatures: RSA PKCS#1 v1.5, DER-encoded ECDSA for CMS use, or raw r||s via `ecdsa_raw=True`).
+    `signer` is a pyhanko Signer (CMS/PDF); `sign_raw` produces a bare signature value: RSA PKCS#1 v1.5,
+    ECDSA as DER `ECDSA-Sig-Value` (XML signatures convert it to r||s themselves).
     """
 
     def __init__(self, *, certificate: x509.Certificate, chain: list[x509.Certificate], signer: Signer,

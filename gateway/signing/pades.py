@@ -8,7 +8,6 @@ valid. pyhanko holds the PDF in memory while signing: the input size bound is MA
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 from asn1crypto import x509
 
 from gateway.errors import SigningError
-from gateway.signing.cades import check_level
+from gateway.signing.cades import check_level, run_sync
 from gateway.signing.keys import SigningKey, check_digest_allowed
 
 MAX_PDF_BYTES = 512 * 1024 * 1024
@@ -107,7 +106,7 @@ def sign_pdf_file(key: SigningKey, source: str | os.PathLike[str], output: str |
         raise SigningError(f"input not found: {src}") from None
     except IsADirectoryError:
         raise SigningError(f"input is a folder: {src}") from None
-    signed = asyncio.run(async_sign_pdf_bytes(key, data, level=level, tsa_url=tsa_url,
+    signed = run_sync(async_sign_pdf_bytes(key, data, level=level, tsa_url=tsa_url,
                                               digest_algorithm=digest_algorithm, trust_roots=trust_roots))
     tmp = dst.with_name(dst.name + ".part")
     try:

@@ -10,6 +10,7 @@ caller's password is the PIN. One session is opened per key and kept for all its
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from dataclasses import dataclass, field
@@ -142,9 +143,19 @@ def load_pkcs11_key(spec: str, password: bytes | None):
     except (p11e.PKCS11Error, OSError, RuntimeError) as exc:
         raise KeyLoadError(f"{where}: cannot open the token ({type(exc).__name__})") from None
 
+    lock = threading.Lock()
+
+    class _SerialSigner(PKCS11Signer):
+        """One operation at a time on the shared session, also for pyhanko's own (PDF) signing."""
+
+        async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+            if dry_run:
+                return await super().async_sign_raw(data, digest_algorithm, dry_run=True)
+            return await asyncio.to_thread(raw, data, digest_algorithm)
+
     label = uri.path.get("object")
-    signer = PKCS11Signer(session, cert_label=label, key_label=label, key_id=uri.key_id,
-                          cert_id=uri.key_id, other_certs_to_pull=None)
+    signer = _SerialSigner(session, cert_label=label, key_label=label, key_id=uri.key_id,
+                           cert_id=uri.key_id, other_certs_to_pull=None)
     try:
         signer._load_objects()  # eager: fail now, not at the first signature
     except (p11e.PKCS11Error, Exception) as exc:  # noqa: BLE001 - pyhanko raises its own PKCS11Error
@@ -157,7 +168,6 @@ def load_pkcs11_key(spec: str, password: bytes | None):
         session.close()
         raise
     chain = [c for c in signer.cert_registry if c.dump() != cert.dump()]
-    lock = threading.Lock()
 
     def raw(data: bytes, digest: str) -> bytes:
         digest = check_digest_allowed(digest)
