@@ -84,14 +84,19 @@ def _key(name: str) -> rsa.RSAPrivateKey:
     return _KEYS[name]
 
 
+#: organizationIdentifier (EN 319 412-1) per subject, for the registry-code test
+ORG_IDS = {"Mykolaiv city council seal": "NTRUA-04056612"}
+
+
 def _name(cn: str) -> cx509.Name:
-    return cx509.Name(
-        [
-            cx509.NameAttribute(NameOID.COMMON_NAME, cn),
-            cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test council"),
-            cx509.NameAttribute(NameOID.COUNTRY_NAME, "UA"),
-        ]
-    )
+    attrs = [
+        cx509.NameAttribute(NameOID.COMMON_NAME, cn),
+        cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test council"),
+        cx509.NameAttribute(NameOID.COUNTRY_NAME, "UA"),
+    ]
+    if cn in ORG_IDS:
+        attrs.append(cx509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, ORG_IDS[cn]))
+    return cx509.Name(attrs)
 
 
 def _issue(
@@ -751,3 +756,21 @@ def test_ocsp_revoked_signer(pki, tmp_path):
         s.errors
     )
     assert s.chain[0].revocation == "revoked"
+
+
+def test_signer_registry_code_is_reported(pki, tmp_path):
+    name = "Mykolaiv city council seal"
+    seal = _issue(
+        name,
+        _key(name),
+        pki.ca,
+        ca=False,
+        crl_url=None,
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=30),
+    )
+    report = run_validation(ValidationPolicy(offline=True), sign_cms(pki, seal, DOC), DOC, tmp_path)
+    signer = report.signatures[0].signer
+    assert (signer.edrpou, signer.drfo) == ("04056612", None)
+    assert "Common Name: Mykolaiv city council seal" in signer.subject
+    assert report.to_dict()["signatures"][0]["signer"]["edrpou"] == "04056612"
