@@ -75,6 +75,8 @@ class SignerCheck:
     signer_cert: x509.Certificate | None = None
     digest_name: str = ""
     signature_name: str = ""
+    #: the hash inside the signature algorithm (sha1WithRSA: sha1), when it differs from digest_name
+    signature_hash: str = ""
     #: the message digest matched the content (None: not checked, e.g. content missing)
     digest_ok: bool | None = None
     #: the signature value verified with the signer's key (None: not checked)
@@ -292,6 +294,8 @@ def _check(
     if sig_algo is None:
         raise UnsupportedAlgorithm(f"unsupported signature algorithm {sig_oid}")
     hash_name = sig_algo.hash_name or check.digest_name
+    if hash_name != check.digest_name:
+        check.signature_hash = hash_name
     params = sig_algo_field["parameters"]
     signature = si["signature"].native
     key_info = cert.public_key

@@ -75,8 +75,8 @@ def conclude(
         return
     fill_signer(report, cert)
 
-    digest_names = [check.digest_name, *evidence.extra_digests]
-    verdict = assess_algorithms([d for d in digest_names if _known_digest(d)], cert.public_key, best_time)
+    digests = [d for d in (check.digest_name, check.signature_hash, *evidence.extra_digests) if d]
+    verdict = assess_algorithms([d for d in digests if _known_digest(d)], cert.public_key, best_time)
     report.warnings.extend(verdict.warnings or [])
     if verdict.status == "forbidden":
         report.fail(Indication.TOTAL_FAILED, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, verdict.reason)
