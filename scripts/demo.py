@@ -43,15 +43,6 @@ from gateway.soap.sev_hub import SevHub, create_app
 hub = SevHub(Path(sys.argv[1]), max_part_size=int(sys.argv[3]))
 uvicorn.run(create_app(hub), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", lifespan="off")
 """
-SERVE = """
-import sys, uvicorn
-from fastapi import FastAPI
-from gateway.api.routes import install
-from gateway.config import load_config
-app = FastAPI()
-install(app, load_config(sys.argv[1]))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
-"""
 
 
 def free_port() -> int:
@@ -119,7 +110,10 @@ class Cluster:
                         upsert_partner(s, edrpou=o_edrpou, name=o_org, sev_system_id=o_sys)
             db.dispose()
             port = free_port()
-            self._spawn([sys.executable, "-c", SERVE, str(conf), str(port)], f"gateway-{name}.log")
+            self._spawn(
+                [sys.executable, "-m", "gateway", "serve", "--config", str(conf), "--port", str(port)],
+                f"gateway-{name}.log",
+            )
             client = httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", timeout=60, headers={"Authorization": f"Bearer {key}"}
             )

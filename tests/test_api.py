@@ -7,7 +7,6 @@ from datetime import date
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from test_store_support import BACKENDS, database_url, serve_app
 
 from gateway.config import load_config
@@ -18,7 +17,7 @@ from gateway.store.db import open_database
 @pytest.fixture(params=BACKENDS)
 def api(request, tmp_path):
     """(base_url, api_key, cfg) of a gateway app without background workers."""
-    from gateway.api.routes import install
+    from gateway.api.app import create_app
 
     with database_url(request.param, tmp_path) as url:
         cfg = load_config(
@@ -32,8 +31,7 @@ def api(request, tmp_path):
         with db.session() as s:
             _, key = create_key(s, "edms")
         db.dispose()
-        app = FastAPI()
-        install(app, cfg, workers=False)
+        app = create_app(cfg, workers=False)
         with serve_app(app) as base:
             yield base, key, cfg
 
@@ -86,6 +84,7 @@ def test_every_call_needs_a_valid_key(api):
         assert_error(
             anon.get("/api/v1/incoming", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized"
         )
+        assert anon.get("/healthz").status_code == 200  # the one call without a key
         assert anon.get("/openapi.json").status_code == 200
         paths = anon.get("/openapi.json").json()["paths"]
         assert {

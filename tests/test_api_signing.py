@@ -8,7 +8,6 @@ import subprocess
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from test_store_support import serve_app
 
 from gateway.config import load_config
@@ -18,7 +17,7 @@ from gateway.store.db import open_database
 
 @pytest.fixture
 def signing_api(dev_pki, tmp_path):
-    from gateway.api.routes import install
+    from gateway.api.app import create_app
 
     cfg = load_config(
         env={
@@ -34,8 +33,7 @@ def signing_api(dev_pki, tmp_path):
     with db.session() as s:
         _, key = create_key(s, "edms")
     db.dispose()
-    app = FastAPI()
-    install(app, cfg, workers=False)
+    app = create_app(cfg, workers=False)
     with (
         serve_app(app) as base,
         httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client,

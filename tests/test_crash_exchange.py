@@ -23,15 +23,6 @@ from gateway.store.partners import upsert_partner
 
 A = ("Міська рада", "04056612", "sys-a")
 B = ("Обласна адміністрація", "37472062", "sys-b")
-RUNNER = """
-import sys, uvicorn
-from fastapi import FastAPI
-from gateway.api.routes import install
-from gateway.config import load_config
-app = FastAPI()
-install(app, load_config(sys.argv[1]))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
-"""
 
 
 def free_port() -> int:
@@ -62,7 +53,16 @@ class GatewayProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", RUNNER, str(self.conf), str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway",
+                    "serve",
+                    "--config",
+                    str(self.conf),
+                    "--port",
+                    str(self.port),
+                ],
                 stdout=log,
                 stderr=log,
                 env=os.environ.copy(),

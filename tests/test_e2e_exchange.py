@@ -9,7 +9,6 @@ from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from test_exchange_support import GatewaySpec, letter_status, wait_for
 from test_store_support import BACKENDS, database_url, serve_app
 
@@ -26,7 +25,7 @@ B = ("Обласна адміністрація", "37472062", "sys-b")
 @contextmanager
 def running_gateway(spec: GatewaySpec, partner: tuple[str, str, str]):
     """An in-process gateway (uvicorn on a free port) with workers; yields an API client."""
-    from gateway.api.routes import install
+    from gateway.api.app import create_app
 
     cfg = load_config(spec.write_config())
     db = open_database(cfg)
@@ -34,8 +33,7 @@ def running_gateway(spec: GatewaySpec, partner: tuple[str, str, str]):
         _, key = create_key(s, "edms")
         upsert_partner(s, edrpou=partner[1], name=partner[0], sev_system_id=partner[2])
     db.dispose()
-    app = FastAPI()
-    install(app, cfg)
+    app = create_app(cfg)
     with (
         serve_app(app) as base,
         httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client,

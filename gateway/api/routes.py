@@ -45,16 +45,16 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
 
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
-        ctx = GatewayContext.open(cfg)
-        a.state.gateway = ctx
-        try:
-            ctx.seal = load_seal(cfg)
-            if workers:
-                start_workers(ctx)
-            async with previous(a) as state:
+        async with previous(a) as state:  # e.g. the development PKI's services, which signing needs
+            ctx = GatewayContext.open(cfg)
+            a.state.gateway = ctx
+            try:
+                ctx.seal = load_seal(cfg)
+                if workers:
+                    start_workers(ctx)
                 yield state
-        finally:
-            ctx.close()
+            finally:
+                ctx.close()
 
     app.router.lifespan_context = lifespan
 
