@@ -301,3 +301,40 @@ def test_ecdsa_seal_b_t(dev_pki, ca_file, doc, tmp_path):
     assert ok.returncode == 0, ok.stderr
     si = load_cms(out)["content"]["signer_infos"][0]
     assert si["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+
+
+def test_tsa_answer_for_another_digest_is_not_embedded(seal, doc, tmp_path, dev_pki):
+    """A TSA (here: a proxy in front of the real one) that stamps something else is caught."""
+    import http.server
+    import threading
+    import urllib.request
+
+    from asn1crypto import tsp
+
+    class Liar(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def do_POST(self):
+            req = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+            req["message_imprint"] = {"hash_algorithm": {"algorithm": "sha256"},
+                                      "hashed_message": hashlib.sha256(b"something else").digest()}
+            upstream = urllib.request.Request(dev_pki.tsa_url, data=req.dump(),
+                                              headers={"Content-Type": "application/timestamp-query"})
+            with urllib.request.urlopen(upstream, timeout=10) as resp:
+                body = resp.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        with pytest.raises(SigningError, match="different digest"):
+            sign_cades_file(seal, doc, tmp_path / "t.p7s", CadesOptions(level="B-T", tsa_url=url))
+    finally:
+        server.shutdown()
+    assert not (tmp_path / "t.p7s").exists()
