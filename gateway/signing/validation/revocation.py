@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,25 +154,29 @@ def from_attributes(signed_attrs: Any, unsigned_attrs: Any) -> RevocationData:
     return data
 
 
-_PARSED_CRLS: dict[bytes, crl.CertificateList] = {}
+#: per thread: asn1crypto parses lazily, mutating the object, so parses are never shared by threads
+_PARSED = threading.local()
 
 
 def parse_crls(items: Iterable[bytes]) -> list[crl.CertificateList]:
     """Parsed CRLs (damaged ones dropped). Parses are kept for reuse: a CRL from the cache serves
     many validations, and a large one is costly to parse."""
+    if not hasattr(_PARSED, "crls"):
+        _PARSED.crls = {}
+    parsed: dict[bytes, crl.CertificateList] = _PARSED.crls
     out = []
     for der in items:
         key = hashlib.sha256(der).digest()
-        c = _PARSED_CRLS.get(key)
+        c = parsed.get(key)
         if c is None:
             try:
                 c = crl.CertificateList.load(der)
                 c["tbs_cert_list"]["issuer"]  # noqa: B018 - damaged CRLs are dropped here
             except PARSE_ERRORS:
                 continue
-            if len(_PARSED_CRLS) >= 64:
-                _PARSED_CRLS.clear()
-            _PARSED_CRLS[key] = c
+            if len(parsed) >= 64:
+                parsed.clear()
+            parsed[key] = c
         out.append(c)
     return out
 
