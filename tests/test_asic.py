@@ -204,3 +204,45 @@ def test_adding_to_a_container_of_the_other_kind_is_refused(ident):
     data = asics_cades(ident["key"], FILES[0], AsicOptions())
     with pytest.raises(SigningError, match="mimetype"):
         asice_cades(ident["key"], [], AsicOptions(), existing=data)
+
+
+@pytest.mark.parametrize("fmt", ["asice-xades", "asice-cades"])
+def test_cli_adds_a_signature_to_an_existing_container(fmt, tmp_path):
+    import json
+    import os
+    import sys
+
+    files = make_identity(tmp_path, "cli2")
+    (tmp_path / "a.txt").write_text("alpha\n")
+    (tmp_path / "b.txt").write_text("beta\n")
+    env = {**os.environ, "XKP": "xades test"}
+
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
+
+    sign = [
+        "sign",
+        "--format",
+        fmt,
+        "--level",
+        "B-B",
+        "--key",
+        str(files["p12"]),
+        "--key-password-env",
+        "XKP",
+    ]
+    assert gateway(*sign, "--out", "pack.asice", "a.txt", "b.txt").returncode == 0
+    out = gateway(*sign, "pack.asice")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "pack-signed.asice").is_file()
+    out = gateway("verify", "--json", "--offline", "--trust", str(files["root"]), "pack-signed.asice")
+    report = json.loads(out.stdout)
+    assert out.returncode == 0 and len(report["signatures"]) == 2, report
+    assert all(sorted(s["signed_objects"]) == ["a.txt", "b.txt"] for s in report["signatures"])

@@ -20,6 +20,8 @@ from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xmldsig import ReferenceProcessor, signature_value, signed_info
 
 MAX_SIGN_INPUT = 512 * 1024 * 1024
+#: the hardened parser refuses text nodes over 10 MB (no huge_tree): base64 of at most this fits
+MAX_ENVELOPING = 7 * 1024 * 1024
 
 
 def mime_type(name: str) -> str:
@@ -101,6 +103,11 @@ def sign_enveloped(key: SigningKey, document: bytes, options: XadesOptions) -> b
 
 def sign_enveloping(key: SigningKey, obj: DataObject, options: XadesOptions) -> bytes:
     """A signature carrying `obj` (base64) in a ds:Object."""
+    if len(obj.data) > MAX_ENVELOPING:
+        raise SigningError(
+            f"{obj.name} is too large to carry inside an XML signature (over "
+            f"{MAX_ENVELOPING // (1024 * 1024)} MiB): use a detached signature or a container"
+        )
     builder = XadesBuilder(key, options)
     builder.add_enveloping(obj)
 
