@@ -14,9 +14,10 @@ from contextlib import ExitStack, contextmanager
 import httpx
 import pytest
 from test_exchange_support import GatewaySpec, letter_status, make_pki, wait_for
+from test_store_support import serve_app
 
 from gateway.config import load_config
-from gateway.soap.sev_hub import HubServer
+from gateway.soap.sev_hub import SERVICE_PATH, SevHub, create_app
 from gateway.store.apikeys import create_key
 from gateway.store.db import open_database
 from gateway.store.partners import upsert_partner
@@ -101,8 +102,8 @@ def started(spec: GatewaySpec, partner) -> GatewayProcess:
         gw.stop()
 
 
-def hub_sessions(hub: HubServer, msg_id: str) -> list[dict]:
-    with hub.hub.store.transaction() as db:
+def hub_sessions(hub: SevHub, msg_id: str) -> list[dict]:
+    with hub.store.transaction() as db:
         rows = db.execute(
             "SELECT type, status, transferred, size FROM sessions WHERE message_id = ? ORDER BY session_id",
             (msg_id,),
@@ -110,7 +111,7 @@ def hub_sessions(hub: HubServer, msg_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def in_flight(hub: HubServer, msg_id: str, kind: str) -> bool:
+def in_flight(hub: SevHub, msg_id: str, kind: str) -> bool:
     return any(s["type"] == kind and 0 < s["transferred"] < s["size"] for s in hub_sessions(hub, msg_id))
 
 
@@ -130,9 +131,10 @@ def test_kill9_during_upload_and_download_delivers_exactly_once(tmp_path):
     root, seals = make_pki(tmp_path / "pki", ["A", "B"])
     body = os.urandom(1024 * 1024)
     with ExitStack() as stack:
-        hub = stack.enter_context(HubServer(tmp_path / "hub", max_part_size=8 * 1024))
-        a_spec = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub.url, root, seals["A"])
-        b_spec = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub.url, root, seals["B"])
+        hub = SevHub(tmp_path / "hub", max_part_size=8 * 1024)
+        hub_url = stack.enter_context(serve_app(create_app(hub))) + SERVICE_PATH
+        a_spec = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub_url, root, seals["A"])
+        b_spec = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub_url, root, seals["B"])
         a = stack.enter_context(started(a_spec, B))
         b = stack.enter_context(started(b_spec, A))
         b.kill9()  # B is away while A uploads; it will be killed again while downloading

@@ -198,6 +198,9 @@ def apply_acknowledgement(
             "registered": f"registered as {reg_number} of {reg_date}",
             "rejected": f"rejected: {reason or 'no reason given'}",
         }.get(target, f"{target} (ack {ack_msg_id})")
+        if target in ("accepted", "registered") and RANK.get(row.status, 99) < RANK["delivered"]:
+            # acknowledgements may arrive out of order; acceptance or registration implies delivery
+            set_status(session, row, "delivered", f"implied by the {target} acknowledgement")
         set_status(session, row, target, detail)
     return "applied", row, previous
 
