@@ -101,27 +101,39 @@ def test_several_inputs_into_folder(work, dev_pki):
     assert sorted(p.name for p in (work / "out").iterdir()) == ["letter.txt.p7s", "second.txt.p7s"]
 
 
+def test_no_terminal_no_password_is_one_line(work, dev_pki):
+    run = gateway("sign", "--format", "cades", "--key", str(dev_pki.seal_p12), str(work / "letter.txt"))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--key-password-env" in lines[0]  # no terminal to prompt on
+
+
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--key-password-env", "SEAL_PW"], {"SEAL_PW": "wrong"}, "wrong password"),
     (["--key-password-env", "UNSET_VAR"], {}, "UNSET_VAR"),
-    ([], {}, "--key-password-env"),  # no terminal to prompt on
     (["--key-password-env", "SEAL_PW", "--level", "B-T"], None, "needs a time-stamping authority"),
     (["--key-password-env", "SEAL_PW", "--digest", "sha1"], None, "too weak"),
+    (["--key-password-env", "SEAL_PW", "--format", "nope"], None, "unknown format 'nope'"),
 ])
-def test_errors_are_one_line(work, dev_pki, args, env, message):
-    run = gateway("sign", "--format", "cades", "--key", str(dev_pki.seal_p12), *args,
-                  str(work / "letter.txt"), env=_pw_env(dev_pki) if env is None else env)
-    assert run.returncode == 2
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gateway: error:") and message in lines[0], run.stderr
-    assert "Traceback" not in run.stderr
-    assert dev_pki.password().decode() not in run.stderr
+def test_errors_are_one_line(work, dev_pki, monkeypatch, capsys, args, env, message):
+    """In-process through the same entry point as the console script (cheaper than a subprocess)."""
+    from gateway.cli import main
+
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
+    for k, v in (_pw_env(dev_pki) if env is None else env).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(work)
+    code = main(["sign", "--format", "cades", "--key", str(dev_pki.seal_p12), *args, "letter.txt"])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gateway: error:") and message in lines[0], err
+    assert dev_pki.password().decode() not in err
     assert not (work / "letter.txt.p7s").exists()
 
 
-def test_unknown_format_and_missing_input(work, dev_pki):
-    run = gateway("sign", "--format", "nope", "--key", str(dev_pki.seal_p12), str(work / "letter.txt"))
-    assert run.returncode == 2 and "unknown format 'nope'" in run.stderr
+def test_missing_input(work, dev_pki):
     run = gateway("sign", "--format", "cades", *_p12(dev_pki), str(work / "absent.txt"), env=_pw_env(dev_pki))
     assert run.returncode == 2 and "input not found" in run.stderr
 
