@@ -158,7 +158,7 @@ def load_pkcs11_key(spec: str, password: bytes | None):
                            cert_id=uri.key_id, other_certs_to_pull=None)
     try:
         signer._load_objects()  # eager: fail now, not at the first signature
-    except (p11e.PKCS11Error, Exception) as exc:  # noqa: BLE001 - pyhanko raises its own PKCS11Error
+    except Exception as exc:  # noqa: BLE001 - pyhanko's PKCS11Error and python-pkcs11's errors alike
         session.close()
         raise KeyLoadError(f"{where}: key or certificate not found on the token ({_short(exc)})") from None
     cert = signer.signing_cert
