@@ -17,6 +17,7 @@ from pathlib import Path
 from gateway.signing.report import ValidationReport, format_failure
 from gateway.signing.validation.detached import InputTooLarge
 from gateway.signing.validation.policy import ValidationPolicy
+from gateway.signing.validation.signerinfo import reusable_certificates
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,10 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     Malformed input gives a TOTAL_FAILED / FORMAT_FAILURE report; I/O errors on `data` (a path) and
     detached files raise OSError, inputs over the size bound raise InputTooLarge.
     """
-    # one "now" for the whole validation, so every time in the report agrees
-    policy = replace(policy, at=policy.at or datetime.now(UTC))
+    # one "now" for the whole validation, so every time in the report agrees; private copies of the
+    # trust anchors, since asn1crypto objects parse lazily and a policy may be shared by threads
+    roots = reusable_certificates(policy.trust_roots)
+    policy = replace(policy, at=policy.at or datetime.now(UTC), trust_roots=roots)
     if isinstance(data, Path):
         if not policy.source_name:
             policy.source_name = data.name

@@ -7,6 +7,7 @@ Parsing is lazy and tolerant: real-world signatures carry attributes asn1crypto 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,6 +111,28 @@ def attribute_values(attrs: Any, oid: str) -> list[Any]:
     return out
 
 
+_THREAD = threading.local()
+
+
+def reusable_certificates(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """This thread's own parse of each certificate, kept for reuse across validations: pyhanko caches
+    derived values (hashes, normalised names) on the objects, which makes reuse much faster, and
+    asn1crypto's lazy parsing makes sharing them between threads unsafe."""
+    if not hasattr(_THREAD, "certs"):
+        _THREAD.certs = {}
+    cache: dict[bytes, x509.Certificate] = _THREAD.certs
+    out = []
+    for cert in certs:
+        der = cert.dump()
+        copy = cache.get(der)
+        if copy is None:
+            if len(cache) >= 512:
+                cache.clear()
+            copy = cache[der] = x509.Certificate.load(der)
+        out.append(copy)
+    return out
+
+
 def embedded_certificates(signed_data: cms.SignedData) -> list[x509.Certificate]:
     certs: list[x509.Certificate] = []
     try:
@@ -124,7 +147,7 @@ def embedded_certificates(signed_data: cms.SignedData) -> list[x509.Certificate]
                 continue
     except PARSE_ERRORS:
         pass
-    return certs
+    return reusable_certificates(certs)
 
 
 def _sid_matches(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
