@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
@@ -238,7 +239,7 @@ def cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions) 
 def sign_cades_bytes(key: SigningKey, data: bytes, options: CadesOptions, *, attached: bool = False) -> bytes:
     """CAdES over in-memory data (small documents, container manifests); DER bytes."""
     digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
-    options.digest_algorithm = digest
+    options = dataclasses.replace(options, digest_algorithm=digest)
     ci = cades_signature(key, hashlib.new(digest, data).digest(), options)
     if attached:
         ci["content"]["encap_content_info"] = {"content_type": "data", "content": data}
@@ -435,7 +436,7 @@ def sign_cades_file(key: SigningKey, source: str | os.PathLike[str], output: str
     """Sign a file into `output` (.p7s detached or .p7m attached); the input is streamed."""
     src, dst = Path(source), Path(output)
     digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
-    options.digest_algorithm = digest
+    options = dataclasses.replace(options, digest_algorithm=digest)
     try:
         with src.open("rb") as f:
             data_digest = hash_stream(f, digest)
