@@ -40,6 +40,7 @@ from gateway.signing.xml.xmldsig import (
     DetachedResolver,
     ReferenceProcessor,
     ReferenceResult,
+    SignedInfo,
     StructureError,
     b64decode,
     child,
@@ -223,6 +224,9 @@ def validate_signature(
     return report
 
 
+Crypto = list[tuple[int, Indication, SubIndication, str]]
+
+
 def _validate(
     sig_el: etree._Element,
     processor: ReferenceProcessor,
@@ -234,16 +238,42 @@ def _validate(
     info = signed_info(sig_el)
     value = signature_value(sig_el)
     try:
-        family, hash_name = xalg.signature_family(info.signature_method)
-        check.signature_name, check.digest_name = family, hash_name
+        check.signature_name, check.digest_name = xalg.signature_family(info.signature_method)
     except UnsupportedAlgorithm as exc:
         check.signature_name = info.signature_method
         check.problem(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, str(exc))
 
-    # references
     results = [processor.process(ref, sig_el) for ref in info.references]
+    crypto: Crypto = []
+    data_refs = _check_references(sig, results, check, crypto)
+    report.signed_objects = [r.label for r in data_refs]
+    signed_props_ok = any(r.target is sig.signed_props and r.found and r.digest_ok for r in results)
+    report.format = "XAdES-BASELINE-B" if sig.signed_props is not None and signed_props_ok else "XMLDSig"
+
+    key_certs = sig.key_info_certs()
+    all_certs = [*key_certs, *(c for c in sig.value_certs() if c not in key_certs)]
+    check.claimed_signing_time = sig.signing_time()
+    candidates = _signer_candidates(sig, all_certs, key_certs, policy, check)
+    _verify_value(info, value, candidates, check, crypto)
+    secondary = _apply_in_dss_order(crypto, check)
+
+    evidence = Evidence(
+        certificates=all_certs,
+        revocation=sig.revocation(),
+        extra_digests=sorted({n for r in results if (n := xalg.DIGESTS.get(r.digest_uri))}),
+    )
+    _timestamps(sig, results, evidence, policy)
+    report.format = _level(report.format, sig, evidence)
+    conclude(report, check, evidence, policy)
+    report.errors.extend(r for r in secondary if r not in report.errors)
+
+
+def _check_references(
+    sig: _Signature, results: list[ReferenceResult], check: SignerCheck, crypto: Crypto
+) -> list[ReferenceResult]:
+    """Sort the references into signed data objects and the signature's own parts; record what is
+    missing or altered. Returns the data object references."""
     data_refs: list[ReferenceResult] = []
-    signed_props_ok = False
     for res in results:
         if is_signed_properties_type(res.type) or (
             res.target is not None and sig.signed_props is not None and res.target is sig.signed_props
@@ -254,15 +284,12 @@ def _validate(
                     SubIndication.FORMAT_FAILURE,
                     "the SignedProperties reference does not point to this signature's properties",
                 )
-            signed_props_ok = res.found and res.digest_ok
             continue
         if res.target is not None and (
-            res.target is sig.key_info or _inside_signature_props(res.target, sig_el)
+            res.target is sig.key_info or _inside_signature_props(res.target, sig.el)
         ):
             continue
         data_refs.append(res)
-    # ETSI EN 319 102-1 5.2.7 in DSS's order: data not found, then hash failure, then signature value
-    crypto: list[tuple[int, Indication, SubIndication, str]] = []
     for res in results:
         if res.not_found or not res.found:
             crypto.append((0, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, res.error))
@@ -277,42 +304,45 @@ def _validate(
                 "the signature references no signed data object",
             )
         )
-    digest_ok = not crypto
+    check.digest_ok = not crypto
     if sig.signed_props is not None and not any(r.target is sig.signed_props for r in results):
         check.problem(
             Indication.TOTAL_FAILED,
             SubIndication.FORMAT_FAILURE,
             "the SignedProperties are not covered by the signature",
         )
-        digest_ok = False
-    check.digest_ok = digest_ok
-    report.signed_objects = [r.label for r in data_refs]
-    report.format = "XAdES-BASELINE-B" if sig.signed_props is not None and signed_props_ok else "XMLDSig"
+        check.digest_ok = False
+    return data_refs
 
-    # signer
-    key_certs = sig.key_info_certs()
-    all_certs = [*key_certs, *(c for c in sig.value_certs() if c not in key_certs)]
-    check.claimed_signing_time = sig.signing_time()
-    candidates = _signer_candidates(sig, all_certs, key_certs, policy, check)
+
+def _verify_value(
+    info: SignedInfo, value: bytes, candidates: list[x509.Certificate], check: SignerCheck, crypto: Crypto
+) -> None:
+    """Verify SignatureValue over the canonical SignedInfo with the candidate signing certificates."""
+    if not candidates or info.signature_method not in xalg.SIGNATURES:
+        return
     tbs = info.octets()
-    if candidates and info.signature_method in xalg.SIGNATURES:
-        for cert in candidates:
-            try:
-                if xalg.verify(info.signature_method, cert.public_key, value, tbs):
-                    check.signer_cert, check.signature_ok = cert, True
-                    break
-            except (UnsupportedAlgorithm, *PARSE_ERRORS):
-                continue
-        if check.signer_cert is None and candidates:
-            check.signer_cert, check.signature_ok = candidates[0], False
-            crypto.append(
-                (
-                    2,
-                    Indication.TOTAL_FAILED,
-                    SubIndication.SIG_CRYPTO_FAILURE,
-                    "the signature value does not verify with the signer's public key",
-                )
-            )
+    for cert in candidates:
+        try:
+            if xalg.verify(info.signature_method, cert.public_key, value, tbs):
+                check.signer_cert, check.signature_ok = cert, True
+                return
+        except (UnsupportedAlgorithm, *PARSE_ERRORS):
+            continue
+    check.signer_cert, check.signature_ok = candidates[0], False
+    crypto.append(
+        (
+            2,
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CRYPTO_FAILURE,
+            "the signature value does not verify with the signer's public key",
+        )
+    )
+
+
+def _apply_in_dss_order(crypto: Crypto, check: SignerCheck) -> list[str]:
+    """ETSI EN 319 102-1 5.2.7 as DSS orders it: signed data not found, then a digest mismatch, then
+    a bad signature value. Only the first kind sets the verdict; the others' reasons are returned."""
     first = min((c[0] for c in crypto), default=None)
     secondary = []
     for rank, indication, sub, reason in crypto:
@@ -320,16 +350,7 @@ def _validate(
             check.problem(indication, sub, reason)
         else:
             secondary.append(reason)
-
-    evidence = Evidence(
-        certificates=all_certs,
-        revocation=sig.revocation(),
-        extra_digests=sorted({n for r in results if (n := xalg.DIGESTS.get(r.digest_uri))}),
-    )
-    _timestamps(sig, info, results, value, evidence, policy)
-    report.format = _level(report.format, sig, evidence)
-    conclude(report, check, evidence, policy)
-    report.errors.extend(r for r in secondary if r not in report.errors)
+    return secondary
 
 
 def _inside_signature_props(target: etree._Element, sig_el: etree._Element) -> bool:
@@ -384,12 +405,7 @@ def _covered_by_content_ts(results: list[ReferenceResult]) -> bytes:
 
 
 def _timestamps(
-    sig: _Signature,
-    info: object,
-    results: list[ReferenceResult],
-    value: bytes,
-    evidence: Evidence,
-    policy: ValidationPolicy,
+    sig: _Signature, results: list[ReferenceResult], evidence: Evidence, policy: ValidationPolicy
 ) -> None:
     rev = evidence.revocation
     sv = child(sig.el, "SignatureValue")
