@@ -13,7 +13,7 @@ from test_exchange_support import GatewaySpec, letter_status, wait_for
 from test_store_support import BACKENDS, database_url, serve_app
 
 from gateway.config import load_config
-from gateway.soap.sev_hub import HubServer
+from gateway.soap.sev_hub import SERVICE_PATH, SevHub, create_app
 from gateway.store.apikeys import create_key
 from gateway.store.db import open_database
 from gateway.store.partners import upsert_partner
@@ -54,7 +54,8 @@ def two_gateways(request, tmp_path, dev_pki):
     common = {"password_file": dev_pki.password_file, "tsa_url": dev_pki.tsa_url, "revocation": "online"}
     root = dev_pki.root_cert
     with ExitStack() as stack:
-        hub = stack.enter_context(HubServer(tmp_path / "hub", max_part_size=64 * 1024))
+        hub_app = create_app(SevHub(tmp_path / "hub", max_part_size=64 * 1024))
+        hub_url = stack.enter_context(serve_app(hub_app)) + SERVICE_PATH
         urls = [
             stack.enter_context(database_url(request.param, tmp_path / n))
             if request.param != "sqlite"
@@ -63,8 +64,8 @@ def two_gateways(request, tmp_path, dev_pki):
         ]
         (tmp_path / "a").mkdir(exist_ok=True)
         (tmp_path / "b").mkdir(exist_ok=True)
-        a = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub.url, root, seals["A"], urls[0], **common)
-        b = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub.url, root, seals["B"], urls[1], **common)
+        a = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub_url, root, seals["A"], urls[0], **common)
+        b = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub_url, root, seals["B"], urls[1], **common)
         yield stack.enter_context(running_gateway(a, B)), stack.enter_context(running_gateway(b, A))
 
 

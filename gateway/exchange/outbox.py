@@ -175,7 +175,8 @@ def apply_acknowledgement(
     """
     if session.scalar(select(Acknowledgement.id).where(Acknowledgement.msg_id == ack_msg_id)) is not None:
         return "duplicate", None, None
-    row = session.scalar(select(Outgoing).where(Outgoing.msg_id == ref_msg_id))
+    # locked: two acknowledgements of one letter may be applied at the same time (PostgreSQL)
+    row = session.scalar(select(Outgoing).where(Outgoing.msg_id == ref_msg_id).with_for_update())
     session.add(
         Acknowledgement(
             direction="in",
