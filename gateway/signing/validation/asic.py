@@ -82,6 +82,11 @@ def _container_rules(report: ValidationReport, container: Container, kind: str) 
         if len(data_files) != 1 or len(root) != 1:
             fatal = "an ASiC-S container must hold exactly one file at its root besides META-INF"
     for sig in report.signatures:
+        uncovered = sorted(set(data_files) - set(sig.signed_objects))
+        if uncovered and not fatal:
+            sig.warnings.append(
+                f"files in the container this signature does not cover: {', '.join(uncovered)}"
+            )
         if fatal:
             sig.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, fatal)
         for deviation in container.deviations:

@@ -400,8 +400,17 @@ def _signer_candidates(
     return key_certs or all_certs
 
 
-def _covered_by_content_ts(results: list[ReferenceResult]) -> bytes:
-    return b"".join(r.output or b"" for r in results if not is_signed_properties_type(r.type))
+def _covered_by_content_ts(results: list[ReferenceResult], method: str) -> bytes:
+    """What an AllDataObjectsTimeStamp covers: every reference's result but the SignedProperties',
+    node sets canonicalized with the timestamp's method (ETSI EN 319 132-1 5.2.8.1)."""
+    parts = []
+    for r in results:
+        if is_signed_properties_type(r.type):
+            continue
+        if r.result is None:
+            raise StructureError("a referenced object is missing")
+        parts.append(r.result if isinstance(r.result, bytes) else canonicalize(r.result, method))
+    return b"".join(parts)
 
 
 def _timestamps(
@@ -417,10 +426,10 @@ def _timestamps(
                 _ts(token, lambda m=method, p=prefixes: canonicalize(sv, m, p), policy, "signature", rev)
             )
     for prop in etsi_children(sig.sdop, "AllDataObjectsTimeStamp"):
-        _, tokens = _timestamp_tokens(prop)
+        method, tokens = _timestamp_tokens(prop)
         for token in tokens:
             evidence.content_timestamps.append(
-                _ts(token, lambda: _covered_by_content_ts(results), policy, "content", rev)
+                _ts(token, lambda m=method: _covered_by_content_ts(results, m), policy, "content", rev)
             )
     if sig.usp is None:
         return
@@ -487,8 +496,9 @@ def _level(base: str, sig: _Signature, evidence: Evidence) -> str:
     level = "B"
     if evidence.signature_timestamps:
         level = "T"
-        has_values = any(etsi_children(sig.usp, "CertificateValues")) and any(
-            etsi_children(sig.usp, "RevocationValues")
+        has_values = (
+            etsi_child(sig.usp, "CertificateValues") is not None
+            and etsi_child(sig.usp, "RevocationValues") is not None
         )
         if has_values:
             level = "LT"
