@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 import httpx
 import pytest
 from test_exchange_support import GatewaySpec, letter_status, make_pki, wait_for
-from test_store_support import serve_app
+from test_store_support import BACKENDS, database_url, serve_app
 
 from gateway.config import load_config
 from gateway.soap.sev_hub import SERVICE_PATH, SevHub, create_app
@@ -127,14 +127,18 @@ def post_letter(gw: GatewayProcess, body: bytes) -> dict:
 
 
 @pytest.mark.slow
-def test_kill9_during_upload_and_download_delivers_exactly_once(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kill9_during_upload_and_download_delivers_exactly_once(tmp_path, backend):
     root, seals = make_pki(tmp_path / "pki", ["A", "B"])
     body = os.urandom(1024 * 1024)
     with ExitStack() as stack:
         hub = SevHub(tmp_path / "hub", max_part_size=8 * 1024)
         hub_url = stack.enter_context(serve_app(create_app(hub))) + SERVICE_PATH
-        a_spec = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub_url, root, seals["A"])
-        b_spec = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub_url, root, seals["B"])
+        urls = [None, None]
+        if backend != "sqlite":
+            urls = [stack.enter_context(database_url(backend, tmp_path / n)) for n in ("a", "b")]
+        a_spec = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub_url, root, seals["A"], urls[0])
+        b_spec = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub_url, root, seals["B"], urls[1])
         a = stack.enter_context(started(a_spec, B))
         b = stack.enter_context(started(b_spec, A))
         b.kill9()  # B is away while A uploads; it will be killed again while downloading
