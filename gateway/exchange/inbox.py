@@ -53,6 +53,8 @@ class Received:
     outgoing_id: str | None = None
     previous_status: str | None = None
     status: str | None = None
+    #: when the acknowledged letter was queued (for the submit-to-delivered latency)
+    submitted_at: datetime | None = None
 
 
 def header_to_dict(h: Header) -> dict[str, Any]:
@@ -106,6 +108,7 @@ def _receive_ack(db: Database, msg: Message) -> Received:
             outgoing_id=letter.id if letter else None,
             previous_status=previous,
             status=letter.status if letter else None,
+            submitted_at=letter.created_at if letter else None,
         )
 
 

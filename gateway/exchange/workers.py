@@ -445,11 +445,8 @@ class Workers:
         before = RANK.get(got.previous_status or "", 0)
         if got.status and got.status != got.previous_status:
             self._observe(got.status)
-        if got.status in RANK and RANK[got.status] >= RANK["delivered"] > before:
-            with self.db.session() as s:
-                created = s.scalar(select(Outgoing.created_at).where(Outgoing.id == got.outgoing_id))
-            if created is not None:
-                self.metrics.delivery_seconds.observe((utcnow() - created).total_seconds())
+        if got.submitted_at and got.status in RANK and RANK[got.status] >= RANK["delivered"] > before:
+            self.metrics.delivery_seconds.observe((utcnow() - got.submitted_at).total_seconds())
 
 
 def _fail_letter(s: Any, row: Outgoing, error: str) -> None:
