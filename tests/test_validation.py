@@ -611,7 +611,7 @@ def test_sha1_signature_is_not_accepted(pki, tmp_path):
 def test_unknown_signature_algorithm_is_crypto_constraints_no_poe(pki, tmp_path):
     info = cms.ContentInfo.load(sign_cms(pki, pki.signer, DOC))
     si = info["content"]["signer_infos"][0]
-    si["signature_algorithm"] = {"algorithm": "1.2.804.2.1.1.1.1.3.1.1"}  # DSTU 4145, not registered here
+    si["signature_algorithm"] = {"algorithm": "1.3.6.1.4.1.99999.2"}  # registered by nobody
     report = run_validation(
         pki.policy(offline=True, cache_dir=pki.crl_dir), info.dump(force=True), DOC, tmp_path
     )
