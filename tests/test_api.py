@@ -183,7 +183,14 @@ def test_metrics_in_prometheus_format(api):
 def test_incoming_registration_and_rejection(api, tmp_path):
     """Documents stored by the inbox are listed, served, registered (once) and rejected."""
     from gateway.exchange import inbox
-    from gateway.exchange.message import DocTransfer, Document, Header, build_document, new_msg_id
+    from gateway.exchange.message import (
+        DocTransfer,
+        Document,
+        Header,
+        MessageFormatError,
+        build_document,
+        new_msg_id,
+    )
     from gateway.store.blobs import BlobStore
 
     base, key, cfg = api
@@ -219,6 +226,13 @@ def test_incoming_registration_and_rejection(api, tmp_path):
         again = inbox.receive(db, blobs, raw, channel="sev", validator=lambda sig, files: {})
         assert again.duplicate and again.incoming_id == got.incoming_id
         ids.append(got.incoming_id)
+    # a malformed document whose header is readable is kept as rejected and answered "rejected"
+    broken = raw.replace(header.msg_id.encode(), new_msg_id().encode()).replace(b"RegNumber", b"RegNumbeX")
+    bad = inbox.receive(db, blobs, broken, channel="sev", validator=lambda sig, files: {})
+    assert bad.kind == "malformed" and bad.status == "rejected"
+    assert inbox.receive(db, blobs, broken, channel="sev", validator=lambda sig, files: {}).duplicate
+    with pytest.raises(MessageFormatError):
+        inbox.receive(db, blobs, b"<not-1207/>", channel="sev", validator=lambda sig, files: {})
     db.dispose()
     with client_for(base, key) as c:
         listed = c.get("/api/v1/incoming", params={"status": "received"}).json()["items"]
@@ -238,3 +252,6 @@ def test_incoming_registration_and_rejection(api, tmp_path):
         assert [a["ack_type"] for a in reg.json()["acknowledgements_sent"]] == [1, 1, 3]
         assert [a["ack_type"] for a in rej.json()["acknowledgements_sent"]] == [1, 1, 4]
         assert c.get("/api/v1/incoming", params={"status": "received"}).json()["items"] == []
+        malformed = c.get(f"/api/v1/incoming/{bad.incoming_id}").json()
+        assert malformed["status"] == "rejected" and "RegNumbeX" in malformed["reject_reason"]
+        assert [a["ack_type"] for a in malformed["acknowledgements_sent"]] == [4, 4]

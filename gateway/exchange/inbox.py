@@ -46,7 +46,7 @@ ACK_REJECTED = 4
 
 @dataclass
 class Received:
-    kind: str  # "document" | "acknowledgement"
+    kind: str  # "document" | "acknowledgement" | "malformed"
     msg_id: str
     duplicate: bool
     incoming_id: str | None = None
@@ -70,8 +70,19 @@ def header_from_dict(d: dict[str, Any]) -> Header:
 
 
 def receive(db: Database, blobs: BlobStore, raw: bytes, *, channel: str, validator: Validator) -> Received:
-    """Take one message from a channel. Raises MessageFormatError for a malformed one."""
-    msg = parse_message(raw)
+    """Take one message from a channel.
+
+    A malformed document whose header can still be read is kept as a rejected incoming document
+    and answered with a "rejected" acknowledgement naming the fault; anything else malformed raises
+    MessageFormatError (the caller drops it).
+    """
+    try:
+        msg = parse_message(raw)
+    except MessageFormatError as exc:
+        h = exc.header
+        if h is None or not h.msg_id or h.msg_type == MsgType.NOTIFICATION:
+            raise
+        return _receive_malformed(db, blobs, raw, exc, channel)
     if msg.header.msg_type == MsgType.NOTIFICATION:
         return _receive_ack(db, msg)
     with db.session() as s:
@@ -112,11 +123,45 @@ def _receive_ack(db: Database, msg: Message) -> Received:
         )
 
 
+def _receive_malformed(
+    db: Database, blobs: BlobStore, raw: bytes, exc: MessageFormatError, channel: str
+) -> Received:
+    h = exc.header
+    assert h is not None
+    message_sha = blobs.put(raw)
+    with db.session() as s:
+        dup = _duplicate(s, h.msg_id)
+        if dup is not None:
+            return dup
+        reason = f"malformed message: {exc.reason}"[:2000]
+        row = Incoming(
+            id=str(uuid.uuid4()),
+            msg_id=h.msg_id,
+            status="rejected",
+            channel=channel,
+            msg_type=int(h.msg_type),
+            from_edrpou=h.from_org_id,
+            from_name=h.from_organization,
+            from_sys_id=h.from_sys_id,
+            meta={"header": header_to_dict(h), "malformed": True},
+            message_sha256=message_sha,
+            reject_reason=reason,
+        )
+        s.add(row)
+        s.flush()
+        record(s, "incoming", row.id, "rejected", reason)
+        _queue_ack(s, row, ACK_REJECTED, reason=reason)
+        return Received("malformed", row.msg_id, False, incoming_id=row.id, status=row.status)
+
+
 def _duplicate(s: Session, msg_id: str) -> Received | None:
     row = s.scalar(select(Incoming).where(Incoming.msg_id == msg_id))
     if row is None:
         return None
-    _queue_ack(s, row, 1)
+    if row.meta.get("malformed"):
+        _queue_ack(s, row, ACK_REJECTED, reason=row.reject_reason)
+    else:
+        _queue_ack(s, row, 1)
     return Received("document", msg_id, True, incoming_id=row.id, status=row.status)
 
 
@@ -268,15 +313,15 @@ def ack_header(row: Acknowledgement, incoming: Incoming, *, sys_id: str, system:
     return header
 
 
-def build_ack_message(row: Acknowledgement, header: Header) -> bytes:
-    """The 1207 notification for an acknowledgement row."""
+def build_ack_message(row: Acknowledgement, header: Header, *, malformed: bool = False) -> bytes:
+    """The 1207 notification for an acknowledgement row (errorcode 1 answers a malformed message)."""
     texts = {1: "Повідомлення доставлено без помилок", 2: "Повідомлення було прийнято без помилок"}
     return build_acknowledgement(
         header,
         AckContent(
             msg_id=row.ref_msg_id,
             ack_type=row.ack_type,
-            errorcode=0,
+            errorcode=1 if malformed else 0,
             errortext=row.reason or texts.get(row.ack_type, ""),
             reg_number=row.reg_number,
             reg_date=date.fromisoformat(row.reg_date) if row.reg_date else None,

@@ -403,7 +403,8 @@ class Workers:
             ) or self.cfg.organization.system_id
             header = inbox.ack_header(row, incoming, sys_id=sys_id, system=self.cfg.organization.system_name)
             if row.message_sha256 is None:
-                row.message_sha256 = self.blobs.put(inbox.build_ack_message(row, header))
+                raw = inbox.build_ack_message(row, header, malformed=bool(incoming.meta.get("malformed")))
+                row.message_sha256 = self.blobs.put(raw)
             row.status = "sending"
             row.attempts += 1
             channel_name, message_sha = incoming.channel, row.message_sha256
