@@ -1,0 +1,1 @@
+"""Cryptographic algorithms the standard libraries do not provide (`gateway.crypto.ua`: Ukrainian)."""

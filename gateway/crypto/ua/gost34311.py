@@ -1,0 +1,136 @@
+"""GOST 34.311-95 hash (the Ukrainian adoption of GOST R 34.11-94): zero starting value, 256-bit output.
+
+A hashlib-like object: `update`, `digest`, `hexdigest`, `copy`. The S-box of the GOST 28147 core
+defaults to DKE No.1; a certificate's DSTU 4145 parameters may name another one (64-byte packed DKE).
+
+The state is kept as little-endian 256-bit integers; the mixing transformation psi is linear, so
+psi^61(H ^ psi(M ^ psi^12(S))) is evaluated as three precomputed linear maps over 16-bit words.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+from gateway.crypto.ua.gost28147 import DKE1_UNPACKED, encrypt_block, round_tables, unpack_dke
+
+M64 = (1 << 64) - 1
+M256 = (1 << 256) - 1
+#: bytes of U inverted before the third key (the constant C3 of the standard)
+_C3 = sum(0xFF << (8 * i) for i in (1, 3, 5, 7, 8, 10, 12, 14, 17, 18, 20, 23, 24, 28, 29, 31))
+
+
+def _psi_power(power: int) -> tuple[int, ...]:
+    """For each input 16-bit word i, the pattern sum(1 << 16*j) of output words j it lands in."""
+    # words as sets of input indices: start with identity
+    words = [1 << i for i in range(16)]
+    for _ in range(power):
+        new = words[0] ^ words[1] ^ words[2] ^ words[3] ^ words[12] ^ words[15]
+        words = words[1:] + [new]
+    return tuple(
+        sum(1 << (16 * j) for j in range(16) if words[j] >> i & 1) for i in range(16)
+    )
+
+
+_PSI61, _PSI62, _PSI74 = _psi_power(61), _psi_power(62), _psi_power(74)
+
+
+_WORDS = struct.Struct("<16H")
+_KEY = struct.Struct("<8I")
+
+
+def _apply(patterns: tuple[int, ...], x: int) -> int:
+    r = 0
+    for w, p in zip(_WORDS.unpack(x.to_bytes(32, "little")), patterns, strict=True):
+        r ^= w * p
+    return r
+
+
+def _a(x: int) -> int:
+    return (x >> 64) | (((x ^ (x >> 64)) & M64) << 192)
+
+
+def _key(w: int) -> tuple[int, ...]:
+    """The transformation P: key word t is made of bytes t, 8+t, 16+t, 24+t of w."""
+    b = w.to_bytes(32, "little")
+    return _KEY.unpack(b[0::8] + b[1::8] + b[2::8] + b[3::8] + b[4::8] + b[5::8] + b[6::8] + b[7::8])
+
+
+@lru_cache(maxsize=8)
+def _tables(sbox: bytes):
+    return round_tables(sbox)
+
+
+def compress(h: int, m: int, tables) -> int:
+    """One step H(i) = f(H(i-1), M(i)) on 256-bit little-endian integers."""
+    s0 = encrypt_block(_key(h ^ m), h & M64, tables)
+    u = _a(h)
+    v = _a(_a(m))
+    s1 = encrypt_block(_key(u ^ v), (h >> 64) & M64, tables)
+    u = _a(u) ^ _C3
+    v = _a(_a(v))
+    s2 = encrypt_block(_key(u ^ v), (h >> 128) & M64, tables)
+    u = _a(u)
+    v = _a(_a(v))
+    s3 = encrypt_block(_key(u ^ v), h >> 192, tables)
+    s = s0 | s1 << 64 | s2 << 128 | s3 << 192
+    return _apply(_PSI61, h) ^ _apply(_PSI62, m) ^ _apply(_PSI74, s)
+
+
+class GOST34311:
+    """hashlib-style GOST 34.311-95 object."""
+
+    name = "gost34311"
+    digest_size = 32
+    block_size = 32
+
+    def __init__(self, data: bytes = b"", *, sbox: bytes | None = None) -> None:
+        if sbox is None:
+            sbox = DKE1_UNPACKED
+        elif len(sbox) == 64:
+            sbox = unpack_dke(sbox)
+        self._sbox = bytes(sbox)
+        self._tables = _tables(self._sbox)
+        self._h = 0
+        self._sum = 0
+        self._length = 0
+        self._buf = b""
+        if data:
+            self.update(data)
+
+    def update(self, data: bytes) -> None:
+        data = bytes(data)
+        self._length += len(data)
+        if self._buf:
+            data = self._buf + data
+        full = len(data) - len(data) % 32
+        h, total, tables = self._h, self._sum, self._tables
+        mv = memoryview(data)
+        for off in range(0, full, 32):
+            m = int.from_bytes(mv[off: off + 32], "little")
+            h = compress(h, m, tables)
+            total += m
+        self._h, self._sum = h, total & M256
+        self._buf = data[full:]
+
+    def copy(self) -> GOST34311:
+        other = GOST34311.__new__(GOST34311)
+        other.__dict__.update(self.__dict__)
+        return other
+
+    def digest(self) -> bytes:
+        h, total, tables = self._h, self._sum, self._tables
+        if self._buf:
+            m = int.from_bytes(self._buf, "little")
+            h = compress(h, m, tables)
+            total = (total + m) & M256
+        h = compress(h, (self._length * 8) & M256, tables)
+        h = compress(h, total, tables)
+        return h.to_bytes(32, "little")
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+def gost34311(data: bytes = b"", *, sbox: bytes | None = None) -> GOST34311:
+    return GOST34311(data, sbox=sbox)

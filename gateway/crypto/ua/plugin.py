@@ -1,0 +1,25 @@
+"""Registration of the Ukrainian algorithms with the validation engine's algorithm registry."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from asn1crypto import keys
+
+from gateway.crypto.ua import oids
+from gateway.crypto.ua.verify import HASHES, verify_signature
+
+
+def _make_verify(sig_oid: str):
+    def verify(info: keys.PublicKeyInfo, signature: bytes, data: bytes, hash_name: str, _params: Any) -> bool:
+        return verify_signature(info, signature, data, hash_name, sig_oid)
+
+    return verify
+
+
+def register_with(algorithms: ModuleType) -> None:
+    for oid, name in oids.DIGEST_OIDS.items():
+        algorithms.register_digest(oid, name, HASHES[name])
+    for oid in oids.SIGNATURE_OIDS:
+        algorithms.register_signature(oid, "dstu4145", _make_verify(oid), oids.SIGNATURE_HASH.get(oid))
