@@ -161,3 +161,33 @@ def test_signature_file_with_doctype_in_container(signed):
     report = validate_bytes(_container(*entries), roots)
     assert (report.indication, report.subindication) == ("TOTAL_FAILED", "FORMAT_FAILURE")
     assert "DOCTYPE" in report.signatures[0].errors[0]
+
+
+def _mutations(data: bytes, seed: int, count: int):
+    import random
+
+    rnd = random.Random(seed)
+    for _ in range(count):
+        b = bytearray(data)
+        for _ in range(rnd.randint(1, 4)):
+            pos = rnd.randrange(len(b))
+            op = rnd.random()
+            if op < 0.5:
+                b[pos] = rnd.randrange(256)
+            elif op < 0.75:
+                del b[pos : pos + rnd.randint(1, 40)]
+            else:
+                b[pos:pos] = rnd.randbytes(rnd.randint(1, 16))
+        yield bytes(b)
+
+
+def test_damaged_containers_always_give_a_clear_report(signed):
+    """Random damage never escapes as an exception or a generic 'cannot validate' report."""
+    data, _ = signed
+    for damaged in _mutations(data, seed=7, count=80):
+        report = validate_bytes(damaged)
+        reasons = report.errors + [e for s in report.signatures for e in s.errors]
+        assert not any(r.startswith("cannot validate") or "malformed signature (" in r for r in reasons), (
+            reasons
+        )
+        assert report.indication != "TOTAL_PASSED"  # no trust anchors given

@@ -9,8 +9,10 @@ extracted to disk.
 from __future__ import annotations
 
 import io
+import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -58,8 +60,29 @@ def check_name(name: str) -> None:
         raise ContainerError(f"ZIP entry name {name!r} contains '..', '.' or an empty segment")
 
 
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    OSError,
+    EOFError,
+    ValueError,
+    struct.error,
+    UnicodeDecodeError,
+)
+
+
 def read_container(data: bytes, max_total: int) -> Container:
     """Open an ASiC ZIP held in memory; raise ContainerError for anything unsafe or damaged."""
+    try:
+        return _read_container(data, max_total)
+    except ContainerError:
+        raise
+    except _ZIP_ERRORS as exc:
+        raise ContainerError(f"damaged ZIP container: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _read_container(data: bytes, max_total: int) -> Container:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
@@ -98,7 +121,7 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(info) as f:
             content = f.read(info.file_size + 1)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise ContainerError(f"ZIP entry {info.filename!r} cannot be read: {exc}") from None
     if len(content) != info.file_size:
         raise ContainerError(f"ZIP entry {info.filename!r} is not the size its header declares")

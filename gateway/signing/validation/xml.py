@@ -215,12 +215,16 @@ def validate_signature(
     check = SignerCheck()
     try:
         _validate(sig_el, processor, policy, report, check)
-    except (StructureError, *PARSE_ERRORS) as exc:
+    except (StructureError, UnsupportedCanonicalization) as exc:
         report.intact = False
-        reason = (
-            str(exc) if isinstance(exc, StructureError) else f"malformed signature ({type(exc).__name__})"
+        report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
+    except PARSE_ERRORS as exc:
+        report.intact = False
+        report.fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            f"malformed signature ({type(exc).__name__})",
         )
-        report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason)
     return report
 
 
