@@ -54,6 +54,21 @@ _DIGESTS: dict[str, DigestAlgorithm] = {}
 _SIGNATURES: dict[str, SignatureAlgorithm] = {}
 
 
+#: pyhanko-certvalidator SignatureValidator for certificates, CRLs and OCSP responses (None: its
+#: default, which knows RSA/ECDSA/DSA/EdDSA); set by plugins that bring other algorithms (DSTU 4145)
+_CHAIN_SIGNATURE_VALIDATOR: Any = None
+
+
+def set_chain_signature_validator(validator: Any) -> None:
+    """Use `validator` (a pyhanko_certvalidator.sig_validate.SignatureValidator) for chain checks."""
+    global _CHAIN_SIGNATURE_VALIDATOR
+    _CHAIN_SIGNATURE_VALIDATOR = validator
+
+
+def chain_signature_validator() -> Any:
+    return _CHAIN_SIGNATURE_VALIDATOR
+
+
 def register_digest(oid: str, name: str, factory: Callable[[], Hasher]) -> None:
     _DIGESTS[oid] = DigestAlgorithm(oid, name, factory)
 

@@ -34,7 +34,7 @@ from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from gateway.signing.certificates import name_text
 from gateway.signing.report import ChainEntry, Indication, SubIndication
-from gateway.signing.validation import revocation
+from gateway.signing.validation import algorithms, revocation
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 
@@ -181,6 +181,7 @@ def assess_signer(
         revocation_mode="hard-fail",
         retroactive_revinfo=True,
         algorithm_usage_policy=DisallowWeakAlgorithmsPolicy(rsa_key_size_threshold=1024),
+        signature_validator=algorithms.chain_signature_validator(),
     )
     validator = CertificateValidator(cert, intermediate_certs=list(other_certs), validation_context=context)
     result = _validate(validator, context, cert, pool, content_time)
