@@ -53,22 +53,36 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _burst(client, tag: str) -> list[str]:
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _burst(cluster: Cluster, tag: str) -> list[str]:
+    client = cluster.clients["A"]
     body = os.urandom(LETTER_BYTES)
+    cpu_before = [_cpu_seconds(p.pid) for p in cluster.procs]
     with ThreadPoolExecutor(4) as pool:
         ids = list(
             pool.map(lambda i: send_letter(client, f"{tag}/{i}", [(f"scan{i}.pdf", body)]), range(BURST))
         )
     _wait_all(client, set(ids), timeout=600)
+    cpu = [
+        (_cpu_seconds(p.pid) - c) * 1000 / len(ids) for p, c in zip(cluster.procs, cpu_before, strict=True)
+    ]
     times = [_timeline(client, i) for i in ids]
     start, end = min(q for q, _ in times), max(d for _, d in times)
     span = (end - start).total_seconds()
     rate = len(ids) / span
     lat = [(d - q).total_seconds() for q, d in times]
+    cores = os.cpu_count() or 1
     return [
         f"sustained: {len(ids)} letters of {LETTER_BYTES // 1024} KiB in {span:.1f} s"
         f" = {rate:.1f} letters/s (goal ≥ 20); latency under that load p50 {_percentile(lat, 50):.2f} s,"
-        f" p99 {_percentile(lat, 99):.2f} s"
+        f" p99 {_percentile(lat, 99):.2f} s",
+        f"CPU per letter: hub {cpu[0]:.0f} ms, gateway A {cpu[1]:.0f} ms, gateway B {cpu[2]:.0f} ms"
+        f" = {sum(cpu):.0f} ms; {cores} cores bound the rate at ~{cores * 1000 / sum(cpu):.0f} letters/s"
+        f" (load average now {os.getloadavg()[0]:.1f}: other work shares the cores)",
     ]
 
 
@@ -96,9 +110,8 @@ def _paced(client, tag: str) -> list[str]:
 
 def run() -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-exchange-") as tmp, Cluster(Path(tmp)) as cluster:
-        a = cluster.clients["A"]
-        lines = _paced(a, "paced")
-        lines += _burst(a, "burst")
+        lines = _paced(cluster.clients["A"], "paced")
+        lines += _burst(cluster, "burst")
     return lines
 
 
