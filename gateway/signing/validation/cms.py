@@ -32,6 +32,7 @@ from gateway.signing.validation.signerinfo import (
     check_signer_info,
     embedded_certificates,
     present,
+    reusable_certificates,
 )
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
@@ -173,7 +174,7 @@ def _certificate_values(unsigned_attrs: object) -> list[x509.Certificate]:
     out: list[x509.Certificate] = []
     for value in _attr(unsigned_attrs, OID_CERTIFICATE_VALUES):
         try:
-            out.extend(x509.Certificate.load(item.dump()) for item in _as_sequence(value))
+            out.extend(reusable_certificates(_as_sequence(value)))
         except PARSE_ERRORS:
             continue
     return out

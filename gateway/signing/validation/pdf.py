@@ -36,6 +36,7 @@ from gateway.signing.validation.signerinfo import (
     check_signer_info,
     embedded_certificates,
     present,
+    reusable_certificates,
 )
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
@@ -124,7 +125,9 @@ def _end(sig: EmbeddedPdfSignature) -> int:
         return 0
 
 
-def _byte_range_content(sig: EmbeddedPdfSignature, data: bytes) -> tuple[SignedContent | None, str]:
+def _byte_range_content(
+    sig: EmbeddedPdfSignature, data: bytes, name: str = "PDF document"
+) -> tuple[SignedContent | None, str]:
     """The signed bytes, or why the byte range is not acceptable."""
     try:
         br = [int(x) for x in sig.byte_range]
@@ -139,7 +142,7 @@ def _byte_range_content(sig: EmbeddedPdfSignature, data: bytes) -> tuple[SignedC
     if not (gap.startswith(b"<") and gap.endswith(b">")) or b">" in gap[:-1]:
         return None, "the bytes left out of the /ByteRange are not exactly the signature value"
     view = memoryview(data)
-    return SignedContent([view[start1:len1], view[start2:start2 + len2]], "PDF document"), ""
+    return SignedContent([view[start1:len1], view[start2:start2 + len2]], name), ""
 
 
 def _validate_signature(
@@ -154,7 +157,7 @@ def _validate_signature(
     if sig is None:
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, located.error)
         return
-    content, problem = _byte_range_content(sig, data)
+    content, problem = _byte_range_content(sig, data, policy.source_name or "PDF document")
     signed_data = sig.signed_data
     si = sig.signer_info
     certs = embedded_certificates(signed_data)
@@ -272,8 +275,8 @@ def dss_certs(sig: EmbeddedPdfSignature) -> list:
             for ref in dss.get_object().get("/Certs", []):
                 out.append(x509.Certificate.load(ref.get_object().data))
     except READ_ERRORS:
-        return out
-    return out
+        pass
+    return reusable_certificates(out)
 
 
 def _document_timestamp(
