@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -88,6 +89,8 @@ def detect(data: bytes) -> str:
 def read_bounded(path: Path, limit: int) -> bytes:
     """Read at most `limit` bytes; a larger file is an error, found without reading it all."""
     with path.open("rb") as f:
+        if path.is_file() and os.fstat(f.fileno()).st_size > limit:
+            raise InputTooLarge(f"{path.name}: larger than the limit of {limit} bytes")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise InputTooLarge(f"{path.name}: larger than the limit of {limit} bytes")
