@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -109,7 +108,10 @@ def _sign(data: bytes, root, ca, signer) -> bytes:
     return asyncio.run(s.async_sign_general_data(data, "sha256", detached=True)).dump()
 
 
-def _interleaved_medians(fns, rounds: int = ROUNDS) -> list[float]:
+def _interleaved_best(fns, rounds: int = ROUNDS) -> list[float]:
+    """Fastest time of each function, run in alternation. The minimum, not the median: other load
+    on the machine only ever adds time, and it hurts the longer, Python-heavy validation more than
+    the floor's two OpenSSL calls."""
     for fn in fns:
         fn()
     times: list[list[float]] = [[] for _ in fns]
@@ -118,7 +120,7 @@ def _interleaved_medians(fns, rounds: int = ROUNDS) -> list[float]:
             t = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
+    return [min(t) for t in times]
 
 
 def run() -> list[str]:
@@ -154,7 +156,7 @@ def run() -> list[str]:
         def validation() -> None:
             validate(folder / "doc.bin.p7s", policy())
 
-        t_floor, t_validate = _interleaved_medians([floor, validation])
+        t_floor, t_validate = _interleaved_best([floor, validation])
     ratio = t_validate / t_floor
     verdict = "ok" if ratio <= LIMIT else f"OVER the {LIMIT:g}x budget"
     return [
