@@ -48,7 +48,7 @@ M32 = 0xFFFFFFFF
 
 @lru_cache(maxsize=8)
 def round_tables(sbox: bytes = DKE1_UNPACKED) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Two 65536-entry tables: substitution of the low / high 16 bits followed by the 11-bit rotation."""
+    """Substitution of the low / high 16 bits followed by the 11-bit rotation (see encrypt_block)."""
     if len(sbox) != 128 or any(v > 15 for v in sbox):
         raise ValueError("bad GOST 28147 S-box")
     rows = [sbox[16 * i: 16 * i + 16] for i in range(8)]  # rows[0] = k8 (top nibble) ... rows[7] = k1
@@ -62,32 +62,81 @@ def round_tables(sbox: bytes = DKE1_UNPACKED) -> tuple[tuple[int, ...], tuple[in
 
     low = tuple(sub_rot(x, 0) for x in range(65536))
     high = tuple(sub_rot(x, 16) for x in range(65536))
-    return low, high
+    return low, high + high
 
 
 def encrypt_block(key: tuple[int, ...], block: int, tables: tuple[tuple[int, ...], tuple[int, ...]]) -> int:
-    """Encrypt one 64-bit block (little-endian int) with eight 32-bit key words."""
+    """Encrypt one 64-bit block (little-endian int) with eight 32-bit key words: 32 rounds, unrolled.
+
+    `n + k` is not reduced mod 2^32: the high table has 2^17 entries, its upper half repeating the
+    lower, so the carry out of bit 31 is dropped by the lookup itself.
+    """
     lo, hi = tables
+    k0, k1, k2, k3, k4, k5, k6, k7 = key
     n0 = block & M32
     n1 = block >> 32
-    k0, k1, k2, k3, k4, k5, k6, k7 = key
-    for ka, kb, kc, kd, ke, kf, kg, kh in ((k0, k1, k2, k3, k4, k5, k6, k7),) * 3 + (
-        (k7, k6, k5, k4, k3, k2, k1, k0),
-    ):
-        t = (n0 + ka) & M32
-        n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n1 + kb) & M32
-        n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n0 + kc) & M32
-        n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n1 + kd) & M32
-        n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n0 + ke) & M32
-        n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n1 + kf) & M32
-        n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n0 + kg) & M32
-        n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
-        t = (n1 + kh) & M32
-        n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k0
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k1
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k2
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k3
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k4
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k5
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k6
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k7
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k0
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k1
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k2
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k3
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k4
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k5
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k6
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k7
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k0
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k1
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k2
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k3
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k4
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k5
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k6
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k7
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k7
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k6
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k5
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k4
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k3
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k2
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n0 + k1
+    n1 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
+    t = n1 + k0
+    n0 ^= lo[t & 0xFFFF] ^ hi[t >> 16]
     return n1 | (n0 << 32)

@@ -4,7 +4,8 @@ A hashlib-like object: `update`, `digest`, `hexdigest`, `copy`. The S-box of the
 defaults to DKE No.1; a certificate's DSTU 4145 parameters may name another one (64-byte packed DKE).
 
 The state is kept as little-endian 256-bit integers; the mixing transformation psi is linear, so
-psi^61(H ^ psi(M ^ psi^12(S))) is evaluated as three precomputed linear maps over 16-bit words.
+psi^61(H ^ psi(M ^ psi^12(S))) is evaluated as one precomputed linear map over 48 16-bit words: for
+each input word, the pattern of output words it is XORed into (a multiplication spreads it).
 """
 
 from __future__ import annotations
@@ -32,18 +33,11 @@ def _psi_power(power: int) -> tuple[int, ...]:
     )
 
 
-_PSI61, _PSI62, _PSI74 = _psi_power(61), _psi_power(62), _psi_power(74)
-
-
-_WORDS = struct.Struct("<16H")
+#: psi^61(H) ^ psi^62(M) ^ psi^74(S) as one linear map over the 48 words of H || M || S
+_PATTERNS = _psi_power(61) + _psi_power(62) + _psi_power(74)
+_WORDS = struct.Struct("<48H")
 _KEY = struct.Struct("<8I")
-
-
-def _apply(patterns: tuple[int, ...], x: int) -> int:
-    r = 0
-    for w, p in zip(_WORDS.unpack(x.to_bytes(32, "little")), patterns, strict=True):
-        r ^= w * p
-    return r
+_BLOCKS = struct.Struct("<4Q")
 
 
 def _a(x: int) -> int:
@@ -61,8 +55,8 @@ def _tables(sbox: bytes):
     return round_tables(sbox)
 
 
-def compress(h: int, m: int, tables) -> int:
-    """One step H(i) = f(H(i-1), M(i)) on 256-bit little-endian integers."""
+def compress(h: int, m: int, m_bytes: bytes, tables) -> int:
+    """One step H(i) = f(H(i-1), M(i)) on 256-bit little-endian integers (m_bytes: m's 32 bytes)."""
     s0 = encrypt_block(_key(h ^ m), h & M64, tables)
     u = _a(h)
     v = _a(_a(m))
@@ -73,8 +67,11 @@ def compress(h: int, m: int, tables) -> int:
     u = _a(u)
     v = _a(_a(v))
     s3 = encrypt_block(_key(u ^ v), h >> 192, tables)
-    s = s0 | s1 << 64 | s2 << 128 | s3 << 192
-    return _apply(_PSI61, h) ^ _apply(_PSI62, m) ^ _apply(_PSI74, s)
+    r = 0
+    words = _WORDS.unpack(h.to_bytes(32, "little") + m_bytes + _BLOCKS.pack(s0, s1, s2, s3))
+    for w, p in zip(words, _PATTERNS, strict=True):
+        r ^= w * p
+    return r
 
 
 class GOST34311:
@@ -107,8 +104,9 @@ class GOST34311:
         h, total, tables = self._h, self._sum, self._tables
         mv = memoryview(data)
         for off in range(0, full, 32):
-            m = int.from_bytes(mv[off: off + 32], "little")
-            h = compress(h, m, tables)
+            block = mv[off: off + 32]
+            m = int.from_bytes(block, "little")
+            h = compress(h, m, bytes(block), tables)
             total += m
         self._h, self._sum = h, total & M256
         self._buf = data[full:]
@@ -121,11 +119,13 @@ class GOST34311:
     def digest(self) -> bytes:
         h, total, tables = self._h, self._sum, self._tables
         if self._buf:
-            m = int.from_bytes(self._buf, "little")
-            h = compress(h, m, tables)
+            block = self._buf.ljust(32, b"\0")
+            m = int.from_bytes(block, "little")
+            h = compress(h, m, block, tables)
             total = (total + m) & M256
-        h = compress(h, (self._length * 8) & M256, tables)
-        h = compress(h, total, tables)
+        length = (self._length * 8) & M256
+        h = compress(h, length, length.to_bytes(32, "little"), tables)
+        h = compress(h, total, total.to_bytes(32, "little"), tables)
         return h.to_bytes(32, "little")
 
     def hexdigest(self) -> str:
