@@ -86,6 +86,7 @@ def test_every_call_needs_a_valid_key(api):
         )
         assert anon.get("/healthz").status_code == 200  # the one call without a key
         assert anon.get("/openapi.json").status_code == 200
+        assert "swagger" in anon.get("/docs").text.lower()
         paths = anon.get("/openapi.json").json()["paths"]
         assert {
             "/api/v1/outgoing",
