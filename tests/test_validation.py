@@ -774,3 +774,15 @@ def test_signer_registry_code_is_reported(pki, tmp_path):
     assert (signer.edrpou, signer.drfo) == ("04056612", None)
     assert "Common Name: Mykolaiv city council seal" in signer.subject
     assert report.to_dict()["signatures"][0]["signer"]["edrpou"] == "04056612"
+
+
+def test_concurrent_validations_share_one_policy(pki, tmp_path):
+    """The REST API validates on worker threads with one policy object: results stay correct."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good, bad = sign_cms(pki, pki.signer, DOC), sign_cms(pki, pki.revoked, DOC)
+    (tmp_path / "doc.txt").write_bytes(DOC)
+    policy = pki.policy(offline=True, cache_dir=pki.crl_dir, detached={"doc.txt": tmp_path / "doc.txt"})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda sig: validate(sig, policy).subindication, [good, bad] * 6))
+    assert results == [None, SubIndication.REVOKED_NO_POE] * 6
