@@ -23,3 +23,9 @@ def register_with(algorithms: ModuleType) -> None:
         algorithms.register_digest(oid, name, HASHES[name])
     for oid in oids.SIGNATURE_OIDS:
         algorithms.register_signature(oid, "dstu4145", _make_verify(oid), oids.SIGNATURE_HASH.get(oid))
+    # certificates, CRLs and OCSP responses signed with DSTU 4145 (pyhanko-certvalidator hook)
+    set_validator = getattr(algorithms, "set_chain_signature_validator", None)
+    if set_validator is not None:
+        from gateway.crypto.ua.certvalidator import UA_SIGNATURE_VALIDATOR
+
+        set_validator(UA_SIGNATURE_VALIDATOR)
