@@ -33,6 +33,9 @@ class Curve:
     _table: list[list[tuple[int, int]]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        self._mul_b = self.field.const_mul(self.b)
+
     @property
     def m(self) -> int:
         return self.field.m
@@ -102,7 +105,7 @@ class Curve:
         x1s = sqr(x1)
         z1s = sqr(z1)
         z3 = mul(x1s, z1s)
-        bz4 = mul(self.b, sqr(z1s))
+        bz4 = self._mul_b(sqr(z1s))
         x3 = sqr(x1s) ^ bz4
         t = sqr(y1) ^ bz4
         if self.a:

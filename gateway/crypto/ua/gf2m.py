@@ -23,45 +23,89 @@ class Field:
         self.poly = (1 << m) | 1 | sum(1 << k for k in ks)
         self.mask = (1 << m) - 1
         self.nbytes = (m + 7) // 8
+        self._bind()
         self._trace_mask = self._compute_trace_mask()
 
     # --- basic operations ------------------------------------------------------------------
+    # mul / sqr / reduce are closures over the field's constants (set in _bind), with the reduction
+    # inlined: they run a few thousand times per scalar multiplication.
 
-    def reduce(self, r: int) -> int:
-        m, mask = self.m, self.mask
+    def _bind(self) -> None:
+        m, mask, nbytes = self.m, self.mask, self.nbytes
         ks = self.ks
-        if len(ks) == 3:
-            k1, k2, k3 = ks
-            while r >> m:
-                h = r >> m
-                r = (r & mask) ^ h ^ (h << k1) ^ (h << k2) ^ (h << k3)
-        else:
-            k1 = ks[0]
-            while r >> m:
-                h = r >> m
-                r = (r & mask) ^ h ^ (h << k1)
-        return r
+        k1 = ks[0]
+        k2, k3 = (ks[1], ks[2]) if len(ks) == 3 else (0, 0)
+        penta = len(ks) == 3
+        lo_t, hi_t = _SPREAD_LO, _SPREAD_HI
 
-    def mul(self, a: int, b: int) -> int:
-        if not a or not b:
-            return 0
-        a2 = a << 1
-        a3 = a2 ^ a
-        a4 = a << 2
-        a8 = a << 3
-        t = (0, a, a2, a3, a4, a4 ^ a, a4 ^ a2, a4 ^ a3,
-             a8, a8 ^ a, a8 ^ a2, a8 ^ a3, a8 ^ a4, a8 ^ a4 ^ a, a8 ^ a4 ^ a2, a8 ^ a4 ^ a3)
-        r = 0
-        for x in b.to_bytes((b.bit_length() + 7) >> 3, "big"):
-            r = (r << 8) ^ (t[x >> 4] << 4) ^ t[x & 15]
-        return self.reduce(r)
+        def reduce(r: int) -> int:
+            if penta:
+                while r >> m:
+                    h = r >> m
+                    r = (r & mask) ^ h ^ (h << k1) ^ (h << k2) ^ (h << k3)
+            else:
+                while r >> m:
+                    h = r >> m
+                    r = (r & mask) ^ h ^ (h << k1)
+            return r
 
-    def sqr(self, a: int) -> int:
-        raw = a.to_bytes(self.nbytes, "little")
-        out = bytearray(2 * self.nbytes)
-        out[0::2] = raw.translate(_SPREAD_LO)
-        out[1::2] = raw.translate(_SPREAD_HI)
-        return self.reduce(int.from_bytes(out, "little"))
+        def mul(a: int, b: int) -> int:
+            if not a or not b:
+                return 0
+            a2 = a << 1
+            a3 = a2 ^ a
+            a4 = a << 2
+            a8 = a << 3
+            t = (0, a, a2, a3, a4, a4 ^ a, a4 ^ a2, a4 ^ a3,
+                 a8, a8 ^ a, a8 ^ a2, a8 ^ a3, a8 ^ a4, a8 ^ a4 ^ a, a8 ^ a4 ^ a2, a8 ^ a4 ^ a3)
+            r = 0
+            for x in b.to_bytes((b.bit_length() + 7) >> 3, "big"):
+                r = (r << 8) ^ (t[x >> 4] << 4) ^ t[x & 15]
+            if penta:
+                while r >> m:
+                    h = r >> m
+                    r = (r & mask) ^ h ^ (h << k1) ^ (h << k2) ^ (h << k3)
+            else:
+                while r >> m:
+                    h = r >> m
+                    r = (r & mask) ^ h ^ (h << k1)
+            return r
+
+        def sqr(a: int) -> int:
+            raw = a.to_bytes(nbytes, "little")
+            out = bytearray(2 * nbytes)
+            out[0::2] = raw.translate(lo_t)
+            out[1::2] = raw.translate(hi_t)
+            r = int.from_bytes(out, "little")
+            if penta:
+                while r >> m:
+                    h = r >> m
+                    r = (r & mask) ^ h ^ (h << k1) ^ (h << k2) ^ (h << k3)
+            else:
+                while r >> m:
+                    h = r >> m
+                    r = (r & mask) ^ h ^ (h << k1)
+            return r
+
+        self.reduce = reduce
+        self.mul = mul
+        self.sqr = sqr
+
+    def const_mul(self, c: int):
+        """Multiplication by the fixed element c, with a 256-entry table of c (e.g. the curve's b)."""
+        t16 = [0] * 16
+        for i in range(1, 16):
+            t16[i] = t16[i >> 1] << 1 if not i & 1 else t16[i - 1] ^ c
+        table = tuple((t16[x >> 4] << 4) ^ t16[x & 15] for x in range(256))
+        reduce = self.reduce
+
+        def mul_c(b: int) -> int:
+            r = 0
+            for x in b.to_bytes((b.bit_length() + 7) >> 3, "big"):
+                r = (r << 8) ^ table[x]
+            return reduce(r)
+
+        return mul_c
 
     def inv(self, a: int) -> int:
         """Inverse by the extended Euclidean algorithm on polynomials."""
