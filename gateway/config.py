@@ -140,7 +140,21 @@ def _apply(section_obj: Any, section: str, values: dict[str, Any]) -> None:
             raise ConfigError(f"[{section}] {key}: expected true/false")
         if isinstance(current, list) and isinstance(value, str):
             value = [value]
+        _check_type(value, current, f"[{section}] {key}")
         setattr(section_obj, key, value)
+
+
+def _check_type(value: Any, current: Any, where: str) -> None:
+    """A value from the file has the type of the setting's default (an int is a fine float)."""
+    if isinstance(current, bool):
+        return  # checked by the caller
+    expected: tuple[type, ...] = (int, float) if isinstance(current, float) else (type(current),)
+    if isinstance(value, bool) or not isinstance(value, expected):
+        names = {int: "an integer", float: "a number", str: "a string", list: "a list"}
+        wanted = names.get(type(current), type(current).__name__)
+        raise ConfigError(f"{where}: expected {wanted}, got {value!r}")
+    if isinstance(current, list) and not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:

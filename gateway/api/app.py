@@ -36,13 +36,14 @@ def create_app(cfg: Config, *, workers: bool = True) -> FastAPI:
 
 def _dev_pki_lifespan(cfg: Config) -> Any:
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = None
         if cfg.dev_pki.serve and cfg.dev_pki.dir:
             from gateway.pki.dev import load_dev_pki
             from gateway.pki.services import start_pki_services
 
             services = start_pki_services(load_dev_pki(cfg.resolve(cfg.dev_pki.dir)))
+        app.state.dev_pki = services
         try:
             yield
         finally:

@@ -26,6 +26,9 @@ def healthz(request: Request) -> JSONResponse:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["seal"] = "loaded" if ctx.seal is not None else "not loaded"
         checks["workers"] = "running" if ctx.workers is not None else "off"
+    services = getattr(request.app.state, "dev_pki", None)
+    if services is not None:
+        checks["dev_pki"] = "served" if services.running_here else "shared"
     ok = checks.get("database") == "ok"
     body = {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from typing import Any
 
 from gateway.cli.common import add_config_argument, config_from_args
 
@@ -15,15 +17,77 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+class _StartupErrors:
+    """ASGI wrapper keeping the exception of a failed start-up (a wrong key password, a PKI port
+    held by another program, ...) so the CLI reports it as one line instead of uvicorn's traceback."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.error: BaseException | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_quietly(message: Any) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # the traceback text starlette puts there
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_quietly)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+def _listen(host: str, port: int) -> Any:
+    import socket
+
+    from gateway.errors import GatewayError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise GatewayError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, _type, _proto, _name, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)  # connections wait in the backlog until the app has started
+    except OSError as exc:
+        sock.close()
+        raise GatewayError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.errors import GatewayError
 
     cfg = config_from_args(args, required=True)
     host = args.host or cfg.server.host
     port = args.port if args.port is not None else cfg.server.port
-    app = create_app(cfg)
-    print(f"gateway serving on http://{host}:{port} (config {cfg.path})", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    if not isinstance(port, int) or not 0 <= port < 65536:
+        raise GatewayError(f"[server] port must be a number from 0 to 65535, got {port!r}")
+    sock = _listen(host, port)
+    app = _StartupErrors(create_app(cfg))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
+    logging.getLogger("uvicorn.error").addFilter(lambda _record: app.error is None)
+    print(f"gateway serving on http://{host}:{sock.getsockname()[1]} (config {cfg.path})", flush=True)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn's way of ending a failed start-up
+        if app.error is None:
+            raise
+    finally:
+        sock.close()
+    if app.error is not None:
+        if isinstance(app.error, GatewayError | OSError):
+            raise app.error
+        raise GatewayError(f"start-up failed: {type(app.error).__name__}: {app.error}")
     return 0

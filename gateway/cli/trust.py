@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.cli.common import add_config_argument, config_from_args
@@ -26,11 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _line(anchor) -> str:  # type: ignore[no-untyped-def]
+    """SHA-256 fingerprint, validity and subject of an anchor, on one line."""
     from gateway.signing.certificates import name_text
 
     cert = anchor.certificate
-    until = cert.not_valid_after.strftime("%Y-%m-%d")
-    return f"{anchor.fingerprint[:32]}  until {until}  {name_text(cert.subject)}"
+    since, until = (t.strftime("%Y-%m-%d") for t in (cert.not_valid_before, cert.not_valid_after))
+    expired = "  (EXPIRED)" if cert.not_valid_after < datetime.now(UTC) else ""
+    return f"{anchor.fingerprint}  {since}..{until}  {name_text(cert.subject)}{expired}"
 
 
 def run_add(args: argparse.Namespace) -> int:

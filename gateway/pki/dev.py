@@ -86,7 +86,7 @@ def _new_key(kind: str) -> bytes:
     )
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -129,20 +129,20 @@ def create_dev_pki(dir: Path, *, name: str, edrpou: str, port: int) -> DevPki:
     (dir / "keys").mkdir(parents=True, exist_ok=True)
     os.chmod(dir / "keys", 0o700)
     for label, kind in KEYS.items():
-        _write_private(dir / "keys" / f"{label}.key.pem", _new_key(kind))
+        write_private(dir / "keys" / f"{label}.key.pem", _new_key(kind))
     base_url = f"http://127.0.0.1:{port}"
     now = datetime.now(UTC).replace(microsecond=0)
     (dir / "certomancer.yml").write_text(
         render_config(name=name, edrpou=edrpou, base_url=base_url, now=now), encoding="utf-8"
     )
     password = secrets.token_urlsafe(18).encode()
-    _write_private(dir / "password.txt", password + b"\n")
+    write_private(dir / "password.txt", password + b"\n")
     arch = load_architecture(dir)
     for label in PUBLISHED_CERTS:
         (dir / f"{label}.pem").write_bytes(_pem(arch.get_cert(CertLabel(label)).dump()))
     for label in SIGNERS:
         p12 = arch.package_pkcs12(CertLabel(label), password=password)
-        _write_private(dir / f"{label}.p12", p12)
+        write_private(dir / f"{label}.p12", p12)
     meta = {"name": name, "edrpou": edrpou, "port": port, "base_url": base_url, "created": now.isoformat()}
     (dir / "pki.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return load_dev_pki(dir)
@@ -200,7 +200,7 @@ def organization_seal(pki: DevPki, *, name: str, edrpou: str) -> tuple[Path, Pat
     import yaml
     from certomancer.registry import CertLabel
 
-    _write_private(pki.dir / "keys" / f"{label}.key.pem", _new_key("rsa2048"))
+    write_private(pki.dir / "keys" / f"{label}.key.pem", _new_key("rsa2048"))
     config = yaml.safe_load(pki.config_file.read_text(encoding="utf-8"))
     config["keysets"]["dev"]["keys"][label] = {"path": f"{label}.key.pem"}
     arch_cfg = config["pki-architectures"][ARCH]
@@ -221,5 +221,5 @@ def organization_seal(pki: DevPki, *, name: str, edrpou: str) -> tuple[Path, Pat
     os.replace(tmp, pki.config_file)
     arch = load_architecture(pki.dir)
     pem_path.write_bytes(_pem(arch.get_cert(CertLabel(label)).dump()))
-    _write_private(p12, arch.package_pkcs12(CertLabel(label), password=pki.password()))
+    write_private(p12, arch.package_pkcs12(CertLabel(label), password=pki.password()))
     return p12, pem_path

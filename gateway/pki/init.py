@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import uuid
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import tomli_w
 
 from gateway.errors import GatewayError
-from gateway.pki.dev import create_dev_pki, organization_seal
+from gateway.pki.dev import DevPki, create_dev_pki, organization_seal, write_private
 from gateway.signing.certificates import fingerprint, load_certificates
 
 HEADER = """\
@@ -22,6 +23,8 @@ def init_gateway(
     target: Path, *, name: str, edrpou: str, port: int, pki_dir: Path | None = None, force: bool = False
 ) -> Path:
     """Write `target/gateway.toml` with a development PKI (own, or the shared one in `pki_dir`)."""
+    if not edrpou.isdigit() or len(edrpou) != 8:
+        raise GatewayError(f"--edrpou must be the 8 digits of an EDRPOU code, got {edrpou!r}")
     target = target.resolve()
     config_path = target / "gateway.toml"
     if config_path.exists() and not force:
@@ -29,7 +32,8 @@ def init_gateway(
     target.mkdir(parents=True, exist_ok=True)
     pki_dir = (pki_dir or target / "pki").resolve()
     pki = create_dev_pki(pki_dir, name=name, edrpou=edrpou, port=port + 1)
-    seal_p12, _seal_pem = organization_seal(pki, name=name, edrpou=edrpou)
+    seal_p12, seal_pem = organization_seal(pki, name=name, edrpou=edrpou)
+    key, password_file = _own_seal_copy(pki, seal_p12, seal_pem, target / "keys")
 
     trust_dir = target / "trust"
     trust_dir.mkdir(exist_ok=True)
@@ -46,8 +50,8 @@ def init_gateway(
         "server": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
         "database": {"url": f"sqlite:///{target / 'gateway.db'}"},
         "signing": {
-            "key": str(seal_p12),
-            "key_password_file": str(pki.password_file),
+            "key": _relative(key, target),
+            "key_password_file": _relative(password_file, target),
             "tsa_url": pki.tsa_url,
             "default_level": "B-T",
         },
@@ -55,9 +59,40 @@ def init_gateway(
         "sev": {"enabled": False, "url": "", "system_id": "", "password_env": "GATEWAY_SEV_PASSWORD",
                 "poll_seconds": 5.0},
         "storage": {"dir": "storage"},
-        "dev_pki": {"dir": str(pki.dir), "serve": True, "port": pki.port},
+        "dev_pki": {"dir": _relative(pki.dir, target), "serve": True, "port": pki.port},
     }
     for sub in ("storage", "cache/revocation"):
         (target / sub).mkdir(parents=True, exist_ok=True)
     config_path.write_text(HEADER + tomli_w.dumps(config), encoding="utf-8")
     return config_path
+
+
+def _own_seal_copy(pki: DevPki, seal_p12: Path, seal_pem: Path, keys: Path) -> tuple[Path, Path]:
+    """The gateway's seal as `keys/seal.p12` under a password of its own (`keys/seal-password.txt`,
+    0600), so a gateway sharing a PKI never needs the PKI's password."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
+
+    keys.mkdir(mode=0o700, exist_ok=True)
+    key, cert, chain = pkcs12.load_key_and_certificates(seal_p12.read_bytes(), pki.password())
+    password = secrets.token_urlsafe(18).encode()
+    encryption = (
+        PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(100_000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(password)
+    )
+    p12 = pkcs12.serialize_key_and_certificates(b"seal", key, cert, chain, encryption)  # type: ignore[arg-type]
+    write_private(keys / "seal.p12", p12)
+    write_private(keys / "seal-password.txt", password + b"\n")
+    shutil.copyfile(seal_pem, keys / "seal.pem")
+    return keys / "seal.p12", keys / "seal-password.txt"
+
+
+def _relative(path: Path, base: Path) -> str:
+    """`path` relative to the configuration's folder when inside it (the folder can move)."""
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
