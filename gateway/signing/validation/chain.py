@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from asn1crypto import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from gateway.signing.certificates import name_text
@@ -177,6 +178,8 @@ def assess_signer(
         crls=crls,
         ocsps=ocsps,
         allow_fetching=not policy.offline,
+        # synchronous fetchers: aiohttp's default leaves a client session open at exit
+        fetcher_backend=None if policy.offline else RequestsFetcherBackend(per_request_timeout=10),
         moment=moment,
         revocation_mode="hard-fail",
         retroactive_revinfo=True,
