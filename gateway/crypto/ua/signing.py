@@ -1,0 +1,163 @@
+"""DSTU 4145 signing keys: PEM bundles (PKCS#8 key + certificate chain), a pyhanko Signer, and a
+development key for `gateway init --dstu`.
+
+A bundle is a PEM file holding one unencrypted `PRIVATE KEY` (PKCS#8, DSTU 4145 algorithm OID and
+named-curve parameters, see `keys.private_key_to_pkcs8`) and `CERTIFICATE` blocks: the signer's
+certificate (the one matching the key) and its chain. Ukrainian Key-6.dat / JKS containers are not
+read here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asn1crypto import algos, pem, x509
+from pyhanko.sign.signers import Signer
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from gateway.crypto.ua import oids
+from gateway.crypto.ua.cms import sign_cms
+from gateway.crypto.ua.curves import curve_by_m
+from gateway.crypto.ua.dstu4145 import DSTUError, PrivateKey, encode_signature, generate_private_key
+from gateway.crypto.ua.keys import load_private_key, load_public_key, private_key_to_pkcs8
+from gateway.crypto.ua.verify import hasher_for
+from gateway.crypto.ua.x509 import issue_certificate
+
+MAX_BUNDLE_BYTES = 1024 * 1024
+DIGESTS = frozenset(oids.DIGEST_OIDS.values())
+
+
+@dataclass(repr=False)
+class DSTUKeyBundle:
+    key: PrivateKey
+    little_endian: bool
+    certificate: x509.Certificate
+    chain: list[x509.Certificate] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # never shows key material
+        return f"<DSTUKeyBundle {self.certificate.subject.human_friendly!r}>"
+
+    def sign_raw(self, data: bytes, digest_algorithm: str = "gost34311") -> bytes:
+        """The signature value over `data` hashed with GOST 34.311 (the certificate's DKE) or Kupyna."""
+        if digest_algorithm not in DIGESTS:
+            raise DSTUError(f"DSTU 4145 keys sign with GOST 34.311 or Kupyna, not {digest_algorithm}")
+        h = hasher_for(digest_algorithm, load_public_key(self.certificate.public_key))
+        h.update(data)
+        r, s = self.key.sign(h.digest())
+        return encode_signature(self.key.curve, r, s, self.little_endian)
+
+    def sign_cades(self, data: bytes, *, detached: bool = True, digest: str = "gost34311") -> bytes:
+        """CAdES-BES (DER ContentInfo) over `data`."""
+        return sign_cms(data, self.key, self.certificate, self.chain, digest=digest, detached=detached,
+                        little_endian=self.little_endian)
+
+
+def is_dstu_bundle(data: bytes) -> bool:
+    """A PEM text whose private key is a DSTU 4145 PKCS#8 key."""
+    if not pem.detect(data):
+        return False
+    for kind, _headers, der in pem.unarmor(data, multiple=True):
+        if kind == "PRIVATE KEY":
+            try:
+                load_private_key(der)
+            except DSTUError:
+                return False
+            return True
+    return False
+
+
+def load_bundle(path: Path) -> DSTUKeyBundle:
+    try:
+        if path.stat().st_size > MAX_BUNDLE_BYTES:
+            raise DSTUError(f"{path}: too large for a key file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DSTUError(f"cannot read key file {path}: {exc.strerror}") from None
+    return parse_bundle(data)
+
+
+def parse_bundle(data: bytes) -> DSTUKeyBundle:
+    if not pem.detect(data):
+        raise DSTUError("a DSTU 4145 key file is PEM: PRIVATE KEY and CERTIFICATE blocks")
+    key: tuple[PrivateKey, bool] | None = None
+    certs: list[x509.Certificate] = []
+    try:
+        for kind, _headers, der in pem.unarmor(data, multiple=True):
+            if kind == "ENCRYPTED PRIVATE KEY":
+                raise DSTUError("encrypted DSTU 4145 keys are not supported: store the key unencrypted "
+                                "in a protected file or use a token")
+            if kind == "PRIVATE KEY":
+                key = load_private_key(der)
+            elif kind == "CERTIFICATE":
+                certs.append(x509.Certificate.load(der))
+    except DSTUError:
+        raise
+    except ValueError as exc:
+        raise DSTUError(f"not a readable PEM key file ({type(exc).__name__})") from None
+    if key is None:
+        raise DSTUError("the key file holds no PRIVATE KEY")
+    private, little_endian = key
+    point = private.public_point
+    for cert in certs:
+        try:
+            if load_public_key(cert.public_key).key.point == point:
+                chain = [c for c in certs if c is not cert]
+                return DSTUKeyBundle(private, little_endian, cert, chain)
+        except (DSTUError, ValueError, KeyError):
+            continue
+    raise DSTUError("no certificate in the key file matches the private key")
+
+
+class DSTUSigner(Signer):
+    """A pyhanko Signer over a loaded DSTU 4145 key (signature value: raw r||s / s||r octets)."""
+
+    def __init__(self, bundle: DSTUKeyBundle) -> None:
+        store = SimpleCertificateStore()
+        store.register_multiple([bundle.certificate, *bundle.chain])
+        oid = oids.DSTU4145_LE if bundle.little_endian else oids.DSTU4145_BE
+        super().__init__(signing_cert=bundle.certificate, cert_registry=store, embed_roots=True,
+                         signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": oid}))
+        self._bundle = bundle
+
+    def get_signature_mechanism_for_digest(self, digest_algorithm: str | None) -> algos.SignedDigestAlgorithm:
+        return self.signature_mechanism
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        return self.sign_raw(data, digest_algorithm)
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        return self._bundle.sign_raw(data, digest_algorithm)
+
+
+def make_dev_bundle(common_name: str, *, edrpou: str | None = None, drfo: str | None = None, m: int = 257,
+                    days: int = 365) -> tuple[bytes, x509.Certificate]:
+    """A development key: a fresh DSTU 4145 root and a signer certificate it issued.
+    Returns (PEM bundle of key + signer certificate + root, root certificate to trust)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    curve = curve_by_m(m)
+    root_key = generate_private_key(curve)
+    root_name = x509.Name.build({"country_name": "UA", "common_name": f"{common_name} development DSTU root"})
+    root = issue_certificate(root_name, root_key.public_key(), root_key,
+                             not_before=now - timedelta(minutes=5), not_after=now + timedelta(days=days),
+                             ca=True)
+    key = generate_private_key(curve)
+    subject = x509.Name.build({"country_name": "UA", "common_name": common_name,
+                               **({"organization_identifier": f"NTRUA-{edrpou}"} if edrpou else {})})
+    cert = issue_certificate(subject, key.public_key(), root_key, issuer=root,
+                             not_before=now - timedelta(minutes=5), not_after=now + timedelta(days=days),
+                             edrpou=edrpou, drfo=drfo)
+    parts = [pem.armor("PRIVATE KEY", private_key_to_pkcs8(key)), pem.armor("CERTIFICATE", cert.dump()),
+             pem.armor("CERTIFICATE", root.dump())]
+    return b"".join(parts), root
+
+
+def write_dev_bundle(path: Path, common_name: str, **kw) -> x509.Certificate:
+    """Write a development key bundle (mode 0600); returns the root certificate to trust."""
+    data, root = make_dev_bundle(common_name, **kw)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return root
