@@ -9,10 +9,13 @@ checks work for real on a machine without internet.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,13 +120,32 @@ def load_architecture(pki_dir: Path):  # -> certomancer PKIArchitecture
     return cfg.get_pki_arch(ArchLabel(ARCH))
 
 
+@contextmanager
+def _locked(dir: Path) -> Iterator[None]:
+    """One writer at a time in a PKI folder (two `gateway init --pki` may run at once)."""
+    dir.mkdir(parents=True, exist_ok=True)
+    with open(dir / ".lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def create_dev_pki(dir: Path, *, name: str, edrpou: str, port: int) -> DevPki:
     """Make a development PKI in `dir` (or load the one already there)."""
     dir = Path(dir)
-    if (dir / "pki.json").exists():
+    if (dir / "pki.json").exists():  # written last: the PKI is complete
         return load_dev_pki(dir)
     if not edrpou.isdigit() or len(edrpou) not in (8, 10):
         raise GatewayError(f"EDRPOU must be 8 digits, got {edrpou!r}")
+    with _locked(dir):
+        if (dir / "pki.json").exists():
+            return load_dev_pki(dir)
+        return _create(dir, name=name, edrpou=edrpou, port=port)
+
+
+def _create(dir: Path, *, name: str, edrpou: str, port: int) -> DevPki:
     from certomancer.registry import CertLabel
 
     (dir / "keys").mkdir(parents=True, exist_ok=True)
@@ -193,10 +215,17 @@ def organization_seal(pki: DevPki, *, name: str, edrpou: str) -> tuple[Path, Pat
         return pki.seal_p12, pki.seal_cert
     label = f"seal-{edrpou}"
     p12, pem_path = pki.dir / f"{label}.p12", pki.dir / f"{label}.pem"
-    if p12.exists():
+    if p12.exists():  # written last: the seal is complete
         return p12, pem_path
     if not edrpou.isdigit() or len(edrpou) not in (8, 10):
         raise GatewayError(f"EDRPOU must be 8 digits, got {edrpou!r}")
+    with _locked(pki.dir):
+        if not p12.exists():
+            _add_seal(pki, label, name=name, edrpou=edrpou)
+    return p12, pem_path
+
+
+def _add_seal(pki: DevPki, label: str, *, name: str, edrpou: str) -> None:
     import yaml
     from certomancer.registry import CertLabel
 
@@ -220,6 +249,5 @@ def organization_seal(pki: DevPki, *, name: str, edrpou: str) -> tuple[Path, Pat
     tmp.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     os.replace(tmp, pki.config_file)
     arch = load_architecture(pki.dir)
-    pem_path.write_bytes(_pem(arch.get_cert(CertLabel(label)).dump()))
-    write_private(p12, arch.package_pkcs12(CertLabel(label), password=pki.password()))
-    return p12, pem_path
+    (pki.dir / f"{label}.pem").write_bytes(_pem(arch.get_cert(CertLabel(label)).dump()))
+    write_private(pki.dir / f"{label}.p12", arch.package_pkcs12(CertLabel(label), password=pki.password()))
