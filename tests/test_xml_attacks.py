@@ -287,3 +287,27 @@ def test_damaged_signatures_always_give_a_clear_report(ident):
         assert not any(r.startswith("cannot validate") or "malformed signature (" in r for r in reasons), (
             reasons
         )
+
+
+def test_many_references_to_a_big_document_are_bounded(ident):
+    """500 references each canonicalizing a 1 MiB document: refused once the work budget is spent,
+    not 500 times the work."""
+    import time
+
+    from gateway.signing.validation.policy import ValidationPolicy
+    from gateway.signing.validation.xml import validate_signatures
+
+    body = "".join(f"<item>{i:06d}</item>" for i in range(60_000))
+    signed = sign_enveloped(ident["key"], f"<doc>{body}</doc>".encode(), XadesOptions())
+    tree = parse_xml(signed)
+    si = tree.getroot().find("ds:Signature/ds:SignedInfo", NS)
+    first = si.find("ds:Reference", NS)
+    for _ in range(500):
+        si.insert(0, copy.deepcopy(first))
+    started = time.monotonic()
+    [report] = validate_signatures(
+        tree, lambda uri: None, ValidationPolicy(offline=True), budget=64 * 1024 * 1024
+    )
+    assert time.monotonic() - started < 20
+    assert not report.intact and report.indication != "TOTAL_PASSED"
+    assert any("bytes of processing" in e for e in report.errors)

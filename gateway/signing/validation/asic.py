@@ -30,7 +30,7 @@ from gateway.signing.validation.signerinfo import SignedContent
 from gateway.signing.validation.xml import validate_signatures
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.parser import XmlParseError, parse_xml
-from gateway.signing.xml.xmldsig import DS, StructureError, b64decode
+from gateway.signing.xml.xmldsig import DEFAULT_BUDGET, DS, StructureError, b64decode
 
 ASIC_NS = "http://uri.etsi.org/02918/v1.2.1#"
 _CADES_SIG = re.compile(r"META-INF/[^/]*signature[^/]*\.p7s", re.IGNORECASE)
@@ -238,7 +238,8 @@ def _xades(container: Container, name: str, policy: ValidationPolicy) -> list[Si
         content = container.files.get(entry)
         return (entry, content) if content is not None and entry != name else None
 
-    sigs = validate_signatures(tree, resolve, policy)
+    budget = DEFAULT_BUDGET + 8 * len(container.files[name]) + 2 * sum(map(len, container.files.values()))
+    sigs = validate_signatures(tree, resolve, policy, budget=budget)
     for sig in sigs:
         sig.id = f"{name}:{sig.id}"
     if not sigs:

@@ -36,6 +36,7 @@ from gateway.signing.xml.c14n import C14N_10, NodeSet, UnsupportedCanonicalizati
 from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xades import etsi_child, etsi_children, etsi_path, is_etsi, is_signed_properties_type
 from gateway.signing.xml.xmldsig import (
+    DEFAULT_BUDGET,
     DS,
     DetachedResolver,
     ReferenceProcessor,
@@ -61,7 +62,9 @@ def validate_xml(data: bytes, policy: ValidationPolicy) -> ValidationReport:
     except XmlParseError as exc:
         return format_failure("XML", str(exc))
     report = ValidationReport(container="XML", validation_time=validation_time(policy))
-    report.signatures = validate_signatures(tree, policy_resolver(policy), policy)
+    detached = sum(_size(p) for p in policy.detached.values())
+    budget = DEFAULT_BUDGET + 8 * len(data) + 2 * detached
+    report.signatures = validate_signatures(tree, policy_resolver(policy), policy, budget=budget)
     if not report.signatures:
         report.errors.append("the XML document contains no ds:Signature")
     return report
@@ -94,13 +97,32 @@ def find_signatures(tree: etree._ElementTree) -> list[etree._Element]:
     return list(tree.getroot().iter(q("Signature")))
 
 
+def _size(path: Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
 def validate_signatures(
-    tree: etree._ElementTree, resolver: DetachedResolver, policy: ValidationPolicy
+    tree: etree._ElementTree,
+    resolver: DetachedResolver,
+    policy: ValidationPolicy,
+    *,
+    budget: int = DEFAULT_BUDGET,
 ) -> list[SignatureReport]:
-    processor = ReferenceProcessor(tree, resolver)
-    reports = []
-    for i, sig_el in enumerate(find_signatures(tree)[:MAX_SIGNATURES], 1):
-        reports.append(validate_signature(sig_el, processor, policy, f"S{i}"))
+    """Reports for the ds:Signature elements of `tree` (at most MAX_SIGNATURES; `budget` bounds the
+    octets their references may produce together)."""
+    processor = ReferenceProcessor(tree, resolver, budget)
+    found = find_signatures(tree)
+    reports = [
+        validate_signature(el, processor, policy, f"S{i}") for i, el in enumerate(found[:MAX_SIGNATURES], 1)
+    ]
+    if len(found) > MAX_SIGNATURES:
+        for report in reports:
+            report.warnings.append(
+                f"the document has {len(found)} signatures; only {MAX_SIGNATURES} are validated"
+            )
     return reports
 
 

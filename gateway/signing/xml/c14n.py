@@ -144,6 +144,24 @@ def _standalone(el: etree._Element, *, inherit_xml_attributes: bool) -> etree._E
     return parse_xml(xml, max_bytes=max(len(xml), 1) * 2)
 
 
+def _path(el: etree._Element, root: etree._Element) -> list[int] | None:
+    """Child indexes leading from `root` to `el`, or None if `el` is not in root's tree."""
+    steps = []
+    while el is not root:
+        parent = el.getparent()
+        if parent is None:
+            return None
+        steps.append(parent.index(el))
+        el = parent
+    return steps[::-1]
+
+
+def _follow(root: etree._Element, steps: list[int]) -> etree._Element:
+    for i in steps:
+        root = root[i]
+    return root
+
+
 def _copy_without(node: Node, excluded: etree._Element) -> Node:
     """A copy of `node`'s whole document without `excluded` (its tail text stays in place).
 
@@ -151,12 +169,13 @@ def _copy_without(node: Node, excluded: etree._Element) -> Node:
     change later canonicalizations of the verified tree.
     """
     tree = node if isinstance(node, etree._ElementTree) else node.getroottree()
-    order = {id(e): i for i, e in enumerate(tree.getroot().iter())}
-    if id(excluded) not in order or (not isinstance(node, etree._ElementTree) and id(node) not in order):
+    root = tree.getroot()
+    gone_path = _path(excluded, root)
+    node_path = [] if isinstance(node, etree._ElementTree) else _path(node, root)
+    if gone_path is None or node_path is None:
         return node
     copy = deepcopy(tree)
-    elements = list(copy.getroot().iter())
-    gone = elements[order[id(excluded)]]
+    gone = _follow(copy.getroot(), gone_path)
     parent = gone.getparent()
     if parent is not None:
         if gone.tail:
@@ -168,4 +187,4 @@ def _copy_without(node: Node, excluded: etree._Element) -> Node:
         parent.remove(gone)
     if isinstance(node, etree._ElementTree):
         return copy
-    return elements[order[id(node)]]
+    return _follow(copy.getroot(), node_path)

@@ -32,6 +32,7 @@ XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 ID_ATTRIBUTES = ("Id", "ID", "id", XML_ID)
 MAX_REFERENCES = 1000
 MAX_TRANSFORMS = 10
+DEFAULT_BUDGET = 256 * 1024 * 1024
 
 #: a detached content by reference URI (None: the URI was absent) -> bytes, or None if not supplied
 DetachedResolver = Callable[[str | None], "tuple[str, bytes] | None"]
@@ -208,10 +209,23 @@ def safe_relative_uri(uri: str) -> str | None:
 class ReferenceProcessor:
     """Dereferences and transforms the references of the signatures of one document."""
 
-    def __init__(self, tree: etree._ElementTree, detached: DetachedResolver) -> None:
+    def __init__(
+        self, tree: etree._ElementTree, detached: DetachedResolver, budget: int = DEFAULT_BUDGET
+    ) -> None:
         self.tree = tree
         self.ids = IdIndex(tree.getroot())
         self.detached = detached
+        #: octets all references together may produce (many references to one big document would
+        #: otherwise canonicalize it again and again)
+        self.budget = budget
+        self.work = 0
+
+    def _spend(self, data: bytes | NodeSet) -> bytes | NodeSet:
+        if isinstance(data, bytes):
+            self.work += len(data)
+            if self.work > self.budget:
+                raise StructureError(f"the references need more than {self.budget} bytes of processing")
+        return data
 
     def process(
         self, ref: etree._Element, signature: etree._Element, *, digest: bool = True
@@ -220,18 +234,20 @@ class ReferenceProcessor:
         dm = child(ref, "DigestMethod")
         res.digest_uri = dm.get("Algorithm") or "" if dm is not None else ""
         try:
-            data = self._dereference(res)
+            if self.work > self.budget:
+                raise StructureError(f"the references need more than {self.budget} bytes of processing")
+            data = self._spend(self._dereference(res))
             transforms = child(ref, "Transforms")
             items = transforms.findall(q("Transform")) if transforms is not None else []
             if len(items) > MAX_TRANSFORMS:
                 raise StructureError("too many transforms")
             for tr in items:
-                data = self._transform(tr, data, signature)
+                data = self._spend(self._transform(tr, data, signature))
             res.result = data
             res.found = True
             if not digest:
                 return res
-            res.output = data if isinstance(data, bytes) else canonicalize(data, C14N_10)
+            res.output = data if isinstance(data, bytes) else self._spend(canonicalize(data, C14N_10))
             dv = child(ref, "DigestValue")
             if dm is None or dv is None:
                 raise StructureError("a ds:Reference lacks DigestMethod or DigestValue")
