@@ -24,6 +24,8 @@ MAX_RATIO = 200
 RATIO_FLOOR = 1024 * 1024
 MAX_MIMETYPE = 256
 SAMPLE = 512
+#: fast deflate: for letters and scans a higher level saves little and costs several times the time
+DEFLATE_LEVEL = 1
 
 
 class ContainerError(ValueError):
@@ -187,6 +189,6 @@ def write_container(mimetype: str, files: Iterable[tuple[str, bytes]], comment: 
             zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED if compressible(content) else zipfile.ZIP_STORED
             zi.external_attr = 0o644 << 16
-            zf.writestr(zi, content)
+            zf.writestr(zi, content, compresslevel=DEFLATE_LEVEL)
         zf.comment = comment
     return buf.getvalue()
