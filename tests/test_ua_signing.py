@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,34 @@ def test_bad_bundles_are_refused(dev_key, tmp_path: Path) -> None:
     with pytest.raises(DSTUError, match="cannot read"):
         load_bundle(tmp_path / "missing.pem")
     assert not is_dstu_bundle(b"not pem")
+
+
+def test_gateway_sign_and_verify_with_a_dstu_key(dev_key, tmp_path: Path) -> None:
+    """`gateway sign` with a DSTU 4145 PEM bundle (no password), `gateway verify` trusting its root."""
+    key_path, root = dev_key
+    (tmp_path / "root.pem").write_bytes(pem.armor("CERTIFICATE", root.dump()))
+    (tmp_path / "gateway.toml").write_text("")
+    doc = tmp_path / "letter.txt"
+    doc.write_bytes("Рішення сесії міської ради\n".encode() * 100)
+
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
+                              timeout=300, check=False, cwd=tmp_path)
+
+    signed = gateway("sign", "--config", "gateway.toml", "--format", "cades", "--level", "B-B", "--key",
+                     str(key_path), "--out", "letter.txt.p7s", "letter.txt")
+    assert signed.returncode == 0, signed.stderr
+    si = cms.ContentInfo.load((tmp_path / "letter.txt.p7s").read_bytes())["content"]["signer_infos"][0]
+    assert si["signature_algorithm"]["algorithm"].native == "dstu4145le"
+    assert si["digest_algorithm"]["algorithm"].native == "gost34311"
+    checked = gateway("verify", "--config", "gateway.toml", "--json", "--offline", "--trust", "root.pem",
+                      "--detached", "letter.txt", "letter.txt.p7s")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["indication"] == "TOTAL_PASSED"
+    assert report["signatures"][0]["algorithm"] == {"digest": "gost34311", "signature": "dstu4145"}
+    assert report["signatures"][0]["signer"]["edrpou"] == "04056612"
+    doc.write_bytes(doc.read_bytes() + b" ")
+    changed = gateway("verify", "--config", "gateway.toml", "--offline", "--trust", "root.pem",
+                      "--detached", "letter.txt", "letter.txt.p7s")
+    assert changed.returncode == 1

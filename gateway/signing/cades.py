@@ -96,9 +96,21 @@ def _der_seq(*parts: bytes) -> bytes:
     return _der_header(0x30, len(body)) + body
 
 
+def new_hash(name: str, data: bytes = b""):
+    """hashlib.new, falling back to the validation algorithm registry (GOST 34.311, Kupyna)."""
+    try:
+        return hashlib.new(name, data)
+    except ValueError:
+        from gateway.signing.validation.algorithms import digest_by_name
+
+        h = digest_by_name(name).factory()
+        h.update(data)
+        return h
+
+
 def hash_stream(stream: BinaryIO, digest_algorithm: str, chunk: int = CHUNK) -> bytes:
     """Digest of a stream, read in chunks."""
-    h = hashlib.new(digest_algorithm)
+    h = new_hash(digest_algorithm)
     buf = bytearray(chunk)
     view = memoryview(buf)
     while True:
@@ -145,13 +157,24 @@ class _Template:
     certificates: bytes
 
 
+def _signing_certificate_v2(cert: x509.Certificate, digest: str) -> bytes:
+    """ESSCertIDv2 of the signer's certificate (RFC 5035), hashed with the signature's digest."""
+    from asn1crypto import tsp
+
+    return tsp.SigningCertificateV2({"certs": [{
+        "hash_algorithm": {"algorithm": digest},
+        "cert_hash": new_hash(digest, cert.dump()).digest(),
+        "issuer_serial": {"issuer": [x509.GeneralName({"directory_name": cert.issuer})],
+                          "serial_number": cert.serial_number},
+    }]}).dump()
+
+
 def _template(key: SigningKey, digest: str) -> _Template:
     """Built once per key and digest: asn1crypto is slow, the per-signature work is plain bytes."""
     found = key.derived.get(("cades-template", digest))
     if isinstance(found, _Template):
         return found
     from asn1crypto import algos
-    from pyhanko.sign.general import as_signing_certificate_v2
 
     cert = key.certificate
     sid = cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
@@ -159,7 +182,7 @@ def _template(key: SigningKey, digest: str) -> _Template:
     digest_alg = algos.DigestAlgorithm({"algorithm": digest}).dump()
     certs = {cms.CertificateChoices(name="certificate", value=c).dump() for c in [cert, *key.chain]}
     tpl = _Template(
-        signing_cert_attr=_attr(_OID_SIGNING_CERT_V2, as_signing_certificate_v2(cert, digest).dump()),
+        signing_cert_attr=_attr(_OID_SIGNING_CERT_V2, _signing_certificate_v2(cert, digest)),
         signer_head=core.Integer(1).dump() + sid.dump() + digest_alg,
         signature_algorithm=key.signer.get_signature_mechanism_for_digest(digest).dump(),
         digest_algorithms=_set_of([digest_alg]),
@@ -194,7 +217,7 @@ def cades_bb_der(key: SigningKey, data_digest: bytes, digest: str,
 
 async def _add_signature_timestamp(ci: cms.ContentInfo, digest: str, options: CadesOptions) -> None:
     si = ci["content"]["signer_infos"][0]
-    imprint = hashlib.new(digest, si["signature"].native).digest()
+    imprint = new_hash(digest, si["signature"].native).digest()
     token = await _timestamper(options.tsa_url).async_timestamp(imprint, digest)
     _append_unsigned(si, cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]}))
 
@@ -240,7 +263,7 @@ def sign_cades_bytes(key: SigningKey, data: bytes, options: CadesOptions, *, att
     """CAdES over in-memory data (small documents, container manifests); DER bytes."""
     digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
     options = dataclasses.replace(options, digest_algorithm=digest)
-    ci = cades_signature(key, hashlib.new(digest, data).digest(), options)
+    ci = cades_signature(key, new_hash(digest, data).digest(), options)
     if attached:
         ci["content"]["encap_content_info"] = {"content_type": "data", "content": data}
     return ci.dump()
@@ -356,7 +379,7 @@ def ats_hash_index_v3(sd: cms.SignedData, si: cms.SignerInfo, hash_algorithm: st
     """DER of ATSHashIndexV3 (EN 319 122-1 5.5.2) over the signature's current state."""
 
     def octets(items: Iterable[bytes]) -> bytes:
-        return _der_seq(*(core.OctetString(hashlib.new(hash_algorithm, i).digest()).dump() for i in items))
+        return _der_seq(*(core.OctetString(new_hash(hash_algorithm, i).digest()).dump() for i in items))
 
     certs = [c.dump() for c in _present(sd["certificates"])]
     crls = [c.dump() for c in _present(sd["crls"])]
@@ -372,7 +395,7 @@ def ats_hash_index_v3(sd: cms.SignedData, si: cms.SignerInfo, hash_algorithm: st
 def archive_imprint(sd: cms.SignedData, si: cms.SignerInfo, content_digest: bytes, hash_index: bytes,
                     hash_algorithm: str) -> bytes:
     """Message imprint of archive-time-stamp-v3 (EN 319 122-1 5.5.3)."""
-    h = hashlib.new(hash_algorithm)
+    h = new_hash(hash_algorithm)
     h.update(sd["encap_content_info"]["content_type"].dump())
     h.update(content_digest)
     for name in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"):
@@ -419,7 +442,7 @@ def _write_attached(ci: cms.ContentInfo, source: Path, out: BinaryIO, digest: st
     ci_len = len(outer_oid) + len(explicit0) + len(sd_hdr) + sd_len
     out.write(_der_header(0x30, ci_len) + outer_oid + explicit0 + sd_hdr + before + encap_hdr + ctype
               + explicit_hdr + octet_hdr)
-    h = hashlib.new(digest)
+    h = new_hash(digest)
     copied = 0
     with source.open("rb") as f:
         while chunk := f.read(CHUNK):

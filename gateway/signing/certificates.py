@@ -13,6 +13,7 @@ from pathlib import Path
 
 from asn1crypto import cms, pem, x509
 
+import gateway.crypto.ua  # noqa: F401 - DSTU 4145 keys and signatures parse (asn1crypto OIDs)
 from gateway.errors import GatewayError
 
 OID_UA_EDRPOU = "1.2.804.2.1.1.1.11.1.4.2.1"

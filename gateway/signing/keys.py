@@ -32,7 +32,9 @@ MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 MAX_P12_BYTES = 1024 * 1024
 #: digests a new signature may use (names as asn1crypto/pyhanko spell them)
-ALLOWED_DIGESTS = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"})
+ALLOWED_DIGESTS = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
+                             # DSTU 4145 keys (gateway.crypto.ua)
+                             "gost34311", "kupyna256", "kupyna384", "kupyna512"})
 
 _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
@@ -68,6 +70,8 @@ def check_key_strength(public_key: asn1_keys.PublicKeyInfo) -> str:
         return "ecdsa"
     if algo in ("ed25519", "ed448"):
         return algo
+    if algo in ("dstu4145le", "dstu4145be"):
+        return "dstu4145"
     raise KeyLoadError(f"unsupported key algorithm for signing: {algo}")
 
 
@@ -95,6 +99,8 @@ class SigningKey:
     @property
     def default_digest(self) -> str:
         """SHA-256 for everything up to RSA-3072 / P-256, stronger digests for stronger keys."""
+        if self.key_algorithm == "dstu4145":
+            return "gost34311"
         if self.key_algorithm == "ed25519":
             return "sha512"
         if self.key_algorithm == "ecdsa":
@@ -195,7 +201,10 @@ def load_signing_key(spec: str, password: bytes | None) -> SigningKey:
         from gateway.signing.pkcs11 import load_pkcs11_key
 
         return load_pkcs11_key(spec, password)
-    return _load_pkcs12(Path(spec).expanduser(), password)
+    from gateway.crypto.ua.signing import signing_key_if_dstu
+
+    path = Path(spec).expanduser()
+    return signing_key_if_dstu(path, password) or _load_pkcs12(path, password)
 
 
 def needs_password(spec: str) -> bool:
@@ -205,7 +214,9 @@ def needs_password(spec: str) -> bool:
 
         uri = parse_pkcs11_uri(spec)
         return "pin-value" not in uri.query and "pin-source" not in uri.query
-    return True
+    from gateway.crypto.ua.signing import is_dstu_bundle_file
+
+    return not is_dstu_bundle_file(Path(spec).expanduser())  # DSTU PEM bundles are unencrypted
 
 
 def _read_secret_file(path: Path) -> bytes:

@@ -8,6 +8,8 @@ S-boxes, MDS row and test vectors: DSTU 7564:2014 (reference implementation by R
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _SBOXES_HEX = (
     "a8435f066b756c5971df879517f0d8096df31dcbc94d2caf79e097fd6f4b45393edda34fb4b69a0e1fbf15e149d293c6"
     "92729e61d163faeef419d5ad58a4bba1dcf2833742e47a329cccab4a8f6e04272ee7e25a9616232bc265660fbca94741"
@@ -67,11 +69,13 @@ def _t_tables() -> tuple[tuple[int, ...], ...]:
     return tuple(tables)
 
 
-_T = _t_tables()
+@lru_cache(maxsize=1)
+def _tables() -> tuple[tuple[int, ...], ...]:
+    return _t_tables()
 
 
 def _rounds(state: list[int], columns: int, rounds: int, q: bool) -> list[int]:
-    t0, t1, t2, t3, t4, t5, t6, t7 = _T
+    t0, t1, t2, t3, t4, t5, t6, t7 = _tables()
     shift7 = 11 if columns == 16 else 7
     c = columns
     rng = range(c)

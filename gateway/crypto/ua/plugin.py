@@ -26,6 +26,14 @@ def register_with(algorithms: ModuleType) -> None:
     # certificates, CRLs and OCSP responses signed with DSTU 4145 (pyhanko-certvalidator hook)
     set_validator = getattr(algorithms, "set_chain_signature_validator", None)
     if set_validator is not None:
+        set_validator(_ChainValidator())
+
+
+class _ChainValidator:
+    """pyhanko-certvalidator's SignatureValidator interface, importing it only when a chain is checked
+    (registration happens on import of gateway.crypto.ua, also for code that never validates chains)."""
+
+    def validate_signature(self, *args: Any, **kwargs: Any) -> None:
         from gateway.crypto.ua.certvalidator import UA_SIGNATURE_VALIDATOR
 
-        set_validator(UA_SIGNATURE_VALIDATOR)
+        UA_SIGNATURE_VALIDATOR.validate_signature(*args, **kwargs)

@@ -161,3 +161,29 @@ def write_dev_bundle(path: Path, common_name: str, **kw) -> x509.Certificate:
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     return root
+
+
+def signing_key_if_dstu(path: Path, password: bytes | None = None):
+    """A gateway `SigningKey` when `path` is a DSTU 4145 PEM bundle, else None (the caller goes on with
+    PKCS#12). `password` is unused: bundles are unencrypted (protect the file)."""
+    from gateway.errors import KeyLoadError
+    from gateway.signing.keys import SigningKey
+
+    if not is_dstu_bundle_file(path):
+        return None
+    try:
+        bundle = load_bundle(path)
+    except DSTUError as exc:
+        raise KeyLoadError(f"{path}: {exc}") from None
+    signer = DSTUSigner(bundle)
+    return SigningKey(certificate=bundle.certificate, chain=bundle.chain, signer=signer,
+                      raw_signer=bundle.sign_raw, source=str(path))
+
+
+def is_dstu_bundle_file(path: Path) -> bool:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_BUNDLE_BYTES:
+            return False
+        return is_dstu_bundle(path.read_bytes())
+    except OSError:
+        return False
