@@ -77,13 +77,11 @@ class _LazyMetricsMiddleware:
 
 
 def start_workers(ctx: GatewayContext) -> None:
-    """Load the seal once and start the workers of every enabled channel."""
-    from gateway.exchange.workers import SevChannel, Workers
+    """Start the workers of every enabled channel (gateway.exchange.workers.register_channel)."""
+    from gateway.exchange.workers import Workers, enabled_channels
 
     cfg = ctx.cfg
-    channels: dict[str, Any] = {}
-    if cfg.sev.enabled:
-        channels["sev"] = SevChannel(cfg)
+    channels = enabled_channels(cfg)
     if not channels:
         return
     ctx.workers = Workers(

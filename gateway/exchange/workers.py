@@ -359,6 +359,7 @@ class Workers:
             if row.status == "signed":
                 set_status(s, row, "sending", f"to {row.channel}")
                 self._observe("sending")
+            row.lease_until = self._upload_lease(row.message_sha256)
             channel_name, message_sha, header = row.channel, row.message_sha256, row.meta.get("header")
         channel = self.channels.get(channel_name)
         try:
@@ -379,6 +380,12 @@ class Workers:
             if row.status == "sending":  # an acknowledgement may already have moved it further
                 set_status(s, row, "sent", f"handed to {channel_name}")
                 self._observe("sent")
+
+    def _upload_lease(self, message_sha: str | None) -> Any:
+        """A lease long enough for the upload (at a pessimistic 256 KiB/s), so that another
+        process does not take over a large message still on its way."""
+        size = self.blobs.path(message_sha).stat().st_size if message_sha else 0
+        return utcnow() + timedelta(seconds=self.settings.lease_seconds + size / (256 * 1024))
 
     def _observe(self, status: str) -> None:
         if self.metrics is not None:
@@ -509,6 +516,23 @@ def _document(
     )
 
 
+#: channel name (a config section with `enabled`) -> factory; other channels register themselves
+CHANNELS: dict[str, Callable[[Config], Channel]] = {}
+
+
+def register_channel(name: str, factory: Callable[[Config], Channel]) -> None:
+    """Make a channel available to `gateway serve` (used when [name] enabled = true)."""
+    CHANNELS[name] = factory
+
+
+def enabled_channels(cfg: Config) -> dict[str, Channel]:
+    return {
+        name: factory(cfg)
+        for name, factory in CHANNELS.items()
+        if getattr(getattr(cfg, name, None), "enabled", False)
+    }
+
+
 class SevChannel:
     """The SEV OVV hub as a channel (one SevClient per thread: zeep clients are not shared)."""
 
@@ -571,3 +595,6 @@ class SevChannel:
             except Exception as exc:  # noqa: BLE001 - this one is offered again; the others went on
                 log.warning("taking a message from the hub failed: %s", exc)
         return len(infos)
+
+
+register_channel("sev", SevChannel)
