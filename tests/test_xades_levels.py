@@ -125,3 +125,49 @@ def test_asice_levels(pki):
         d = _validate(both, pki, offline=False).to_dict()
         assert d["indication"] == "TOTAL_PASSED", d
         assert [s["format"].rsplit("-", 1)[1] for s in d["signatures"]] == ["LTA", "T"]
+
+
+@pytest.mark.parametrize(
+    "fmt,output", [("xades-enveloped", "letter-signed.xml"), ("asice-xades", "letter.xml.asice")]
+)
+def test_cli_b_t(pki, tmp_path, fmt, output):
+    import json
+    import os
+    import sys
+
+    (tmp_path / "letter.xml").write_bytes(b"<letter><to>Kherson</to></letter>")
+    env = {**os.environ, "SEAL_PW": pki["pki"].password().decode()}
+    run = [sys.executable, "-m", "gateway"]
+    out = subprocess.run(
+        [
+            *run,
+            "sign",
+            "--format",
+            fmt,
+            "--level",
+            "B-T",
+            "--tsa",
+            pki["tsa"],
+            "--key",
+            str(pki["pki"].seal_p12),
+            "--key-password-env",
+            "SEAL_PW",
+            "letter.xml",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run(
+        [*run, "verify", "--json", "--trust", str(pki["pki"].root_cert), output],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, report
+    assert report["signatures"][0]["format"] == "XAdES-BASELINE-T"
