@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from asn1crypto import core
+from asn1crypto import keys as asn1_keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ua_support import dstu_core
 
 from gateway.crypto.ua import dstu4145 as D
+from gateway.crypto.ua.asn1 import DSTU4145Params
 from gateway.crypto.ua.curves import all_curve_oids, curve_by_m, named_curve
 from gateway.crypto.ua.ec import Curve
 from gateway.crypto.ua.gf2m import Field
+from gateway.crypto.ua.gost28147 import DKE1_PACKED
+from gateway.crypto.ua.gost34311 import gost34311
 from gateway.crypto.ua.keys import (
     load_private_key,
     load_public_key,
@@ -140,7 +145,6 @@ def test_pkcs8_and_certificate_key_round_trip(little_endian: bool) -> None:
     assert info.bit_size == 257
     assert load_public_key(type(info).load(info.dump())).key.point == key.public_point
     sig_oid = "1.2.804.2.1.1.1.1.3.1.1" if little_endian else "1.2.804.2.1.1.1.1.3.1.1.1.1"
-    from gateway.crypto.ua.gost34311 import gost34311
     r, s = key.sign(gost34311(b"data").digest())
     sig = D.encode_signature(key.curve, r, s, little_endian)
     assert verify_signature(info, sig, b"data", "gost34311", sig_oid)
@@ -187,3 +191,30 @@ def test_dstu_core_oracle(m: int) -> None:
     ours = r2.to_bytes(size, "big") + s2.to_bytes(size, "big")
     assert verify(vk(secret), message, ours)
     assert not verify(vk(secret), message + b"!", ours)
+
+
+@pytest.mark.parametrize("m", [163, 257])
+@pytest.mark.parametrize("little_endian", [True, False])
+def test_explicit_parameters_as_in_certificates(m: int, little_endian: bool) -> None:
+    """ECBinary parameters (field, a, b, n, compressed base point; octets in the OID's byte order) with
+    the DKE S-box, as Ukrainian CAs write them: they resolve to the named curve."""
+    curve = curve_by_m(m)
+    order = "little" if little_endian else "big"
+    size = (m + 7) // 8
+    ks = curve.field.ks
+    poly = {"trinomial": ks[0]} if len(ks) == 1 else {"pentanomial": {"k": ks[2], "j": ks[1], "l": ks[0]}}
+    params = DSTU4145Params({
+        "curve": {"ecbinary": {"f": {"m": m, "poly": poly}, "a": curve.a, "b": curve.b.to_bytes(size, order),
+                               "n": curve.n, "bp": D.encode_point(curve, curve.g, little_endian)}},
+        "dke": DKE1_PACKED,
+    })
+    key = D.generate_private_key(curve)
+    oid = "1.2.804.2.1.1.1.1.3.1.1" if little_endian else "1.2.804.2.1.1.1.1.3.1.1.1.1"
+    point = core.OctetString(D.encode_point(curve, key.public_point, little_endian)).dump()
+    algorithm = {"algorithm": oid, "parameters": params}
+    info = asn1_keys.PublicKeyInfo({"algorithm": algorithm, "public_key": point})
+    loaded = load_public_key(asn1_keys.PublicKeyInfo.load(info.dump()))
+    assert loaded.key.curve is curve  # explicit parameters of a named curve share its tables
+    assert loaded.key.point == key.public_point
+    assert loaded.dke == DKE1_PACKED and loaded.little_endian is little_endian
+    assert info.bit_size == m
