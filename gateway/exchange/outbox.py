@@ -12,16 +12,25 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.exchange.message import new_msg_id
+from gateway.config import OrganizationConfig
+from gateway.exchange.message import (
+    DocTransfer,
+    Document,
+    OfficialPerson,
+    Organization,
+    Reference,
+    new_msg_id,
+)
 from gateway.store.models import (
     Acknowledgement,
     IdempotencyKey,
+    Incoming,
     Outgoing,
     OutgoingFile,
     StatusHistory,
@@ -204,6 +213,63 @@ def apply_acknowledgement(
             set_status(session, row, "delivered", f"implied by the {target} acknowledgement")
         set_status(session, row, target, detail)
     return "applied", row, previous
+
+
+def _person(value: Any) -> OfficialPerson | None:
+    """{"name": "Surname Name Patronymic", "post": ...} as a 1207 OfficialPerson."""
+    if not isinstance(value, dict) or not value.get("name"):
+        return None
+    parts = str(value["name"]).split()
+    return OfficialPerson(
+        secname=parts[0],
+        firstname=" ".join(parts[1:2]),
+        fathersname=" ".join(parts[2:]),
+        post=value.get("post") or None,
+    )
+
+
+def referred_documents(s: Session, reply_to: str | None) -> list[Reference]:
+    """The incoming document a reply answers, as a 1207 reference (its sender's registration)."""
+    if not reply_to:
+        return []
+    incoming = s.get(Incoming, reply_to)
+    doc = (incoming.meta or {}).get("document") if incoming else None
+    if not doc:
+        return []
+    return [
+        Reference(
+            reg_number=doc["reg_number"],
+            reg_date=date.fromisoformat(doc["reg_date"]),
+            idnumber=doc.get("idnumber"),
+        )
+    ]
+
+
+def letter_document(
+    ident: str,
+    meta: dict[str, Any],
+    org: OrganizationConfig,
+    files: list[DocTransfer],
+    referred: list[Reference],
+) -> Document:
+    """The 1207 Document of a queued letter (its EDMS metadata), from our organization."""
+    author, writer = _person(meta.get("author")), _person(meta.get("writer"))
+    return Document(
+        idnumber=ident,
+        reg_number=meta["reg_number"],
+        reg_date=date.fromisoformat(meta["reg_date"]),
+        purpose_type=int(meta.get("purpose_type") or 0),
+        kind=meta.get("kind"),
+        title=meta.get("title"),
+        annotation=meta.get("annotation"),
+        urgent=bool(meta.get("urgent")),
+        confidential=bool(meta.get("confidential")),
+        author=Organization(edrpou=org.edrpou, fullname=org.name, officials=[author] if author else []),
+        addressees=[Organization(edrpou=meta["to_edrpou"], fullname=meta.get("to_name") or "")],
+        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer]) if writer else None,
+        files=files,
+        referred=referred,
+    )
 
 
 def letter_view(session: Session, row: Outgoing) -> dict[str, Any]:

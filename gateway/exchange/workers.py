@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -36,17 +36,13 @@ from gateway.config import Config
 from gateway.exchange import inbox
 from gateway.exchange.message import (
     DocTransfer,
-    Document,
     Header,
     MessageFormatError,
     MsgType,
-    OfficialPerson,
-    Organization,
-    Reference,
     SignInfo,
     build_document,
 )
-from gateway.exchange.outbox import RANK, set_status
+from gateway.exchange.outbox import RANK, letter_document, referred_documents, set_status
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
 from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, utcnow
@@ -291,7 +287,7 @@ class Workers:
             msg_id, channel, to_edrpou, to_name = row.msg_id, row.channel, row.to_edrpou, row.to_name
             partner = s.scalar(select(Partner).where(Partner.edrpou == to_edrpou))
             to_sys = partner.sev_system_id if partner and partner.sev_system_id else ""
-            referred = _referred(s, meta.get("reply_to"))
+            referred = referred_documents(s, meta.get("reply_to"))
         transfers, signatures, sig_shas = [], [], {}
         now = datetime.now(UTC)
         for n, name, sha in files:
@@ -317,7 +313,9 @@ class Workers:
         header = self._header(
             msg_id, MsgType.REPLY if referred else MsgType.DOCUMENT, to_edrpou, to_name, to_sys, channel
         )
-        raw = build_document(header, _document(ident, meta, self.cfg, transfers, referred), signatures)
+        raw = build_document(
+            header, letter_document(ident, meta, self.cfg.organization, transfers, referred), signatures
+        )
         message_sha = self.blobs.put(raw)
         with self.db.session() as s:
             row = self._held(s, Outgoing, ident)
@@ -463,57 +461,6 @@ def _fail_letter(s: Any, row: Outgoing, error: str) -> None:
 
 def _fail_ack(_s: Any, row: Acknowledgement, error: str) -> None:
     row.status = "failed"
-
-
-def _person(value: Any) -> OfficialPerson | None:
-    if not isinstance(value, dict) or not value.get("name"):
-        return None
-    parts = str(value["name"]).split()
-    return OfficialPerson(
-        secname=parts[0],
-        firstname=" ".join(parts[1:2]),
-        fathersname=" ".join(parts[2:]),
-        post=value.get("post") or None,
-    )
-
-
-def _referred(s: Any, reply_to: str | None) -> list[Reference]:
-    if not reply_to:
-        return []
-    incoming = s.get(Incoming, reply_to)
-    doc = (incoming.meta or {}).get("document") if incoming else None
-    if not doc:
-        return []
-    return [
-        Reference(
-            reg_number=doc["reg_number"],
-            reg_date=date.fromisoformat(doc["reg_date"]),
-            idnumber=doc.get("idnumber"),
-        )
-    ]
-
-
-def _document(
-    ident: str, meta: dict[str, Any], cfg: Config, files: list[DocTransfer], referred: list[Reference]
-) -> Document:
-    org = cfg.organization
-    author, writer = _person(meta.get("author")), _person(meta.get("writer"))
-    return Document(
-        idnumber=ident,
-        reg_number=meta["reg_number"],
-        reg_date=date.fromisoformat(meta["reg_date"]),
-        purpose_type=int(meta.get("purpose_type") or 0),
-        kind=meta.get("kind"),
-        title=meta.get("title"),
-        annotation=meta.get("annotation"),
-        urgent=bool(meta.get("urgent")),
-        confidential=bool(meta.get("confidential")),
-        author=Organization(edrpou=org.edrpou, fullname=org.name, officials=[author] if author else []),
-        addressees=[Organization(edrpou=meta["to_edrpou"], fullname=meta.get("to_name") or "")],
-        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer]) if writer else None,
-        files=files,
-        referred=referred,
-    )
 
 
 #: channel name (a config section with `enabled`) -> factory; other channels register themselves
