@@ -4,6 +4,7 @@ reads nothing from disk or network, and finishes quickly."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import http.server
 import threading
@@ -12,6 +13,7 @@ import pytest
 from lxml import etree
 from test_xades_support import load_key, make_identity, trust_roots, validate_bytes
 
+from gateway.signing.certificates import load_certificates
 from gateway.signing.xades import self_check, sign_detached, sign_enveloped, to_bytes
 from gateway.signing.xml.builder import DataObject, XadesBuilder, XadesOptions
 from gateway.signing.xml.parser import parse_xml
@@ -311,3 +313,18 @@ def test_many_references_to_a_big_document_are_bounded(ident):
     assert time.monotonic() - started < 20
     assert not report.intact and report.indication != "TOTAL_PASSED"
     assert any("bytes of processing" in e for e in report.errors)
+
+
+def test_signing_certificate_swapped(ident, tmp_path):
+    """Another certificate put in KeyInfo (the one SigningCertificateV2 names removed):
+    INDETERMINATE / NO_SIGNING_CERTIFICATE_FOUND, and the signature is not reported intact."""
+    other = make_identity(tmp_path, "other")
+    der = load_certificates(other["cert"])[0].dump()
+    signed = sign_enveloped(ident["key"], b"<doc><a>1</a></doc>", XadesOptions())
+    tree = parse_xml(signed)
+    x509_data = tree.getroot().find("ds:Signature/ds:KeyInfo/ds:X509Data", NS)
+    for cert in list(x509_data):
+        x509_data.remove(cert)
+    etree.SubElement(x509_data, f"{{{DS}}}X509Certificate").text = base64.b64encode(der).decode()
+    d = _failed(_bytes(tree), "INDETERMINATE", "NO_SIGNING_CERTIFICATE_FOUND", ident["roots"])
+    assert "SigningCertificate" in d["signatures"][0]["errors"][0]

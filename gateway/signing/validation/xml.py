@@ -416,7 +416,7 @@ def _signer_candidates(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "no certificate in the signature matches the SigningCertificate property",
         )
-        return key_certs or all_certs
+        return []  # ETSI EN 319 102-1 5.2.3: validation stops before the cryptographic check
     if not all_certs:
         check.problem(
             Indication.INDETERMINATE,
