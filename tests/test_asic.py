@@ -246,3 +246,20 @@ def test_cli_adds_a_signature_to_an_existing_container(fmt, tmp_path):
     report = json.loads(out.stdout)
     assert out.returncode == 0 and len(report["signatures"]) == 2, report
     assert all(sorted(s["signed_objects"]) == ["a.txt", "b.txt"] for s in report["signatures"])
+
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "files"
+
+
+@pytest.mark.skipif(
+    not (CORPUS / "dss-asic-cades__dss1421.asice").is_file(), reason="../shared corpus absent"
+)
+def test_archive_manifest_timestamp_of_a_dss_container():
+    data = (CORPUS / "dss-asic-cades__dss1421.asice").read_bytes()
+    [sig] = validate_bytes(data).signatures
+    assert [(t.type, t.intact) for t in sig.timestamps] == [("signature", True), ("archive", True)]
+    token = _zip(data).read("META-INF/timestamp001.tst")
+    damaged = _replace(data, "META-INF/timestamp001.tst", token[:-40] + bytes(40))
+    [sig] = validate_bytes(damaged).signatures
+    assert [(t.type, t.intact) for t in sig.timestamps] == [("signature", True), ("archive", False)]
+    assert sig.intact

@@ -27,6 +27,7 @@ from gateway.signing.validation.cms import validate_cms
 from gateway.signing.validation.engine import register
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.signerinfo import SignedContent
+from gateway.signing.validation.timestamps import validate_timestamp_token
 from gateway.signing.validation.xml import validate_signatures
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.parser import XmlParseError, parse_xml
@@ -56,6 +57,7 @@ def validate_asic(data: bytes, policy: ValidationPolicy) -> ValidationReport:
         if any(_TIMESTAMP.fullmatch(n) for n in container.files):
             report.errors.append("timestamp-only ASiC containers are not validated yet")
         return report
+    _archive_manifests(report, container, policy)
     _container_rules(report, container, kind)
     return report
 
@@ -218,6 +220,41 @@ def _dss_order(
     """Missing data outranks a digest mismatch (as in DSS's cryptographic verification)."""
     missing = [p for p in problems if p[1] == SubIndication.SIGNED_DATA_NOT_FOUND]
     return missing or problems
+
+
+# --- ASiC-E archive manifests (ETSI EN 319 162-1 4.4.3, long-term ASiC-E with CAdES) ----------
+
+
+def _archive_manifests(report: ValidationReport, container: Container, policy: ValidationPolicy) -> None:
+    """Check each ASiCArchiveManifest: its timestamp token over the manifest and the digests of the
+    entries it lists; the result is listed as an archive timestamp of the signatures it covers (for
+    information: it is not used as proof of existence)."""
+    for name in sorted(container.meta_files):
+        if not re.fullmatch(r"META-INF/ASiCArchiveManifest[^/]*\.xml", name, re.IGNORECASE):
+            continue
+        manifest = container.files[name]
+        try:
+            root = parse_xml(manifest).getroot()
+            ref = next(root.iter(f"{{{ASIC_NS}}}SigReference"), None)
+            token = container.files.get(_entry_name(ref.get("URI") or "")) if ref is not None else None
+            objects, problems = _check_manifest(container, manifest)
+        except (XmlParseError, StructureError) as exc:
+            token, objects, problems = (
+                None,
+                [],
+                [(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))],
+            )
+        covered = [s for s in report.signatures if s.id.split(":", 1)[0] in objects]
+        if token is None:
+            for sig in covered or report.signatures:
+                sig.warnings.append(f"{name}: its timestamp token is missing or unreadable")
+            continue
+        check = validate_timestamp_token(token, manifest, policy, kind="archive")
+        if problems:
+            check.info.intact = False
+        for sig in covered:
+            sig.timestamps.append(check.info)
+            sig.warnings.extend(f"{name}: {e}" for e in [*check.errors, *(p[2] for p in problems)])
 
 
 # --- XAdES ------------------------------------------------------------------------------------
