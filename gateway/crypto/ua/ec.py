@@ -182,14 +182,17 @@ class Curve:
         return digits
 
     def _odd_multiples(self, p: tuple[int, int]) -> list[tuple[int, int]]:
+        """p, 3p, ..., 15p in affine coordinates (two inversions in all)."""
         two = self.double(p)
-        out = [p]
+        if two is None:
+            raise ValueError("the point has a tiny order")
+        ld = [(p[0], p[1], 1)]
         for _ in range((1 << (_W - 2)) - 1):
-            nxt = self.add(out[-1], two)
+            nxt = self._ld_add(ld[-1], two)
             if nxt is None:
                 raise ValueError("the point has a tiny order")
-            out.append(nxt)
-        return out
+            ld.append(nxt)
+        return self._batch_affine(ld)
 
     def _naf_mul_ld(self, k: int, p: tuple[int, int]):
         odd = self._odd_multiples(p)
