@@ -20,6 +20,7 @@ from gateway.signing.report import (
     Indication,
     SignatureReport,
     SubIndication,
+    TimestampInfo,
     ValidationReport,
     format_failure,
 )
@@ -32,12 +33,11 @@ from gateway.signing.validation.signerinfo import PARSE_ERRORS, SignerCheck
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 from gateway.signing.xml import algorithms as xalg
-from gateway.signing.xml.c14n import C14N_10, NodeSet, UnsupportedCanonicalization, canonicalize
+from gateway.signing.xml.c14n import C14N_10, UnsupportedCanonicalization, canonicalize
 from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xades import etsi_child, etsi_children, etsi_path, is_etsi, is_signed_properties_type
 from gateway.signing.xml.xmldsig import (
     DEFAULT_BUDGET,
-    DS,
     DetachedResolver,
     ReferenceProcessor,
     ReferenceResult,
@@ -483,8 +483,6 @@ def _ts(token: bytes, covered, policy: ValidationPolicy, kind: str, rev: Revocat
     try:
         data = covered()
     except (StructureError, UnsupportedCanonicalization, XmlParseError) as exc:
-        from gateway.signing.report import TimestampInfo
-
         check = TimestampCheck(TimestampInfo(type=kind, time=None))
         check.errors.append(f"{kind} timestamp: cannot compute what it covers ({exc})")
         return check
@@ -534,5 +532,3 @@ def _level(base: str, sig: _Signature, evidence: Evidence) -> str:
 
 
 register("XML", validate_xml)
-
-__all__ = ["DS", "NodeSet", "validate_xml", "validate_signatures", "policy_resolver"]

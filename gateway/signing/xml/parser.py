@@ -60,11 +60,3 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._ElementT
     for node in root.iter(etree.Entity):
         raise XmlParseError(f"XML entity reference &{node.name}; is not accepted")
     return tree
-
-
-def looks_like_xml(data: bytes) -> bool:
-    """A cheap sniff for the validation engine's dispatch."""
-    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        head = head.replace(b"\x00", b"")[2:].lstrip()
-    return head.startswith(b"<")
