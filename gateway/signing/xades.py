@@ -9,6 +9,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -18,6 +19,9 @@ from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.builder import DataObject, XadesBuilder, XadesOptions
 from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xmldsig import ReferenceProcessor, signature_value, signed_info
+
+if TYPE_CHECKING:
+    from gateway.signing.formats import SignRequest
 
 MAX_SIGN_INPUT = 512 * 1024 * 1024
 #: the hardened parser refuses text nodes over 10 MB (no huge_tree): base64 of at most this fits
@@ -130,7 +134,7 @@ def read_input(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _options(req) -> XadesOptions:  # noqa: ANN001 - formats.SignRequest (imported lazily)
+def _options(req: SignRequest) -> XadesOptions:
     return XadesOptions(
         level=req.level,
         tsa_url=req.tsa_url,
@@ -146,7 +150,7 @@ def _write(output: Path, data: bytes) -> Path:
     return output
 
 
-def _fmt_detached(key: SigningKey, inputs: list[Path], output: Path, req) -> Path:  # noqa: ANN001
+def _fmt_detached(key: SigningKey, inputs: list[Path], output: Path, req: SignRequest) -> Path:
     names = [p.name for p in inputs]
     if len(set(names)) != len(names):
         raise SigningError("a detached signature cannot cover two files of the same name")
@@ -154,13 +158,13 @@ def _fmt_detached(key: SigningKey, inputs: list[Path], output: Path, req) -> Pat
     return _write(output, to_bytes(sign_detached(key, objects, _options(req))))
 
 
-def _fmt_enveloped(key: SigningKey, inputs: list[Path], output: Path, req) -> Path:  # noqa: ANN001
+def _fmt_enveloped(key: SigningKey, inputs: list[Path], output: Path, req: SignRequest) -> Path:
     if len(inputs) != 1:
         raise SigningError("format xades-enveloped signs one XML file at a time")
     return _write(output, sign_enveloped(key, read_input(inputs[0]), _options(req)))
 
 
-def _fmt_enveloping(key: SigningKey, inputs: list[Path], output: Path, req) -> Path:  # noqa: ANN001
+def _fmt_enveloping(key: SigningKey, inputs: list[Path], output: Path, req: SignRequest) -> Path:
     if len(inputs) != 1:
         raise SigningError("format xades-enveloping signs one file at a time")
     p = inputs[0]

@@ -16,6 +16,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -33,6 +34,9 @@ from gateway.signing.keys import SigningKey, check_digest_allowed
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.builder import DataObject, XadesOptions
 from gateway.signing.xml.xmldsig import DS
+
+if TYPE_CHECKING:
+    from gateway.signing.cades import CadesOptions
 
 ASIC_NS = "http://uri.etsi.org/02918/v1.2.1#"
 ODF_MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
@@ -56,7 +60,7 @@ def _xades_options(opts: AsicOptions) -> XadesOptions:
     )
 
 
-def _cades_options(opts: AsicOptions):  # noqa: ANN202 - gateway.signing.cades.CadesOptions
+def _cades_options(opts: AsicOptions) -> CadesOptions:
     from gateway.signing.cades import CadesOptions
 
     return CadesOptions(
