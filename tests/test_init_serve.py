@@ -176,6 +176,11 @@ def test_serve_start_up_failures_are_one_line(two_gateways, tmp_path):
     key = load_config(config).resolve("keys/seal.p12")
     expected = f"gateway: error: cannot open {key}: wrong password or not a PKCS#12 file"
     assert out.stderr.strip().splitlines() == [expected]
+    out = gateway("serve", "--config", str(config), "--port", "0",
+                  env={"GATEWAY_DEV_PKI__DIR": str(tmp_path / "no-pki")})
+    assert out.returncode == 2
+    missing = tmp_path / "no-pki"
+    assert out.stderr.splitlines() == [f"gateway: error: {missing}: not a development PKI (no pki.json)"]
     with socket.socket() as busy:  # the gateway's own port held by another program
         busy.bind(("127.0.0.1", 0))
         busy.listen()
