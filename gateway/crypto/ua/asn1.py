@@ -51,6 +51,16 @@ class DSTU4145Params(core.Sequence):
     _fields = [("curve", DSTUCurve), ("dke", core.OctetString, {"optional": True})]
 
 
+class PrivateKeyInfoUA(core.Sequence):
+    """PKCS#8 PrivateKeyInfo with the key as opaque octets (independent of spec callbacks)."""
+
+    _fields = [
+        ("version", core.Integer),
+        ("private_key_algorithm", keys.PrivateKeyAlgorithm),
+        ("private_key", core.OctetString),
+    ]
+
+
 class ECPrivateKeyUA(core.Sequence):
     """SEC 1 ECPrivateKey as Bouncy Castle writes DSTU 4145 keys into PKCS#8 (d big-endian)."""
 
@@ -104,7 +114,9 @@ def register() -> None:
 
         def private_key_spec(info: keys.PrivateKeyInfo):
             if info["private_key_algorithm"]["algorithm"].native in oids.DSTU_KEY_NAMES:
-                return ECPrivateKeyUA  # as written; keys.load_private_key also reads other layouts
+                # the layout we write; certomancer's wrapper may replace this callback (then opaque
+                # octets): keys.load_private_key does not depend on either
+                return ECPrivateKeyUA
             return original_private(info)
 
         keys.PrivateKeyInfo._spec_callbacks["private_key"] = private_key_spec

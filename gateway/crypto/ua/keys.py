@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from asn1crypto import core, keys, pem
 
 from gateway.crypto.ua import oids
-from gateway.crypto.ua.asn1 import DSTU4145Params, ECBinary, ECPrivateKeyUA, register
+from gateway.crypto.ua.asn1 import DSTU4145Params, ECBinary, ECPrivateKeyUA, PrivateKeyInfoUA, register
 from gateway.crypto.ua.curves import find_named, named_curve
 from gateway.crypto.ua.dstu4145 import DSTUError, PrivateKey, PublicKey, decode_point, encode_point
 from gateway.crypto.ua.ec import Curve
@@ -119,10 +119,10 @@ def private_key_to_pkcs8(key: PrivateKey, *, little_endian: bool = True) -> byte
     oid = oids.DSTU4145_LE if little_endian else oids.DSTU4145_BE
     size = (key.curve.n.bit_length() + 7) // 8
     inner = ECPrivateKeyUA({"version": 1, "private_key": key.d.to_bytes(size, "big")})
-    info = keys.PrivateKeyInfo({
+    info = PrivateKeyInfoUA({
         "version": 0,
         "private_key_algorithm": {"algorithm": oid, "parameters": params_for(key.curve)},
-        "private_key": inner,
+        "private_key": inner.dump(),
     })
     return info.dump()
 
