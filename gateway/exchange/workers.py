@@ -260,48 +260,56 @@ class Workers:
         return len(ids)
 
     def _process_letter(self, ident: str) -> None:
+        """One letter as far as it goes now: sign (if queued), then upload. Three transactions
+        on the way: read what the step needs, record signed + sending, record sent."""
         with self.db.session() as s:
             row = self._held(s, Outgoing, ident)
-            status = row.status if row else None
-        if status == "queued":
+            if row is None:
+                return
+            if row.status == "queued":
+                job, upload = self._signing_job(s, row), None
+            elif row.status in ("signed", "sending"):
+                job, upload = None, self._start_sending(s, row)
+            else:
+                return
+        if job is not None:
             try:
-                self._sign_letter(ident)
+                upload = self._sign_letter(ident, job)
             except Exception as exc:  # noqa: BLE001 - e.g. the TSA is down: retry later
                 log.warning("signing letter %s failed: %s", ident, exc)
                 self._count_error("signer")
                 self._retry_later(Outgoing, ident, f"signing failed: {exc}", fail=_fail_letter)
                 return
-            status = "signed"
-        if status in ("signed", "sending"):
-            self._send_letter(ident)
+        if upload is not None:
+            self._upload_letter(ident, *upload)
 
-    def _sign_letter(self, ident: str) -> None:
+    def _signing_job(self, s: Any, row: Outgoing) -> dict[str, Any]:
+        row.attempts += 1
+        partner = s.scalar(select(Partner).where(Partner.edrpou == row.to_edrpou))
+        meta = dict(row.meta)
+        return {
+            "meta": meta,
+            "files": [(f.n, f.name, f.sha256) for f in row.files],
+            "msg_id": row.msg_id,
+            "channel": row.channel,
+            "to_edrpou": row.to_edrpou,
+            "to_name": row.to_name,
+            "to_sys": partner.sev_system_id if partner and partner.sev_system_id else "",
+            "referred": referred_documents(s, meta.get("reply_to")),
+        }
+
+    def _sign_letter(self, ident: str, job: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+        """Seal every file, build the 1207 message, store it; then record signed and sending."""
         if self.seal is None:
             raise RuntimeError("no seal key configured ([signing] key)")
-        with self.db.session() as s:
-            row = self._held(s, Outgoing, ident)
-            if row is None or row.status != "queued":
-                return
-            row.attempts += 1
-            meta, files = dict(row.meta), [(f.n, f.name, f.sha256) for f in row.files]
-            msg_id, channel, to_edrpou, to_name = row.msg_id, row.channel, row.to_edrpou, row.to_name
-            partner = s.scalar(select(Partner).where(Partner.edrpou == to_edrpou))
-            to_sys = partner.sev_system_id if partner and partner.sev_system_id else ""
-            referred = referred_documents(s, meta.get("reply_to"))
         transfers, signatures, sig_shas = [], [], {}
         now = datetime.now(UTC)
-        for n, name, sha in files:
+        for n, name, sha in job["files"]:
             data = self.blobs.get(sha)
             signature = self.seal.sign_detached(data)
             sig_shas[n] = self.blobs.put(signature)
-            transfers.append(
-                DocTransfer(
-                    idnumber=str(n),
-                    description=name,
-                    type=PurePath(name).suffix.lstrip(".").lower() or "bin",
-                    data=data,
-                )
-            )
+            kind = PurePath(name).suffix.lstrip(".").lower() or "bin"
+            transfers.append(DocTransfer(idnumber=str(n), description=name, type=kind, data=data))
             signatures.append(
                 SignInfo(
                     doc_transfer_idnumber=str(n),
@@ -310,24 +318,30 @@ class Workers:
                     certificate=self.seal.certificate_der,
                 )
             )
+        referred = job["referred"]
         header = self._header(
-            msg_id, MsgType.REPLY if referred else MsgType.DOCUMENT, to_edrpou, to_name, to_sys, channel
+            job["msg_id"],
+            MsgType.REPLY if referred else MsgType.DOCUMENT,
+            job["to_edrpou"],
+            job["to_name"],
+            job["to_sys"],
+            job["channel"],
         )
-        raw = build_document(
-            header, letter_document(ident, meta, self.cfg.organization, transfers, referred), signatures
-        )
+        document = letter_document(ident, job["meta"], self.cfg.organization, transfers, referred)
+        raw = build_document(header, document, signatures)
         message_sha = self.blobs.put(raw)
         with self.db.session() as s:
             row = self._held(s, Outgoing, ident)
             if row is None or row.status != "queued":
-                return
+                return None
             for f in row.files:
                 f.signature_sha256 = sig_shas[f.n]
             row.message_sha256 = message_sha
             row.meta = {**row.meta, "header": inbox.header_to_dict(header)}
             row.attempts = 0
-            set_status(s, row, "signed", f"{len(files)} file(s) sealed; message {len(raw)} bytes")
+            set_status(s, row, "signed", f"{len(transfers)} file(s) sealed; message {len(raw)} bytes")
             self._observe("signed")
+            return self._start_sending(s, row)
 
     def _header(
         self, msg_id: str, msg_type: int, to_edrpou: str, to_name: str, to_sys: str, channel: str
@@ -348,17 +362,16 @@ class Workers:
             msg_acknow=2,
         )
 
-    def _send_letter(self, ident: str) -> None:
-        with self.db.session() as s:
-            row = self._held(s, Outgoing, ident)
-            if row is None or row.status not in ("signed", "sending"):
-                return
-            row.attempts += 1
-            if row.status == "signed":
-                set_status(s, row, "sending", f"to {row.channel}")
-                self._observe("sending")
-            row.lease_until = self._upload_lease(row.message_sha256)
-            channel_name, message_sha, header = row.channel, row.message_sha256, row.meta.get("header")
+    def _start_sending(self, s: Any, row: Outgoing) -> tuple[str, str, dict[str, Any]]:
+        """Record an upload attempt (under a lease long enough for it); what the upload needs."""
+        row.attempts += 1
+        if row.status == "signed":
+            set_status(s, row, "sending", f"to {row.channel}")
+            self._observe("sending")
+        row.lease_until = self._upload_lease(row.message_sha256)
+        return row.channel, row.message_sha256, row.meta.get("header")
+
+    def _upload_letter(self, ident: str, channel_name: str, message_sha: str, header: dict[str, Any]) -> None:
         channel = self.channels.get(channel_name)
         try:
             if channel is None:
