@@ -1,4 +1,4 @@
-"""`gateway init`, `gateway trust` and `gateway serve` as a newcomer uses them, over real HTTP."""
+"""`gateway init` and `gateway serve` as a newcomer uses them, over real HTTP (trust: test_trust.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from cryptography.x509.ocsp import OCSPRequestBuilder
 
 from gateway.config import load_config
+from gateway.pki.init import init_gateway
 from gateway.pki.trust import list_anchors
 from gateway.signing.certificates import load_certificates, registry_codes
 
@@ -32,14 +33,14 @@ def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def two_gateways(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """Two gateways of different bodies sharing one development PKI."""
+    """Two gateways of different bodies sharing one development PKI (made in-process: the CLI's
+    `init` is exercised by test_init_refuses_to_overwrite and test_init_shared_pki)."""
     base = tmp_path_factory.mktemp("gw")
-    port_a, port_b = free_port(), free_port()
-    a = gateway("init", str(base / "a"), "--pki", str(base / "pki"), "--port", str(port_a))
-    b = gateway("init", str(base / "b"), "--pki", str(base / "pki"), "--port", str(port_b),
-                "--name", "Odesa City Council", "--edrpou", "26597691")
-    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
-    return base / "a" / "gateway.toml", base / "b" / "gateway.toml", base / "pki"
+    a = init_gateway(base / "a", name="Mykolaiv City Council", edrpou="04056612", port=free_port(),
+                     pki_dir=base / "pki", pki_port=free_port())
+    b = init_gateway(base / "b", name="Odesa City Council", edrpou="26597691", port=free_port(),
+                     pki_dir=base / "pki")
+    return a, b, base / "pki"
 
 
 def test_init_writes_a_loadable_config(two_gateways):
@@ -75,24 +76,6 @@ def test_shared_pki_one_root_and_a_seal_per_body(two_gateways):
 def test_init_refuses_to_overwrite(two_gateways):
     again = gateway("init", str(two_gateways[0].parent))
     assert again.returncode == 2 and "exists already" in again.stderr and "Traceback" not in again.stderr
-
-
-def test_trust_add_list_remove(two_gateways, dev_pki, tmp_path):
-    config = tmp_path / "gateway.toml"
-    config.write_text(two_gateways[0].read_text())
-    (tmp_path / "trust").mkdir()
-    added = gateway("trust", "add", str(dev_pki.root_cert), "--config", str(config))
-    assert added.returncode == 0 and added.stdout.startswith("added ")
-    again = gateway("trust", "add", str(dev_pki.root_cert), "--config", str(config))
-    assert "nothing added" in again.stdout
-    listed = gateway("trust", "list", "--config", str(config))
-    assert "Mykolaiv City Council Development Root CA" in listed.stdout
-    fp = added.stdout.split()[1][:12]
-    removed = gateway("trust", "remove", fp, "--config", str(config))
-    assert removed.returncode == 0, removed.stderr
-    assert gateway("trust", "list", "--config", str(config)).stdout.count("Root CA") == 0
-    bad = gateway("trust", "add", str(config), "--config", str(config))
-    assert bad.returncode == 2 and "not a certificate" in bad.stderr
 
 
 def start_serve(config: Path, *extra: str) -> subprocess.Popen[str]:

@@ -20,9 +20,13 @@ HEADER = """\
 
 
 def init_gateway(
-    target: Path, *, name: str, edrpou: str, port: int, pki_dir: Path | None = None, force: bool = False
+    target: Path, *, name: str, edrpou: str, port: int, pki_dir: Path | None = None, force: bool = False,
+    pki_port: int | None = None,
 ) -> Path:
-    """Write `target/gateway.toml` with a development PKI (own, or the shared one in `pki_dir`)."""
+    """Write `target/gateway.toml` with a development PKI (own, or the shared one in `pki_dir`).
+
+    A new PKI's services get `pki_port` (default: the gateway's port + 1); an existing one keeps its.
+    """
     if not edrpou.isdigit() or len(edrpou) != 8:
         raise GatewayError(f"--edrpou must be the 8 digits of an EDRPOU code, got {edrpou!r}")
     target = target.resolve()
@@ -31,7 +35,7 @@ def init_gateway(
         raise GatewayError(f"{config_path} exists already (use --force to overwrite)")
     target.mkdir(parents=True, exist_ok=True)
     pki_dir = (pki_dir or target / "pki").resolve()
-    pki = create_dev_pki(pki_dir, name=name, edrpou=edrpou, port=port + 1)
+    pki = create_dev_pki(pki_dir, name=name, edrpou=edrpou, port=pki_port or port + 1)
     seal_p12, seal_pem = organization_seal(pki, name=name, edrpou=edrpou)
     key, password_file = _own_seal_copy(pki, seal_p12, seal_pem, target / "keys")
 
