@@ -263,3 +263,11 @@ def test_archive_manifest_timestamp_of_a_dss_container():
     [sig] = validate_bytes(damaged).signatures
     assert [(t.type, t.intact) for t in sig.timestamps] == [("signature", True), ("archive", False)]
     assert sig.intact
+
+
+@pytest.mark.parametrize("make", [asice_xades, asice_cades])
+def test_file_names_with_spaces_plus_and_cyrillic(ident, make):
+    files = [DataObject("звіт 2026 + додаток.txt", b"x"), DataObject("scans/page 1.bin", b"y")]
+    report = validate_bytes(make(ident["key"], files, AsicOptions()), ident["roots"])
+    assert report.indication == "TOTAL_PASSED", report.to_dict()
+    assert report.signatures[0].signed_objects == [f.name for f in files]

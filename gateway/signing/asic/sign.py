@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from lxml import etree
 
@@ -158,7 +159,9 @@ def _asic_manifest(files: Sequence[DataObject], sig_name: str, digest: str) -> b
     etree.SubElement(root, f"{{{ASIC_NS}}}SigReference", URI=sig_name, MimeType="application/pkcs7-signature")
     uri = xalg.DIGEST_URIS[digest.replace("_", "-")]
     for f in files:
-        ref = etree.SubElement(root, f"{{{ASIC_NS}}}DataObjectReference", URI=f.name, MimeType=f.mime_type)
+        ref = etree.SubElement(
+            root, f"{{{ASIC_NS}}}DataObjectReference", URI=quote(f.name, safe="/"), MimeType=f.mime_type
+        )
         etree.SubElement(ref, f"{{{DS}}}DigestMethod", Algorithm=uri)
         value = hashlib.new(digest, f.data).digest()
         etree.SubElement(ref, f"{{{DS}}}DigestValue").text = base64.b64encode(value).decode("ascii")
