@@ -33,7 +33,8 @@ class UASignatureValidator(DefaultSignatureValidator):
             super().validate_signature(signature, signed_data, public_key_info, signature_algorithm,
                                        context)
             return
-        if not verify_signature(public_key_info, signature, signed_data, "gost34311", oid):
+        hash_name = oids.SIGNATURE_HASH.get(oid, "gost34311")  # the signature OID fixes the digest
+        if not verify_signature(public_key_info, signature, signed_data, hash_name, oid):
             raise InvalidSignature("DSTU 4145 signature does not verify")
 
 

@@ -9,6 +9,7 @@ DSTU4145_KUPYNA_LE = "1.2.804.2.1.1.1.1.3.6.1.1"
 DSTU4145_KUPYNA_BE = "1.2.804.2.1.1.1.1.3.6.1.1.1.1"
 
 GOST34311 = "1.2.804.2.1.1.1.1.2.1"
+# Kupyna: 1.2.804.2.1.1.1.1.2.2.x (Bouncy Castle UAObjectIdentifiers, UAPKI); ...2.3 is HMAC-GOST 34.311
 KUPYNA_256 = "1.2.804.2.1.1.1.1.2.2.1"
 KUPYNA_384 = "1.2.804.2.1.1.1.1.2.2.2"
 KUPYNA_512 = "1.2.804.2.1.1.1.1.2.2.3"
@@ -25,7 +26,7 @@ SIGNATURE_OIDS: dict[str, tuple[str, bool]] = {
     DSTU4145_KUPYNA_LE: ("dstu4145le_kupyna256", True),
     DSTU4145_KUPYNA_BE: ("dstu4145be_kupyna256", False),
 }
-#: signature OIDs that fix the digest themselves
+#: the digest a signature OID implies where nothing else names one (X.509, CRLs, OCSP)
 SIGNATURE_HASH = {DSTU4145_KUPYNA_LE: "kupyna256", DSTU4145_KUPYNA_BE: "kupyna256"}
 
 DIGEST_OIDS: dict[str, str] = {

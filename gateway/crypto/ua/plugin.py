@@ -22,7 +22,8 @@ def register_with(algorithms: ModuleType) -> None:
     for oid, name in oids.DIGEST_OIDS.items():
         algorithms.register_digest(oid, name, HASHES[name])
     for oid in oids.SIGNATURE_OIDS:
-        algorithms.register_signature(oid, "dstu4145", _make_verify(oid), oids.SIGNATURE_HASH.get(oid))
+        # the SignerInfo's digest algorithm names the hash (GOST 34.311 or Kupyna-256/384/512)
+        algorithms.register_signature(oid, "dstu4145", _make_verify(oid))
     # certificates, CRLs and OCSP responses signed with DSTU 4145 (pyhanko-certvalidator hook)
     set_validator = getattr(algorithms, "set_chain_signature_validator", None)
     if set_validator is not None:

@@ -40,7 +40,7 @@ def verify_signature(info: keys.PublicKeyInfo, signature: bytes, data: bytes, ha
     try:
         key = load_public_key(info)
         little_endian = oids.SIGNATURE_OIDS[sig_oid][1]
-        hasher = hasher_for(oids.SIGNATURE_HASH.get(sig_oid) or hash_name or "gost34311", key)
+        hasher = hasher_for(hash_name or oids.SIGNATURE_HASH.get(sig_oid) or "gost34311", key)
         hasher.update(data)
         r, s = decode_signature(_unwrap_octet_string(bytes(signature)), little_endian)
         return key.key.verify(hasher.digest(), r, s)
