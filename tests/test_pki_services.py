@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -72,3 +73,29 @@ def test_a_port_held_by_another_program_is_a_clear_error(dev_pki):
     finally:
         other.shutdown()
         other.server_close()
+
+
+def test_a_sharing_gateway_takes_over_when_the_serving_one_stops(dev_pki):
+    """Another process's PKI server (a plain werkzeug server here) serves the port; when it goes
+    away, the sharing side starts serving the PKI itself."""
+    from werkzeug.serving import make_server
+
+    from gateway.pki.services import _ReloadingAnimator
+
+    pki = moved(dev_pki, free_port())
+    other = make_server("127.0.0.1", pki.port, _ReloadingAnimator(pki), threaded=True)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    services = start_pki_services(pki, takeover_interval=0.2)
+    try:
+        assert services.mode == "shared"
+        other.shutdown()
+        other.server_close()
+        deadline = time.monotonic() + 30
+        while not services.running_here:
+            assert time.monotonic() < deadline, "the sharing side never took over"
+            time.sleep(0.1)
+        assert serves_this_pki(pki)
+    finally:
+        services.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(pki.crl_url, timeout=5)

@@ -35,9 +35,12 @@ _running_lock = threading.Lock()
 class PkiServices:
     url: str
     port: int
-    #: "here" (this process serves it) or "shared" (another process already did)
+    #: "here" (this process serves it) or "shared" (another process does; this one takes over
+    #: when that one stops)
     mode: str
     _stopped: bool = field(default=False, repr=False)
+    _watch_stop: threading.Event | None = field(default=None, repr=False)
+    _watcher: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def running_here(self) -> bool:
@@ -45,6 +48,9 @@ class PkiServices:
 
     def stop(self) -> None:
         """Release this handle; the server stops when its last user in the process lets go."""
+        if self._watch_stop is not None and self._watcher is not None:
+            self._watch_stop.set()
+            self._watcher.join(timeout=10)
         if self._stopped or self.mode != "here":
             self._stopped = True
             return
@@ -60,6 +66,32 @@ class PkiServices:
         running.server.shutdown()
         running.server.server_close()
         running.thread.join(timeout=5)
+
+    def _take_over_when_free(self, pki: DevPki, host: str, interval: float) -> None:
+        """Watch the shared port; serve the PKI here once the process serving it has gone."""
+        self._watch_stop = threading.Event()
+
+        def watch() -> None:
+            assert self._watch_stop is not None
+            while not self._watch_stop.wait(interval):
+                with _running_lock:
+                    if self._watch_stop.is_set():
+                        return
+                    if pki.port in _running:
+                        _running[pki.port].users += 1
+                    else:
+                        try:
+                            if not _start_here(pki, host):
+                                continue
+                        except GatewayError as exc:
+                            log.warning("%s", exc)
+                            continue
+                    self.mode = "here"
+                    log.warning("development PKI: took over serving %s", pki.base_url)
+                    return
+
+        self._watcher = threading.Thread(target=watch, name="dev-pki-watch", daemon=True)
+        self._watcher.start()
 
 
 class _ReloadingAnimator:
@@ -137,38 +169,48 @@ def serves_this_pki(pki: DevPki, timeout: float = 30.0) -> bool:
     return issuer_key_id is not None and issuer_key_id == ca.key_identifier
 
 
-def start_pki_services(pki: DevPki, host: str = "127.0.0.1") -> PkiServices:
-    """Serve the PKI on its port in a background thread, or share the server already there."""
+def _start_here(pki: DevPki, host: str) -> bool:
+    """Serve `pki` from this process (caller holds _running_lock); False if the port is taken."""
     from werkzeug.serving import make_server
 
+    try:
+        sock = _listen(host, pki.port)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            where = f"{host}:{pki.port}"
+            raise GatewayError(f"development PKI: cannot listen on {where}: {exc.strerror}") from None
+        return False
+    app = _ReloadingAnimator(pki)
+    try:
+        # werkzeug exits the process when it cannot bind: hand it a socket bound already
+        server = make_server(host, pki.port, app, threaded=True, fd=sock.fileno())
+    finally:
+        sock.close()  # the server holds its own duplicate of the descriptor
+    thread = threading.Thread(target=_serve, args=(server,), name="dev-pki", daemon=True)
+    thread.start()
+    _running[pki.port] = _Running(server, thread)
+    log.info("development PKI services at %s", pki.base_url)
+    return True
+
+
+def start_pki_services(
+    pki: DevPki, host: str = "127.0.0.1", *, takeover_interval: float = 2.0
+) -> PkiServices:
+    """Serve the PKI on its port in a background thread, or share the server already there
+    (and take over serving when that server goes away)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines on stderr
     with _running_lock:
         running = _running.get(pki.port)
         if running is not None:
             running.users += 1
             return PkiServices(url=pki.base_url, port=pki.port, mode="here")
-        try:
-            sock = _listen(host, pki.port)
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                where = f"{host}:{pki.port}"
-                raise GatewayError(f"development PKI: cannot listen on {where}: {exc.strerror}") from None
-            sock = None
-        if sock is not None:
-            app = _ReloadingAnimator(pki)
-            try:
-                # werkzeug exits the process when it cannot bind: hand it a socket bound already
-                server = make_server(host, pki.port, app, threaded=True, fd=sock.fileno())
-            finally:
-                sock.close()  # the server holds its own duplicate of the descriptor
-            thread = threading.Thread(target=_serve, args=(server,), name="dev-pki", daemon=True)
-            thread.start()
-            _running[pki.port] = _Running(server, thread)
-            log.info("development PKI services at %s", pki.base_url)
+        if _start_here(pki, host):
             return PkiServices(url=pki.base_url, port=pki.port, mode="here")
     if not serves_this_pki(pki):
         raise GatewayError(
             f"development PKI: port {pki.port} is in use by a program not serving the PKI in {pki.dir}"
         )
     log.info("development PKI port %s already served by another process; sharing it", pki.port)
-    return PkiServices(url=pki.base_url, port=pki.port, mode="shared")
+    services = PkiServices(url=pki.base_url, port=pki.port, mode="shared")
+    services._take_over_when_free(pki, host, takeover_interval)
+    return services
