@@ -72,15 +72,14 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 @contextmanager
 def serve_app(app) -> Iterator[str]:
     """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
-    import socket
     import threading
     import time
 
     import uvicorn
 
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets (else +40 ms per keep-alive call)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    from gateway.netutil import listen_tcp
+
+    sock = listen_tcp("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -42,39 +42,19 @@ class _StartupErrors:
             raise
 
 
-def _listen(host: str, port: int) -> Any:
-    import socket
-
-    from gateway.errors import GatewayError
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise GatewayError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    family, _type, _proto, _name, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)  # connections wait in the backlog until the app has started
-    except OSError as exc:
-        sock.close()
-        raise GatewayError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
-
-
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.api.app import create_app
     from gateway.errors import GatewayError
+    from gateway.netutil import listen_tcp
 
     cfg = config_from_args(args, required=True)
     host = args.host or cfg.server.host
     port = args.port if args.port is not None else cfg.server.port
     if not isinstance(port, int) or not 0 <= port < 65536:
         raise GatewayError(f"[server] port must be a number from 0 to 65535, got {port!r}")
-    sock = _listen(host, port)
+    sock = listen_tcp(host, port, backlog=2048)
     app = _StartupErrors(create_app(cfg))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
     logging.getLogger("uvicorn.error").addFilter(lambda _record: app.error is None)

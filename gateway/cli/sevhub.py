@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from gateway.netutil import listen_tcp
     from gateway.soap.sev_hub import SERVICE_PATH, Faults, SevHub, create_app
 
     host, port = parse_listen(args.listen)
@@ -93,16 +94,9 @@ def run(args: argparse.Namespace) -> int:
     if args.systems:
         count = hub.load_systems(Path(args.systems))
         print(f"registered {count} system(s) from {args.systems}", flush=True)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        raise GatewayError(f"cannot listen on {args.listen}: {exc.strerror}") from None
-    sock.listen(128)  # connections wait in the backlog until uvicorn serves: the banner is true
+    sock = listen_tcp(host, port, backlog=128)
     port = sock.getsockname()[1]
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
     print(
         f"SEV hub stand-in: http://{shown}:{port}{SERVICE_PATH} (WSDL: ?wsdl), data in {args.data}",
         flush=True,

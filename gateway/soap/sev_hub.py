@@ -477,15 +477,13 @@ class HubServer:
         return f"http://{self.host}:{self.port}{SERVICE_PATH}"
 
     def start(self) -> HubServer:
-        import socket
         import time
 
         import uvicorn
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
+        from gateway.netutil import listen_tcp
+
+        sock = listen_tcp(self.host, self.port, backlog=128)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(self.hub), log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
