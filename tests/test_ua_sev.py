@@ -18,7 +18,6 @@ import pytest
 from asn1crypto import cms
 from lxml import etree
 
-from gateway.crypto.ua.gost34311 import gost34311
 from gateway.crypto.ua.keys import load_public_key
 from gateway.crypto.ua.verify import verify_signature
 from gateway.signing.report import Indication, SubIndication
@@ -76,13 +75,6 @@ def test_signature_over_signed_attributes(name: str) -> None:
         damaged = bytearray(signed)
         damaged[pos] ^= 0x01
         assert not verify_signature(cert.public_key, signature, bytes(damaged), "gost34311", DSTU_LE)
-
-
-def test_message_digest_is_gost34311_of_the_document() -> None:
-    doc, sig = extract("ds12")
-    _cert, si = signer_parts(sig)
-    digests = [a["values"][0].native for a in si["signed_attrs"] if a["type"].native == "message_digest"]
-    assert digests == [gost34311(doc).digest()]
 
 
 def _report(sig: Path, doc: Path):
