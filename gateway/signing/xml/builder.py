@@ -222,21 +222,44 @@ class XadesBuilder:
     def finish(self, processor_for: Callable[[etree._Element], ReferenceProcessor]) -> etree._Element:
         """Sign, then add the properties of the requested level. `processor_for(sig)` gives a
         ReferenceProcessor over the signature's final document (for B-LTA and the self-check)."""
-        key, cert = self.key, self.key.certificate
-        # KeyInfo, QualifyingProperties
+        obj, qp, sp = self._qualifying_properties()
+        sv = etree.Element(ds("SignatureValue"), Id=f"value-{self.sig_id}")
+        # SignatureValue, KeyInfo and the properties' object go before any enveloping ds:Object
+        for offset, el in enumerate((sv, self._key_info(), obj)):
+            self.sig.insert(1 + offset, el)
+        _reference(
+            self.signed_info,
+            f"#{sp.get('Id')}",
+            self.digest_uri,
+            self._hash(canonicalize(sp, EXC_C14N)),
+            ref_type=SIGNED_PROPERTIES_TYPE,
+            transforms=(EXC_C14N,),
+        )
+        tbs = canonicalize(self.signed_info, EXC_C14N)
+        sv.text = _b64(_raw_signature(self.key, tbs, self.digest))
+        if self.options.level != "B-B":
+            run_async(self._extend(qp, sv, processor_for))
+        return self.sig
+
+    def _key_info(self) -> etree._Element:
+        cert = self.key.certificate
         key_info = etree.Element(ds("KeyInfo"))
         x509_data = etree.SubElement(key_info, ds("X509Data"))
-        for c in [cert, *(c for c in key.chain if c != cert)]:
+        for c in [cert, *(c for c in self.key.chain if c != cert)]:
             etree.SubElement(x509_data, ds("X509Certificate")).text = _b64(c.dump())
+        return key_info
+
+    def _qualifying_properties(self) -> tuple[etree._Element, etree._Element, etree._Element]:
+        """(ds:Object, QualifyingProperties, SignedProperties) with SigningTime,
+        SigningCertificateV2 and a DataObjectFormat per signed data object."""
+        cert = self.key.certificate
         obj = etree.Element(ds("Object"))
         qp = etree.SubElement(obj, xa("QualifyingProperties"), nsmap=_XNSMAP, Target=f"#{self.sig_id}")
-        sp_id = f"xades-{self.sig_id}"
-        sp = etree.SubElement(qp, xa("SignedProperties"), Id=sp_id)
+        sp = etree.SubElement(qp, xa("SignedProperties"), Id=f"xades-{self.sig_id}")
         ssp = etree.SubElement(sp, xa("SignedSignatureProperties"))
         when = (self.options.signing_time or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         etree.SubElement(ssp, xa("SigningTime")).text = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        scv2 = etree.SubElement(ssp, xa("SigningCertificateV2"))
-        cert_el = etree.SubElement(scv2, xa("Cert"))
+        cert_el = etree.SubElement(etree.SubElement(ssp, xa("SigningCertificateV2")), xa("Cert"))
         cd = etree.SubElement(cert_el, xa("CertDigest"))
         etree.SubElement(cd, ds("DigestMethod"), Algorithm=self.digest_uri)
         etree.SubElement(cd, ds("DigestValue")).text = _b64(self._hash(cert.dump()))
@@ -245,23 +268,7 @@ class XadesBuilder:
         for ref_id, mime in self.formats:
             dof = etree.SubElement(sdop, xa("DataObjectFormat"), ObjectReference=f"#{ref_id}")
             etree.SubElement(dof, xa("MimeType")).text = mime
-        # SignatureValue, KeyInfo, the properties' object go before any enveloping ds:Object
-        sv = etree.Element(ds("SignatureValue"), Id=f"value-{self.sig_id}")
-        for offset, el in enumerate((sv, key_info, obj)):
-            self.sig.insert(1 + offset, el)
-        _reference(
-            self.signed_info,
-            f"#{sp_id}",
-            self.digest_uri,
-            self._hash(canonicalize(sp, EXC_C14N)),
-            ref_type=SIGNED_PROPERTIES_TYPE,
-            transforms=(EXC_C14N,),
-        )
-        tbs = canonicalize(self.signed_info, EXC_C14N)
-        sv.text = _b64(_raw_signature(key, tbs, self.digest))
-        if self.options.level != "B-B":
-            run_async(self._extend(qp, sv, processor_for))
-        return self.sig
+        return obj, qp, sp
 
     async def _timestamp(self, data: bytes) -> bytes:
         from gateway.signing.tsa import CheckedTimeStamper
