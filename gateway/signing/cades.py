@@ -17,8 +17,6 @@ safe inside a server's event loop thread as well (better: call them from a worke
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
 import hashlib
 import os
@@ -30,6 +28,7 @@ from typing import BinaryIO
 
 from asn1crypto import cms, core, x509
 
+from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
 from gateway.signing.keys import SigningKey, check_digest_allowed
 
@@ -38,17 +37,6 @@ CHUNK = 1024 * 1024
 OID_ARCHIVE_TS_V3 = "0.4.0.1733.2.4"
 OID_ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
-
-
-def run_sync(coro):
-    """Run a coroutine to completion from synchronous code, also when this thread runs an event loop
-    (then in a helper thread, so a server's loop never nests)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def check_level(level: str) -> str:

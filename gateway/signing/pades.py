@@ -15,8 +15,9 @@ from pathlib import Path
 
 from asn1crypto import x509
 
+from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
-from gateway.signing.cades import check_level, run_sync
+from gateway.signing.cades import check_level
 from gateway.signing.keys import SigningKey, check_digest_allowed
 
 MAX_PDF_BYTES = 512 * 1024 * 1024

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from gateway.errors import SigningError
+from gateway.fileutil import write_atomically
 from gateway.signing.keys import SigningKey
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.builder import DataObject, XadesBuilder, XadesOptions
@@ -143,32 +144,25 @@ def _options(req: SignRequest) -> XadesOptions:
     )
 
 
-def _write(output: Path, data: bytes) -> Path:
-    tmp = output.with_name(output.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(output)
-    return output
-
-
 def _fmt_detached(key: SigningKey, inputs: list[Path], output: Path, req: SignRequest) -> Path:
     names = [p.name for p in inputs]
     if len(set(names)) != len(names):
         raise SigningError("a detached signature cannot cover two files of the same name")
     objects = [DataObject(p.name, read_input(p), mime_type(p.name)) for p in inputs]
-    return _write(output, to_bytes(sign_detached(key, objects, _options(req))))
+    return write_atomically(output, to_bytes(sign_detached(key, objects, _options(req))))
 
 
 def _fmt_enveloped(key: SigningKey, inputs: list[Path], output: Path, req: SignRequest) -> Path:
     if len(inputs) != 1:
         raise SigningError("format xades-enveloped signs one XML file at a time")
-    return _write(output, sign_enveloped(key, read_input(inputs[0]), _options(req)))
+    return write_atomically(output, sign_enveloped(key, read_input(inputs[0]), _options(req)))
 
 
 def _fmt_enveloping(key: SigningKey, inputs: list[Path], output: Path, req: SignRequest) -> Path:
     if len(inputs) != 1:
         raise SigningError("format xades-enveloping signs one file at a time")
     p = inputs[0]
-    return _write(
+    return write_atomically(
         output, sign_enveloping(key, DataObject(p.name, read_input(p), mime_type(p.name)), _options(req))
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import SigningError
+from gateway.fileutil import write_atomically
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -41,20 +42,13 @@ def _options(req: Any) -> Any:
     )
 
 
-def _write(output: Path, data: bytes) -> Path:
-    tmp = output.with_name(output.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(output)
-    return output
-
-
 def _fmt_asice(cades: bool) -> Callable[..., Path]:
     def sign(key: Any, inputs: list[Path], output: Path, req: Any) -> Path:
         from gateway.signing.asic import sign as asic_sign
 
         files, existing = _inputs(inputs)
         make = asic_sign.asice_cades if cades else asic_sign.asice_xades
-        return _write(output, make(key, files, _options(req), existing))
+        return write_atomically(output, make(key, files, _options(req), existing))
 
     return sign
 
@@ -65,7 +59,7 @@ def _fmt_asics(key: Any, inputs: list[Path], output: Path, req: Any) -> Path:
     files, existing = _inputs(inputs)
     if existing is not None or len(files) != 1:
         raise SigningError("an ASiC-S container holds exactly one file: give one input file")
-    return _write(output, asics_cades(key, files[0], _options(req)))
+    return write_atomically(output, asics_cades(key, files[0], _options(req)))
 
 
 def _container_name(suffix: str) -> Callable[[list[Path]], Path]:

@@ -19,13 +19,10 @@ Mapping to ETSI indications (documented choices):
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from asn1crypto import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -33,6 +30,7 @@ from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
+from gateway.asyncutil import run_sync
 from gateway.signing.certificates import name_text
 from gateway.signing.report import ChainEntry, Indication, SubIndication
 from gateway.signing.validation import algorithms, revocation
@@ -42,7 +40,6 @@ from gateway.signing.validation.signerinfo import PARSE_ERRORS
 log = logging.getLogger(__name__)
 
 MAX_CHAIN = 10
-T = TypeVar("T")
 
 
 @dataclass
@@ -57,17 +54,6 @@ class ChainAssessment:
     @property
     def passed(self) -> bool:
         return self.indication == Indication.TOTAL_PASSED
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion, also when called from inside a running event loop (the REST
-    API), in which case it runs on a worker thread with its own loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def validation_time(policy: ValidationPolicy) -> datetime:
@@ -202,7 +188,7 @@ def _validate(
     content_time: datetime | None,
 ) -> ChainAssessment:
     try:
-        path = run_async(validator.async_validate_path())
+        path = run_sync(validator.async_validate_path())
     except cv_errors.PathBuildingError as exc:
         return _failed(cert, pool, Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
                        f"no certificate path to a trust anchor: {exc}")

@@ -21,9 +21,9 @@ from urllib.parse import quote
 from asn1crypto import algos, tsp, x509
 from lxml import etree
 
+from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
 from gateway.signing.keys import SigningKey, check_digest_allowed
-from gateway.signing.validation.chain import run_async
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import EXC_C14N, NodeSet, canonicalize
 from gateway.signing.xml.xades import SIGNED_PROPERTIES_TYPE, XADES, XADES141
@@ -238,7 +238,7 @@ class XadesBuilder:
         tbs = canonicalize(self.signed_info, EXC_C14N)
         sv.text = _b64(_raw_signature(self.key, tbs, self.digest))
         if self.options.level != "B-B":
-            run_async(self._extend(qp, sv, processor_for))
+            run_sync(self._extend(qp, sv, processor_for))
         return self.sig
 
     def _key_info(self) -> etree._Element:
