@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.soap.sev_client import (
+    WSDL_PATH,
     MessageInfo,
     RetryPolicy,
     SevClient,
@@ -33,6 +35,15 @@ def hub(tmp_path):
 
 def client(server: HubServer, name: str, **kw) -> SevClient:
     return SevClient(server.url, name, f"secret-{name}", retry=kw.pop("retry", FAST), **kw)
+
+
+def raw_service(server: HubServer, name: str) -> tuple[Any, dict[str, str]]:
+    """zeep (an independent SOAP implementation) bound to the hub, and `name`'s identity: for
+    requests the gateway's client would never send."""
+    service = zeep.Client(str(WSDL_PATH)).create_service(
+        "{http://tempuri.org/}IntegrationServiceSoap", server.url
+    )
+    return service, {"Password": f"secret-{name}", "SystemId": name}
 
 
 def info(message_id: str, to_sys: str | None = "sys-b", to_org: str = "37472062") -> MessageInfo:
@@ -84,8 +95,9 @@ def test_wrong_hash_fails_the_session_cleanly(hub):
     b.list_incoming()
     raw = b"<Header/>" * 100
     lowercase = hashlib.sha256(raw).hexdigest()  # the hub expects UPPERCASE hex
-    opened = a._service.OpenUploadingSession(
-        identity=a._identity(),
+    service, ident = raw_service(hub, "sys-a")
+    opened = service.OpenUploadingSession(
+        identity=ident,
         hash=lowercase,
         signature=b"",
         messageInfo={
@@ -99,7 +111,7 @@ def test_wrong_hash_fails_the_session_cleanly(hub):
             "Format": "Plain",
         },
     )
-    done = a._service.UploadMessageChunk(identity=a._identity(), sessionId=opened.SessionId, messageChunk=raw)
+    done = service.UploadMessageChunk(identity=ident, sessionId=opened.SessionId, messageChunk=raw)
     assert done.Status == "Failed"
     assert done.Error.Code == 14 and "hash mismatch" in done.Error.Text
     assert b.list_incoming() == []  # nothing is delivered
@@ -207,24 +219,21 @@ def test_hub_limits_and_a_non_delivered_end_keep_the_message(tmp_path):
     with HubServer(tmp_path / "hub", max_part_size=1000, max_message_size=5000) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
-        ident = a._identity()
+        service, ident = raw_service(server, "sys-a")
         meta = {"MessageId": "big", "FromOrgId": "04056612", "ToOrgId": "37472062", "ToSysId": "sys-b"}
-        too_big = a._service.OpenUploadingSession(
-            identity=ident, hash="AA", messageInfo={**meta, "Size": 5001}
-        )
+        too_big = service.OpenUploadingSession(identity=ident, hash="AA", messageInfo={**meta, "Size": 5001})
         assert too_big.Error.Code == 17 and too_big.SessionId is None
         raw = b"x" * 1500
         digest = hashlib.sha256(raw).hexdigest().upper()
-        opened = a._service.OpenUploadingSession(
-            identity=ident, hash=digest, messageInfo={**meta, "Size": 1500}
-        )
+        opened = service.OpenUploadingSession(identity=ident, hash=digest, messageInfo={**meta, "Size": 1500})
         assert opened.MaxPartSize == 1000
-        over = a._service.UploadMessageChunk(identity=ident, sessionId=opened.SessionId, messageChunk=raw)
+        over = service.UploadMessageChunk(identity=ident, sessionId=opened.SessionId, messageChunk=raw)
         assert over.Error.Code == 13 and over.TransferredBytesCount == 0
         assert a.send(raw, info("big")).chunks == 2  # the same upload, resumed with the right chunk size
         got = b.download("big")
-        state = b._service.EndProcessingDownloadedMessage(
-            identity=b._identity(), sessionInfo={"SessionId": got.session_id, "Status": "Failed"}
+        b_service, b_ident = raw_service(server, "sys-b")
+        state = b_service.EndProcessingDownloadedMessage(
+            identity=b_ident, sessionInfo={"SessionId": got.session_id, "Status": "Failed"}
         )
         assert state.Status == "InProgress"
         assert [m.message_id for m in b.list_incoming()] == ["big"]  # not delivered: offered again

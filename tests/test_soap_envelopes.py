@@ -1,5 +1,8 @@
 """What travels between the client and the hub is what the service's published interface describes.
 
+The client builds its envelopes itself (gateway.soap.sev_wire); they are compared byte for byte with
+what zeep, an independent SOAP implementation, makes of `schemas/sev-integration.wsdl`.
+
 Two references from ../shared/sev-reference:
 - wsdl/IntegrationService.wsdl (the service's WSDL, which zeep cannot load): operation names,
   parameter names and their order, SOAPActions;
@@ -10,14 +13,15 @@ Two references from ../shared/sev-reference:
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import zeep
 from lxml import etree
 
-from gateway.soap.sev_client import COUNT, MessageInfo, SevClient, SevSessionError
+from gateway.soap import sev_wire
+from gateway.soap.sev_client import COUNT, WSDL_PATH, MessageInfo, SevClient, SevSessionError
 from gateway.soap.sev_hub import HubServer
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "sev-reference"
@@ -87,8 +91,20 @@ def published() -> etree._ElementTree:
 
 
 @pytest.fixture(scope="module")
-def client() -> SevClient:
-    return SevClient("http://127.0.0.1:9/csp/dirbus/bus.esb.IntegrationService.cls", "sys", "pw")
+def zeep_client() -> tuple[zeep.Client, object]:
+    client = zeep.Client(str(WSDL_PATH))
+    return client, client.create_service("{http://tempuri.org/}IntegrationServiceSoap", "http://127.0.0.1:9/")
+
+
+def as_fields(value):
+    """zeep's keyword values as sev_wire's (field, value) pairs, in the given order."""
+    if isinstance(value, dict):
+        return [(k, as_fields(v)) for k, v in value.items()]
+    return value
+
+
+def lean(operation: str, **params) -> bytes:
+    return sev_wire.request(operation, as_fields({"identity": IDENTITY, **params}))
 
 
 def body_element(envelope: etree._Element) -> etree._Element:
@@ -103,18 +119,15 @@ def published_fields(published: etree._ElementTree, type_name: str) -> list[str]
 
 
 @pytest.mark.parametrize("operation", sorted(REQUESTS))
-def test_requests_follow_the_published_wsdl_and_data_contracts(contracts, published, client, operation):
-    envelope = client._client.create_message(
-        client._service, operation, identity=IDENTITY, **REQUESTS[operation]
-    )
-    element = body_element(envelope)
+def test_requests_follow_the_published_wsdl_and_data_contracts(contracts, published, operation):
+    element = body_element(etree.fromstring(lean(operation, **REQUESTS[operation])))
     assert contracts.validate(element), contracts.error_log.last_error
     assert etree.QName(element).localname == operation
     names = [etree.QName(c).localname for c in element]
     assert names == published_fields(published, operation)  # every parameter, in the service's order
     binding = published.find(f"{{{WSDL}}}binding/{{{WSDL}}}operation[@name='{operation}']")
     action = binding.find("{http://schemas.xmlsoap.org/wsdl/soap/}operation").get("soapAction")
-    assert client._service._binding._operations[operation].soapaction == action
+    assert sev_wire.soap_action(operation) == action
 
 
 def test_the_contracts_reject_a_request_in_the_wrong_namespace(contracts):
@@ -125,26 +138,56 @@ def test_the_contracts_reject_a_request_in_the_wrong_namespace(contracts):
     assert not contracts.validate(wrong)  # so the check above can fail
 
 
-def test_the_count_parameter_is_spelled_with_a_cyrillic_es_on_the_wire(client):
-    envelope = client._client.create_message(
-        client._service, "GetInputMessages", identity=IDENTITY, **{COUNT: 3}
+ODD_INFO = {
+    **MESSAGE_INFO,
+    "CreationDate": datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone(timedelta(hours=-2, minutes=-30))),
+    "FromSysId": None,  # absent values are left out
+    "MessageId": "лист <&> 'x'",
+    "ToSysId": None,
+}
+WIRE_CASES = [
+    *((op, params) for op, params in REQUESTS.items()),
+    ("OpenUploadingSession", {"messageInfo": ODD_INFO, "hash": "AB", "signature": b""}),
+    (
+        "OpenUploadingSession",
+        {"messageInfo": {**MESSAGE_INFO, "CreationDate": datetime(2026, 5, 1)}, "hash": "A"},
+    ),
+    ("UploadMessageChunk", {"sessionId": 2**40, "messageChunk": os.urandom(3000)}),
+    ("EndProcessingDownloadedMessage", {"sessionInfo": {**SESSION, "Error": None, "MaxPartSize": None}}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params"), WIRE_CASES)
+def test_the_client_sends_exactly_the_bytes_zeep_would(zeep_client, operation, params):
+    client, service = zeep_client
+    envelope = client.create_message(
+        service, operation, identity={"Password": "p<&>w", "SystemId": "s"}, **params
     )
-    wire = etree.tostring(envelope, encoding="utf-8")
+    theirs = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")  # zeep's etree_to_string
+    mine = sev_wire.request(
+        operation, as_fields({"identity": {"Password": "p<&>w", "SystemId": "s"}, **params})
+    )
+    assert mine == theirs
+    assert etree.tostring(etree.fromstring(mine), method="c14n") == etree.tostring(envelope, method="c14n")
+
+
+def test_the_count_parameter_is_spelled_with_a_cyrillic_es_on_the_wire():
+    wire = lean("GetInputMessages", **{COUNT: 3})
     assert "<ns0:\u0441ount>".encode() in wire and b"count" not in wire
 
 
-class Capture(zeep.Plugin):
+class Capture:
+    """Every request body the clients sent and every answer they got, as on the wire."""
+
     def __init__(self) -> None:
         self.sent: list[etree._Element] = []
         self.received: list[etree._Element] = []
+        self.actions: list[tuple[str, str]] = []
 
-    def egress(self, envelope, http_headers, operation, binding_options):
-        self.sent.append(body_element(envelope))
-        return envelope, http_headers
-
-    def ingress(self, envelope, http_headers, operation):
-        self.received.append(body_element(envelope))
-        return envelope, http_headers
+    def __call__(self, operation, body, response) -> None:
+        self.sent.append(body_element(etree.fromstring(body)))
+        self.received.append(body_element(etree.fromstring(response.content)))
+        self.actions.append((operation, response.request.headers["SOAPAction"]))
 
 
 def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_path):
@@ -152,7 +195,7 @@ def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_pa
         a, b = SevClient(server.url, "a", "pa"), SevClient(server.url, "b", "pb")
         capture = Capture()
         for c in (a, b):
-            c._client.plugins.append(capture)
+            c.observers.append(capture)
         b.list_incoming()
         raw = os.urandom(10_000)
         sent = a.send(raw, MessageInfo("m-1", "04056612", "37472062", to_sys_id="b"))
@@ -160,6 +203,9 @@ def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_pa
         b.end_processing(b.download(offered.message_id))
         with pytest.raises(SevSessionError):
             b.session_info(sent.session_id)  # an error answer, too
+    assert all(
+        action == f'"http://tempuri.org/ICoverIntegrationService/{op}"' for op, action in capture.actions
+    )
     operations = {etree.QName(e).localname for e in capture.received}
     assert operations == {f"{op}Response" for op in REQUESTS}  # every operation was exercised
     for element in capture.sent + capture.received:

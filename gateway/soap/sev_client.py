@@ -1,4 +1,4 @@
-"""Client of the SEV OVV hub's IntegrationService (zeep, `schemas/sev-integration.wsdl`).
+"""Client of the SEV OVV hub's IntegrationService (`schemas/sev-integration.wsdl`).
 
 Public API (the outbox/inbox workers call these):
 
@@ -18,7 +18,10 @@ Public API (the outbox/inbox workers call these):
   A SOAP Client fault (e.g. a wrong password) is not retried.
 - Errors the hub reports in SessionInfo/Error raise `SevSessionError(code, text)`; a downloaded
   message whose hash differs from GetMessageValidationInfo raises `SevHashMismatch`.
-- The password is only ever put in request bodies; zeep's envelope debug log is suppressed.
+- The password is only ever put in request bodies, and request bodies are never logged.
+- Envelopes are built and read by `sev_wire` (lxml; the same bytes zeep would send, without its
+  per-call cost); HTTP goes over one keep-alive `requests` session per client. Proxy and CA bundle
+  settings of the environment are read once, when the client is made.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError, GatewayError
+from gateway.soap import sev_wire
+from gateway.soap.sev_wire import BadAnswer, Fields, SoapFault
 
 if TYPE_CHECKING:
     from gateway.config import Config
@@ -42,23 +47,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
-BINDING = "{http://tempuri.org/}IntegrationServiceSoap"
+XML = "text/xml; charset=utf-8"
 COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
 #: the largest chunk moved in one call: its base64 (4/3) stays under libxml2's 10 MB text-node cap,
 #: which the hardened parsers keep (a hub announcing a larger MaxPartSize gets smaller chunks)
 MAX_CHUNK = 7_000_000
-
-
-class _NoEnvelopes(logging.Filter):
-    """zeep logs whole envelopes (with the password) at DEBUG: never let them through."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return False
-
-
-logging.getLogger("zeep.transports").addFilter(_NoEnvelopes())
 
 
 class SevError(GatewayError):
@@ -183,8 +178,6 @@ class SevClient:
         sleep: Any = time.sleep,
     ) -> None:
         import requests
-        import zeep
-        from zeep.transports import Transport
 
         self.url = url
         self.system_id = system_id
@@ -194,14 +187,17 @@ class SevClient:
         self.max_message_bytes = max_message_bytes
         self._sleep = sleep
         self.retries = 0  # retries made over the client's lifetime (for metrics)
+        self.timeout = timeout
         session = requests.Session()
+        # the environment's proxy and CA bundle settings, resolved once instead of on every call
+        # (requests would also look for a ~/.netrc per call; the hub's identity is in the body)
+        session.proxies = requests.utils.get_environ_proxies(url)
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
         session.headers["User-Agent"] = "mykolaiv-gateway"
-        transport = Transport(session=session, timeout=timeout, operation_timeout=timeout)
-        settings = zeep.Settings(
-            strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-        self._client = zeep.Client(str(WSDL_PATH), transport=transport, settings=settings)
-        self._service = self._client.create_service(BINDING, url)
+        self._http = session
+        #: called with (operation, request body, response) after every exchange (tests)
+        self.observers: list[Any] = []
 
     def __repr__(self) -> str:
         return f"SevClient(url={self.url!r}, system_id={self.system_id!r})"
@@ -238,7 +234,8 @@ class SevClient:
             session = self._checked(
                 "OpenUploadingSession",
                 self._call(
-                    "OpenUploadingSession", messageInfo=self._info_value(info), hash=digest, signature=b""
+                    "OpenUploadingSession",
+                    [("messageInfo", self._info_value(info)), ("hash", digest), ("signature", b"")],
                 ),
             )
         sid = session.session_id
@@ -251,7 +248,8 @@ class SevClient:
             try:
                 answer = _session(
                     self._once(
-                        "UploadMessageChunk", sessionId=sid, messageChunk=raw[position : position + part]
+                        "UploadMessageChunk",
+                        [("sessionId", sid), ("messageChunk", memoryview(raw)[position : position + part])],
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - classified just below
@@ -302,14 +300,14 @@ class SevClient:
             return None
         if session.status not in ("Opened", "InProgress", "Processed", "Delivered") or session.error_code:
             return None
-        validation = self._call("GetMessageValidationInfo", sessionId=session_id)
-        if validation is None or (validation.Hash or "").upper() != digest:
+        validation = self._call("GetMessageValidationInfo", [("sessionId", session_id)])
+        if validation is None or (validation.get("Hash") or "").upper() != digest:
             return None
         return session
 
     def session_info(self, session_id: int) -> SessionInfo:
         """GetSessionInfo; raises SevSessionError if the hub reports an error without a session."""
-        result = _session(self._call("GetSessionInfo", sessionId=session_id))
+        result = _session(self._call("GetSessionInfo", [("sessionId", session_id)]))
         if result.session_id == 0 and result.error_code is not None:
             _raise_for_error("GetSessionInfo", result)
         return result
@@ -318,19 +316,13 @@ class SevClient:
 
     def list_incoming(self, count: int = 100) -> list[MessageInfo]:
         """Messages the hub holds for this system (including ones not yet end-processed)."""
-        result = self._call("GetInputMessages", **{COUNT: count})
-        if result is None:
-            items = []
-        elif isinstance(result, list):  # zeep unwraps an array type with a single repeated element
-            items = result
-        else:
-            items = getattr(result, "MessageInfo", None) or []
-        return [_message_info(i) for i in items if i is not None]
+        items = self._call("GetInputMessages", [(COUNT, count)]) or []
+        return [_message_info(i) for i in items]
 
     def download(self, message_id: str) -> DownloadedMessage:
         """Download a whole message in chunks and check its hash; does NOT end processing."""
         session = self._checked(
-            "OpenDownloadingSession", self._call("OpenDownloadingSession", messageId=message_id)
+            "OpenDownloadingSession", self._call("OpenDownloadingSession", [("messageId", message_id)])
         )
         sid, size = session.session_id, session.message_size
         if size <= 0 or size > self.max_message_bytes:
@@ -340,25 +332,25 @@ class SevClient:
         part = min(session.max_part_size or self.max_part_size_hint, MAX_CHUNK)
         data = bytearray()
         while len(data) < size:
-            answer = self._call(
-                "DownloadMessageChunk",
-                sessionId=sid,
-                fromPosition=len(data),
-                count=min(part, size - len(data)),
+            answer = (
+                self._call(
+                    "DownloadMessageChunk",
+                    [("sessionId", sid), ("fromPosition", len(data)), ("count", min(part, size - len(data)))],
+                )
+                or {}
             )
-            state = _session(answer.Session) if answer is not None and answer.Session is not None else None
-            if state is not None:
-                _raise_for_error("DownloadMessageChunk", state)
-            chunk = answer.MessageChunk if answer is not None else None
+            if answer.get("Session") is not None:
+                _raise_for_error("DownloadMessageChunk", _session(answer["Session"]))
+            chunk = sev_wire.as_bytes(answer.get("MessageChunk"))
             if not chunk:
                 raise SevSessionError("DownloadMessageChunk", None, "the hub returned no data", sid)
             data += chunk
         if len(data) != size:
             raise SevHashMismatch(f"message {message_id}: received {len(data)} bytes, expected {size}")
-        validation = self._call("GetMessageValidationInfo", sessionId=sid)
-        if validation is not None and validation.Session is not None:
-            _raise_for_error("GetMessageValidationInfo", _session(validation.Session))
-        expected = (validation.Hash or "").strip().upper() if validation is not None else ""
+        validation = self._call("GetMessageValidationInfo", [("sessionId", sid)]) or {}
+        if validation.get("Session") is not None:
+            _raise_for_error("GetMessageValidationInfo", _session(validation["Session"]))
+        expected = (validation.get("Hash") or "").strip().upper()
         mine = hashlib.sha256(data).hexdigest().upper()
         if expected != mine:
             raise SevHashMismatch(
@@ -369,34 +361,45 @@ class SevClient:
 
     def end_processing(self, message: DownloadedMessage) -> SessionInfo:
         """Tell the hub the message is safely stored; it will not be offered again."""
-        value = {
-            "MaxPartSize": message.max_part_size or None,
-            "MessageId": message.message_id,
-            "MessageSize": len(message.data),
-            "SessionId": message.session_id,
-            "Status": "Delivered",
-            "TransferredBytesCount": len(message.data),
-            "Type": "Download",
-        }
+        value = [
+            ("MaxPartSize", message.max_part_size or None),
+            ("MessageId", message.message_id),
+            ("MessageSize", len(message.data)),
+            ("SessionId", message.session_id),
+            ("Status", "Delivered"),
+            ("TransferredBytesCount", len(message.data)),
+            ("Type", "Download"),
+        ]
         return self._checked(
-            "EndProcessingDownloadedMessage", self._call("EndProcessingDownloadedMessage", sessionInfo=value)
+            "EndProcessingDownloadedMessage",
+            self._call("EndProcessingDownloadedMessage", [("sessionInfo", value)]),
         )
 
     # ------------------------------------------------------------------ plumbing
 
-    def _identity(self) -> dict[str, str]:
-        return {"Password": self._password, "SystemId": self.system_id}
+    def _identity(self) -> Fields:
+        return [("Password", self._password), ("SystemId", self.system_id)]
 
-    def _once(self, operation: str, **kwargs: Any) -> Any:
-        return getattr(self._service, operation)(identity=self._identity(), **kwargs)
+    def _once(self, operation: str, params: Fields) -> Any:
+        """One request and its answer's Result (see sev_wire.answer)."""
+        body = sev_wire.request(operation, [("identity", self._identity()), *params])
+        response = self._http.post(
+            self.url,
+            data=body,
+            headers={"Content-Type": XML, "SOAPAction": f'"{sev_wire.soap_action(operation)}"'},
+            timeout=self.timeout,
+        )
+        for observe in self.observers:
+            observe(operation, body, response)
+        return sev_wire.answer(operation, response.status_code, response.content)
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
+    def _call(self, operation: str, params: Fields) -> Any:
         """One idempotent operation with retries on transient failures."""
         started = time.monotonic()
         attempt = 0
         while True:
             try:
-                return self._once(operation, **kwargs)
+                return self._once(operation, params)
             except Exception as exc:  # noqa: BLE001 - classified just below
                 if not _transient(exc):
                     raise self._translate(operation, exc) from None
@@ -427,25 +430,24 @@ class SevClient:
         return session
 
     @staticmethod
-    def _info_value(info: MessageInfo) -> dict[str, Any]:
-        return {
-            "CreationDate": info.creation_date or datetime.now(UTC).replace(microsecond=0),
-            "Creator": info.creator,
-            "Format": info.format,
-            "FromOrgId": info.from_org_id,
-            "FromSysId": info.from_sys_id,
-            "MessageId": info.message_id,
-            "SessionId": info.session_id,
-            "Size": info.size,
-            "ToOrgId": info.to_org_id,
-            "ToSysId": info.to_sys_id,
-            "Type": info.type,
-        }
+    def _info_value(info: MessageInfo) -> Fields:
+        return [
+            ("CreationDate", info.creation_date or datetime.now(UTC).replace(microsecond=0)),
+            ("Creator", info.creator),
+            ("Format", info.format),
+            ("FromOrgId", info.from_org_id),
+            ("FromSysId", info.from_sys_id),
+            ("MessageId", info.message_id),
+            ("SessionId", info.session_id),
+            ("Size", info.size),
+            ("ToOrgId", info.to_org_id),
+            ("ToSysId", info.to_sys_id),
+            ("Type", info.type),
+        ]
 
 
 def _transient(exc: Exception) -> bool:
     import requests
-    from zeep import exceptions as zx
 
     broken = (
         requests.exceptions.ConnectionError,
@@ -455,39 +457,35 @@ def _transient(exc: Exception) -> bool:
     )
     if isinstance(exc, broken):
         return True
-    if isinstance(exc, zx.TransportError):
-        return exc.status_code >= 500
-    if isinstance(exc, zx.Fault):
+    if isinstance(exc, BadAnswer):  # e.g. a proxy's error page instead of SOAP
+        return exc.status >= 500
+    if isinstance(exc, SoapFault):
         return "client" not in (exc.code or "").lower()
-    return isinstance(exc, zx.XMLSyntaxError)  # a proxy's error page instead of SOAP
+    return False
 
 
 def _describe(exc: Exception) -> str:
-    from zeep import exceptions as zx
-
-    if isinstance(exc, zx.TransportError):
-        return f"HTTP {exc.status_code}"
-    if isinstance(exc, zx.Fault):
-        if exc.code is None:  # zeep's reading of a non-SOAP error page (e.g. a proxy's 503)
-            return "HTTP error without a SOAP answer"
+    if isinstance(exc, BadAnswer):
+        return str(exc)
+    if isinstance(exc, SoapFault):
         return f"SOAP fault {exc.code}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
 
 
 def _session(value: Any) -> SessionInfo:
-    if value is None:
+    if not value:
         return SessionInfo(session_id=0, status=None)
-    error = getattr(value, "Error", None)
+    error = value.get("Error")
     return SessionInfo(
-        session_id=int(value.SessionId or 0),
-        status=value.Status,
-        type=value.Type,
-        message_id=value.MessageId,
-        message_size=int(value.MessageSize or 0),
-        transferred=int(value.TransferredBytesCount or 0),
-        max_part_size=int(value.MaxPartSize or 0),
-        error_code=None if error is None else error.Code,
-        error_text=None if error is None else error.Text,
+        session_id=sev_wire.as_int(value.get("SessionId")),
+        status=value.get("Status"),
+        type=value.get("Type"),
+        message_id=value.get("MessageId"),
+        message_size=sev_wire.as_int(value.get("MessageSize")),
+        transferred=sev_wire.as_int(value.get("TransferredBytesCount")),
+        max_part_size=sev_wire.as_int(value.get("MaxPartSize")),
+        error_code=sev_wire.as_int(error["Code"]) if error and error.get("Code") else None,
+        error_text=error.get("Text") if error else None,
     )
 
 
@@ -498,15 +496,15 @@ def _raise_for_error(operation: str, session: SessionInfo) -> None:
 
 def _message_info(value: Any) -> MessageInfo:
     return MessageInfo(
-        message_id=value.MessageId or "",
-        from_org_id=value.FromOrgId or "",
-        to_org_id=value.ToOrgId or "",
-        type=value.Type or "Document",
-        from_sys_id=value.FromSysId,
-        to_sys_id=value.ToSysId,
-        size=int(value.Size or 0),
-        creation_date=value.CreationDate,
-        session_id=int(value.SessionId or 0),
-        creator=value.Creator or "Sed",
-        format=value.Format or "Plain",
+        message_id=value.get("MessageId") or "",
+        from_org_id=value.get("FromOrgId") or "",
+        to_org_id=value.get("ToOrgId") or "",
+        type=value.get("Type") or "Document",
+        from_sys_id=value.get("FromSysId"),
+        to_sys_id=value.get("ToSysId"),
+        size=sev_wire.as_int(value.get("Size")),
+        creation_date=sev_wire.as_datetime(value.get("CreationDate")),
+        session_id=sev_wire.as_int(value.get("SessionId")),
+        creator=value.get("Creator") or "Sed",
+        format=value.get("Format") or "Plain",
     )
