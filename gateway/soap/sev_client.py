@@ -269,7 +269,10 @@ class SevClient:
             position = answer.transferred
             if answer.max_part_size:
                 part = min(answer.max_part_size, MAX_CHUNK)
-        final = self.session_info(sid)
+        # the last chunk's answer normally tells how the upload ended; ask only when it does not
+        final = answer if chunks else session
+        if final.status not in ("Processed", "Delivered"):
+            final = self.session_info(sid)
         _raise_for_error("upload", final)
         if final.status not in ("Processed", "Delivered") or final.transferred != size:
             raise SevSessionError(
