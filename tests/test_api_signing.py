@@ -4,10 +4,10 @@ openssl is the second implementation that checks the signature."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import httpx
 import pytest
+from second_opinion import openssl_cms_verify
 from test_store_support import serve_app
 
 from gateway.config import load_config
@@ -53,28 +53,7 @@ def test_sign_then_validate_detached_cades(signing_api, dev_pki, tmp_path):
     (tmp_path / "doc.txt").write_bytes(content)
     (tmp_path / "doc.p7s").write_bytes(resp.content)
     if shutil.which("openssl"):
-        out = subprocess.run(
-            [
-                "openssl",
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                tmp_path / "doc.p7s",
-                "-content",
-                tmp_path / "doc.txt",
-                "-CAfile",
-                dev_pki.root_cert,
-                "-purpose",
-                "any",
-                "-out",
-                "/dev/null",
-            ],
-            capture_output=True,
-            text=True,
-        )
+        out = openssl_cms_verify(tmp_path / "doc.p7s", dev_pki.root_cert, tmp_path / "doc.txt")
         assert out.returncode == 0, out.stderr
     report = signing_api.post(
         "/api/v1/validations",

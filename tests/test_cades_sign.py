@@ -8,11 +8,11 @@ import subprocess
 
 import pytest
 from asn1crypto import cms, core
+from second_opinion import openssl_cms_verify
 from test_cades_sign_support import (
     as_content_info,
     load_cms,
     needs_openssl,
-    openssl_cms_verify,
     openssl_ts_verify,
     unsigned_attr_values,
     write_pem,

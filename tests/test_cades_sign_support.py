@@ -64,14 +64,6 @@ def minimal_pdf(text: str = "hello") -> bytes:
     return bytes(out)
 
 
-def openssl_cms_verify(sig: Path, ca_file: Path, content: Path | None = None) -> subprocess.CompletedProcess:
-    cmd = ["openssl", "cms", "-verify", "-inform", "DER", "-in", str(sig), "-CAfile", str(ca_file),
-           "-purpose", "any", "-out", str(sig) + ".out"]
-    if content is not None:
-        cmd[3:3] = ["-binary", "-content", str(content)]
-    return subprocess.run(cmd, capture_output=True, text=True)
-
-
 def load_cms(path: Path) -> cms.ContentInfo:
     return cms.ContentInfo.load(path.read_bytes())
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
+from second_opinion import openssl_cms_verify
 from test_cades_sign_support import (
     minimal_pdf,
     needs_openssl,
     needs_pdfsig,
-    openssl_cms_verify,
     write_pem,
 )
 

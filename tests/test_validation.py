@@ -10,7 +10,6 @@ import asyncio
 import base64
 import http.server
 import shutil
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+from second_opinion import openssl_cms_verify
 
 from gateway.signing.report import Indication, SubIndication
 from gateway.signing.validation.engine import validate
@@ -427,52 +427,10 @@ def test_openssl_agrees_on_the_valid_signature(pki, tmp_path):
     (tmp_path / "s.p7s").write_bytes(sig)
     (tmp_path / "doc.txt").write_bytes(DOC)
     (tmp_path / "root.pem").write_bytes(pki.root.pem)
-    out = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            str(tmp_path / "s.p7s"),
-            "-content",
-            str(tmp_path / "doc.txt"),
-            "-CAfile",
-            str(tmp_path / "root.pem"),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    out = openssl_cms_verify(str(tmp_path / "s.p7s"), str(tmp_path / "root.pem"), str(tmp_path / "doc.txt"))
     assert out.returncode == 0, out.stderr
     (tmp_path / "doc.txt").write_bytes(DOC + b"x")
-    out = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            str(tmp_path / "s.p7s"),
-            "-content",
-            str(tmp_path / "doc.txt"),
-            "-CAfile",
-            str(tmp_path / "root.pem"),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    out = openssl_cms_verify(str(tmp_path / "s.p7s"), str(tmp_path / "root.pem"), str(tmp_path / "doc.txt"))
     assert out.returncode != 0
 
 
