@@ -218,3 +218,22 @@ def test_explicit_parameters_as_in_certificates(m: int, little_endian: bool) -> 
     assert loaded.key.point == key.public_point
     assert loaded.dke == DKE1_PACKED and loaded.little_endian is little_endian
     assert info.bit_size == m
+
+
+def test_explicit_parameters_of_an_unknown_curve_are_refused() -> None:
+    """Unvalidated domain parameters (here: a changed order n) are not used for verification."""
+    curve = curve_by_m(257)
+    params = DSTU4145Params({
+        "curve": {"ecbinary": {"f": {"m": 257, "poly": {"trinomial": 12}}, "a": curve.a,
+                               "b": curve.b.to_bytes(33, "little"), "n": curve.n ^ 2,
+                               "bp": D.encode_point(curve, curve.g, True)}},
+    })
+    key = D.generate_private_key(curve)
+    point = core.OctetString(D.encode_point(curve, key.public_point, True)).dump()
+    algorithm = {"algorithm": "1.2.804.2.1.1.1.1.3.1.1", "parameters": params}
+    info = asn1_keys.PublicKeyInfo({"algorithm": algorithm, "public_key": point})
+    with pytest.raises(D.DSTUError, match="not one of the standard's curves"):
+        load_public_key(asn1_keys.PublicKeyInfo.load(info.dump()))
+    r, s = key.sign(gost34311(b"m").digest())
+    assert not verify_signature(info, D.encode_signature(curve, r, s), b"m", "gost34311",
+                                "1.2.804.2.1.1.1.1.3.1.1")

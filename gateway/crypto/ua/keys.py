@@ -1,7 +1,8 @@
 """DSTU 4145 keys from certificates (SubjectPublicKeyInfo) and PKCS#8 files, and their encodings.
 
 Public keys as real Ukrainian certificates carry them: the BIT STRING holds an OCTET STRING with the
-compressed point; the curve is a named-curve OID or explicit ECBinary parameters; an optional DKE
+compressed point; the curve is a named-curve OID or explicit ECBinary parameters (accepted when they
+are one of the ten curves of the standard, as in practice); an optional DKE
 gives the GOST 28147 S-box for GOST 34.311 hashing. Octet strings (b, base point, key, signature)
 are little-endian under the little-endian OID and big-endian under the big-endian one.
 """
@@ -58,7 +59,11 @@ def curve_from_params(params: DSTU4145Params, little_endian: bool) -> Curve:
         raise DSTUError("bad DSTU 4145 curve parameters")
     probe = Curve(field, a, b, n, 0, 0)
     gx, gy = decode_point(probe, ecb["bp"].native, little_endian)
-    return find_named(Curve(field, a, b, n, gx, gy, name=f"DSTU 4145 explicit m={m}"))
+    curve = find_named(Curve(field, a, b, n, gx, gy, name=f"DSTU 4145 explicit m={m}"))
+    if not curve.oid:
+        # unvalidated domain parameters could be a weak curve: only the standard's curves are used
+        raise DSTUError("explicit DSTU 4145 parameters that are not one of the standard's curves")
+    return curve
 
 
 def _unwrap_octet_string(data: bytes) -> bytes:
@@ -73,6 +78,16 @@ _PUB_CACHE: dict[bytes, UAPublicKey] = {}
 
 
 def load_public_key(info: keys.PublicKeyInfo) -> UAPublicKey:
+    """The DSTU 4145 key of a SubjectPublicKeyInfo; DSTUError for anything malformed."""
+    try:
+        return _load_public_key(info)
+    except DSTUError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
+        raise DSTUError(f"malformed DSTU 4145 public key ({type(exc).__name__})") from None
+
+
+def _load_public_key(info: keys.PublicKeyInfo) -> UAPublicKey:
     der = info.dump()
     cached = _PUB_CACHE.get(der)
     if cached is not None:

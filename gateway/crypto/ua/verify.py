@@ -44,5 +44,5 @@ def verify_signature(info: keys.PublicKeyInfo, signature: bytes, data: bytes, ha
         hasher.update(data)
         r, s = decode_signature(_unwrap_octet_string(bytes(signature)), little_endian)
         return key.key.verify(hasher.digest(), r, s)
-    except (DSTUError, ValueError, KeyError, TypeError):
-        return False
+    except (DSTUError, ValueError, KeyError, TypeError, IndexError, OverflowError):
+        return False  # malformed key, parameters or signature: not a valid signature
