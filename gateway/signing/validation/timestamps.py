@@ -58,7 +58,11 @@ def validate_timestamp_token(
     """
     result = TimestampCheck(TimestampInfo(type=kind, time=None))
     try:
-        info = token if isinstance(token, cms.ContentInfo) else cms.ContentInfo.load(token)
+        if not isinstance(token, cms.ContentInfo):
+            # an attribute value asn1crypto left unparsed (type Any) arrives here too: reload its DER
+            info = cms.ContentInfo.load(token if isinstance(token, bytes) else token.dump())
+        else:
+            info = token
         signed_data = info["content"]
         eci = signed_data["encap_content_info"]
         if eci["content_type"].dotted != OID_TST_INFO:
