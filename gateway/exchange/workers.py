@@ -494,7 +494,7 @@ def enabled_channels(cfg: Config) -> dict[str, Channel]:
 
 
 class SevChannel:
-    """The SEV OVV hub as a channel (one SevClient per thread: zeep clients are not shared)."""
+    """The SEV OVV hub as a channel (one SevClient per thread: its HTTP session is not shared)."""
 
     name = "sev"
 
