@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pki", metavar="PKI_DIR", type=Path,
                    help="share the development PKI in PKI_DIR (created if absent) with other gateways")
     p.add_argument("--force", action="store_true", help="overwrite an existing gateway.toml")
+    p.add_argument("--dstu", action="store_true",
+                   help="make the seal a DSTU 4145 key (national algorithms) with a DSTU root of its own")
     p.set_defaults(func=run)
 
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65535:
         raise GatewayError("--port must be between 1 and 65534")
     path = init_gateway(args.dir, name=args.name, edrpou=args.edrpou, port=args.port, pki_dir=args.pki,
-                        force=args.force)
+                        force=args.force, dstu=args.dstu)
     print(f"wrote {path} (development only: keys and PKI are not for production)")
     print(f"start it with: gateway serve --config {path}")
     return 0

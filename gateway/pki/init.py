@@ -21,11 +21,13 @@ HEADER = """\
 
 def init_gateway(
     target: Path, *, name: str, edrpou: str, port: int, pki_dir: Path | None = None, force: bool = False,
-    pki_port: int | None = None,
+    pki_port: int | None = None, dstu: bool = False,
 ) -> Path:
     """Write `target/gateway.toml` with a development PKI (own, or the shared one in `pki_dir`).
 
     A new PKI's services get `pki_port` (default: the gateway's port + 1); an existing one keeps its.
+    With `dstu`, the seal is a DSTU 4145 key (`keys/seal-dstu.pem`, issued by a DSTU root of its own,
+    which is trusted too), so the national algorithms can be tried end to end.
     """
     if not edrpou.isdigit() or len(edrpou) != 8:
         raise GatewayError(f"--edrpou must be the 8 digits of an EDRPOU code, got {edrpou!r}")
@@ -43,6 +45,9 @@ def init_gateway(
     trust_dir.mkdir(exist_ok=True)
     root = load_certificates(pki.root_cert)[0]
     shutil.copyfile(pki.root_cert, trust_dir / f"{fingerprint(root)[:16]}.pem")
+    signing = {"key": _relative(key, target), "key_password_file": _relative(password_file, target)}
+    if dstu:
+        signing = {"key": _relative(_dstu_seal(target / "keys", trust_dir, name, edrpou), target)}
 
     config = {
         "organization": {
@@ -54,8 +59,7 @@ def init_gateway(
         "server": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
         "database": {"url": f"sqlite:///{target / 'gateway.db'}"},
         "signing": {
-            "key": _relative(key, target),
-            "key_password_file": _relative(password_file, target),
+            **signing,
             "tsa_url": pki.tsa_url,
             "default_level": "B-T",
         },
@@ -92,6 +96,18 @@ def _own_seal_copy(pki: DevPki, seal_p12: Path, seal_pem: Path, keys: Path) -> t
     write_private(keys / "seal-password.txt", password + b"\n")
     shutil.copyfile(seal_pem, keys / "seal.pem")
     return keys / "seal.p12", keys / "seal-password.txt"
+
+
+def _dstu_seal(keys: Path, trust_dir: Path, name: str, edrpou: str) -> Path:
+    """A DSTU 4145 (m=257) seal bundle (unencrypted PKCS#8 + chain, mode 0600); its root is trusted."""
+    from asn1crypto import pem
+
+    from gateway.crypto.ua.signing import write_dev_bundle
+
+    bundle = keys / "seal-dstu.pem"
+    root = write_dev_bundle(bundle, f"{name} seal (DSTU 4145)", edrpou=edrpou)
+    (trust_dir / f"{fingerprint(root)[:16]}.pem").write_bytes(pem.armor("CERTIFICATE", root.dump()))
+    return bundle
 
 
 def _relative(path: Path, base: Path) -> str:
