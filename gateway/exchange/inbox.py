@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from gateway.exchange.message import (
     Acknowledgement as AckContent,
@@ -155,7 +155,7 @@ def _receive_malformed(
 
 
 def _duplicate(s: Session, msg_id: str) -> Received | None:
-    row = s.scalar(select(Incoming).where(Incoming.msg_id == msg_id))
+    row = s.scalar(select(Incoming).where(Incoming.msg_id == msg_id).options(lazyload(Incoming.files)))
     if row is None:
         return None
     if row.meta.get("malformed"):

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from gateway.config import OrganizationConfig
 from gateway.exchange.message import (
@@ -185,7 +185,12 @@ def apply_acknowledgement(
     if session.scalar(select(Acknowledgement.id).where(Acknowledgement.msg_id == ack_msg_id)) is not None:
         return "duplicate", None, None
     # locked: two acknowledgements of one letter may be applied at the same time (PostgreSQL)
-    row = session.scalar(select(Outgoing).where(Outgoing.msg_id == ref_msg_id).with_for_update())
+    row = session.scalar(
+        select(Outgoing)
+        .where(Outgoing.msg_id == ref_msg_id)
+        .options(lazyload(Outgoing.files))  # not needed to move the status on
+        .with_for_update()
+    )
     session.add(
         Acknowledgement(
             direction="in",

@@ -31,6 +31,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import lazyload
 
 from gateway.config import Config
 from gateway.exchange import inbox
@@ -232,8 +233,10 @@ class Workers:
             return ids
 
     def _held(self, s: Any, model: type, ident: Any) -> Any:
-        """The row, locked, if this worker still holds its lease; else None."""
-        row = s.get(model, ident, with_for_update=not self.db.is_sqlite)
+        """The row, locked, if this worker still holds its lease; else None. A letter's files
+        are loaded only when the step reads them."""
+        options = [lazyload(model.files)] if model is Outgoing else []
+        row = s.get(model, ident, with_for_update=not self.db.is_sqlite, options=options)
         return row if row is not None and row.lease_owner == self.owner else None
 
     def _retry_later(
@@ -415,7 +418,7 @@ class Workers:
             row = self._held(s, Acknowledgement, ident)
             if row is None or row.status not in ("queued", "sending"):
                 return
-            incoming = s.get_one(Incoming, row.incoming_id)
+            incoming = s.get_one(Incoming, row.incoming_id, options=[lazyload(Incoming.files)])
             sys_id = (
                 self.cfg.sev.system_id if incoming.channel == "sev" else ""
             ) or self.cfg.organization.system_id

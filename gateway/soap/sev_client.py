@@ -20,8 +20,8 @@ Public API (the outbox/inbox workers call these):
   message whose hash differs from GetMessageValidationInfo raises `SevHashMismatch`.
 - The password is only ever put in request bodies, and request bodies are never logged.
 - Envelopes are built and read by `sev_wire` (lxml; the same bytes zeep would send, without its
-  per-call cost); HTTP goes over one keep-alive `requests` session per client. Proxy and CA bundle
-  settings of the environment are read once, when the client is made.
+  per-call cost); HTTP goes over keep-alive connections (urllib3) of the client. Proxy and CA
+  bundle settings of the environment are read once, when the client is made.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
 XML = "text/xml; charset=utf-8"
+USER_AGENT = "mykolaiv-gateway"
 COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
@@ -177,8 +178,6 @@ class SevClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         sleep: Any = time.sleep,
     ) -> None:
-        import requests
-
         self.url = url
         self.system_id = system_id
         self._password = password
@@ -187,16 +186,9 @@ class SevClient:
         self.max_message_bytes = max_message_bytes
         self._sleep = sleep
         self.retries = 0  # retries made over the client's lifetime (for metrics)
-        self.timeout = timeout
-        session = requests.Session()
-        # the environment's proxy and CA bundle settings, resolved once instead of on every call
-        # (requests would also look for a ~/.netrc per call; the hub's identity is in the body)
-        session.proxies = requests.utils.get_environ_proxies(url)
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        session.trust_env = False
-        session.headers["User-Agent"] = "mykolaiv-gateway"
-        self._http = session
-        #: called with (operation, request body, response) after every exchange (tests)
+        self._http = _connection_pool(url, timeout)
+        #: called with (operation, request headers, request body, HTTP status, answer body) after
+        #: every exchange (tests)
         self.observers: list[Any] = []
 
     def __repr__(self) -> str:
@@ -386,15 +378,15 @@ class SevClient:
     def _once(self, operation: str, params: Fields) -> Any:
         """One request and its answer's Result (see sev_wire.answer)."""
         body = sev_wire.request(operation, [("identity", self._identity()), *params])
-        response = self._http.post(
-            self.url,
-            data=body,
-            headers={"Content-Type": XML, "SOAPAction": f'"{sev_wire.soap_action(operation)}"'},
-            timeout=self.timeout,
-        )
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Content-Type": XML,
+            "SOAPAction": f'"{sev_wire.soap_action(operation)}"',
+        }
+        response = self._http.request("POST", self.url, body=body, headers=headers)
         for observe in self.observers:
-            observe(operation, body, response)
-        return sev_wire.answer(operation, response.status_code, response.content)
+            observe(operation, headers, body, response.status, response.data)
+        return sev_wire.answer(operation, response.status, response.data)
 
     def _call(self, operation: str, params: Fields) -> Any:
         """One idempotent operation with retries on transient failures."""
@@ -449,16 +441,35 @@ class SevClient:
         ]
 
 
-def _transient(exc: Exception) -> bool:
-    import requests
+def _connection_pool(url: str, timeout: float) -> Any:
+    """Keep-alive HTTP(S) connections to the hub (urllib3, no automatic retries: the client decides
+    what may be repeated). The environment's proxy (HTTPS_PROXY, NO_PROXY, ...) and CA bundle
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE; else certifi's) are read once, here."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
 
-    broken = (
-        requests.exceptions.ConnectionError,
-        requests.exceptions.Timeout,
-        requests.exceptions.ChunkedEncodingError,  # the connection broke in the middle of an answer
-        requests.exceptions.ContentDecodingError,
-    )
-    if isinstance(exc, broken):
+    import certifi
+    import urllib3
+
+    parts = urlsplit(url)
+    proxy = None if proxy_bypass(parts.hostname or "") else getproxies().get(parts.scheme)
+    options: dict[str, Any] = {
+        "maxsize": 2,
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "retries": False,
+        "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or certifi.where(),
+    }
+    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+
+
+def _transient(exc: Exception) -> bool:
+    from urllib3 import exceptions as ux
+
+    if isinstance(exc, ux.LocationValueError):  # a malformed [sev] url: no use retrying
+        return False
+    if isinstance(exc, ux.HTTPError | OSError):  # refused, reset, timed out, broken mid-answer, TLS
         return True
     if isinstance(exc, BadAnswer):  # e.g. a proxy's error page instead of SOAP
         return exc.status >= 500
