@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import lazyload
 
 from gateway.config import Config
@@ -46,7 +46,7 @@ from gateway.exchange.message import (
 from gateway.exchange.outbox import RANK, letter_document, referred_documents, set_status
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
-from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, utcnow
+from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, StatusHistory, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -386,13 +386,31 @@ class Workers:
             self._retry_later(Outgoing, ident, str(exc), fail=_fail_letter)
             return
         with self.db.session() as s:
-            row = self._held(s, Outgoing, ident)
-            if row is None:
-                return
-            row.lease_owner = row.lease_until = None
-            row.last_error = None
-            if row.status == "sending":  # an acknowledgement may already have moved it further
-                set_status(s, row, "sent", f"handed to {channel_name}")
+            # plain UPDATEs (this runs once per letter; the ORM's load and flush cost more)
+            now = utcnow()
+            mine = (Outgoing.id == ident) & (Outgoing.lease_owner == self.owner)
+            released = s.execute(
+                update(Outgoing).where(mine).values(lease_owner=None, lease_until=None, last_error=None)
+            ).rowcount
+            # an acknowledgement may already have moved the letter further
+            moved = (
+                released
+                and s.execute(
+                    update(Outgoing)
+                    .where(Outgoing.id == ident, Outgoing.status == "sending")
+                    .values(status="sent", updated_at=now)
+                ).rowcount
+            )
+            if moved:
+                s.execute(
+                    insert(StatusHistory).values(
+                        entity="outgoing",
+                        entity_id=ident,
+                        status="sent",
+                        detail=f"handed to {channel_name}",
+                        at=now,
+                    )
+                )
                 self._observe("sent")
 
     def _upload_lease(self, message_sha: str | None) -> Any:
@@ -440,11 +458,11 @@ class Workers:
             self._retry_later(Acknowledgement, ident, str(exc), fail=_fail_ack)
             return
         with self.db.session() as s:
-            row = self._held(s, Acknowledgement, ident)
-            if row is not None:
-                row.status = "sent"
-                row.lease_owner = row.lease_until = None
-                row.last_error = None
+            s.execute(
+                update(Acknowledgement)
+                .where(Acknowledgement.id == ident, Acknowledgement.lease_owner == self.owner)
+                .values(status="sent", lease_owner=None, lease_until=None, last_error=None)
+            )
 
     # ------------------------------------------------------------------ receiving
 
