@@ -90,11 +90,12 @@ def receive(db: Database, blobs: BlobStore, raw: bytes, *, channel: str, validat
         if dup is not None:
             return dup
     stored = _store_bodies(blobs, msg, validator)
+    message_sha = blobs.put(msg.raw)  # before the transaction: no fsync while holding the database
     with db.session() as s:
         dup = _duplicate(s, msg.header.msg_id)  # a concurrent receiver may have won the race
         if dup is not None:
             return dup
-        row = _insert(s, msg, stored, channel, blobs.put(msg.raw))
+        row = _insert(s, msg, stored, channel, message_sha)
         return Received("document", row.msg_id, False, incoming_id=row.id, status=row.status)
 
 
