@@ -138,7 +138,9 @@ class Workers:
         self.settings = settings or WorkerSettings(poll_seconds=cfg.sev.poll_seconds)
         self.owner = lease_owner_id()
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        #: one idle sender is woken per wake() (not all of them: the others would only claim nothing)
+        self._wake = threading.Condition()
+        self._wakes = 0
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -159,7 +161,8 @@ class Workers:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._wake.set()
+        with self._wake:
+            self._wake.notify_all()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -168,7 +171,16 @@ class Workers:
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next idle tick."""
-        self._wake.set()
+        with self._wake:
+            self._wakes += 1
+            self._wake.notify()
+
+    def _idle(self) -> None:
+        """Wait for a wake() (one not yet taken by another sender counts) or the idle tick."""
+        with self._wake:
+            if not self._wakes and not self._stop.is_set():
+                self._wake.wait(self.settings.idle_seconds)
+            self._wakes = max(0, self._wakes - 1)
 
     # ------------------------------------------------------------------ loops
 
@@ -181,8 +193,7 @@ class Workers:
                 self._count_error("sender")
                 busy = 0
             if not busy:
-                self._wake.wait(self.settings.idle_seconds)
-                self._wake.clear()
+                self._idle()
 
     def _poller_loop(self, channel: Channel) -> None:
         while not self._stop.is_set():
@@ -479,7 +490,8 @@ class Workers:
             self.metrics.incoming.labels(got.kind, "duplicate" if got.duplicate else "stored").inc()
             if got.kind == "acknowledgement" and got.outgoing_id and not got.duplicate:
                 self._observe_ack(got)
-        self.wake()
+        if got.kind != "acknowledgement":  # a document queued acknowledgements to send
+            self.wake()
 
     def _observe_ack(self, got: inbox.Received) -> None:
         before = RANK.get(got.previous_status or "", 0)
