@@ -51,6 +51,11 @@ from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, S
 log = logging.getLogger(__name__)
 
 
+#: the statuses in which letters and acknowledgements (to send) are worked on
+LETTER_WORK = ("queued", "signed", "sending")
+ACK_WORK = ("queued", "sending")
+
+
 class Seal(Protocol):
     """The organization's seal, loaded once at start-up."""
 
@@ -187,7 +192,7 @@ class Workers:
     def _sender_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = self.run_letters_once() + self.run_acks_once()
+                busy = self.run_once()
             except Exception:  # noqa: BLE001 - a worker never dies; the step is retried
                 log.exception("sender step failed")
                 self._count_error("sender")
@@ -215,33 +220,39 @@ class Workers:
     def _claim(
         self, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any = None
     ) -> list[Any]:
-        now = utcnow()
         with self.db.session() as s:
-            q = (
-                select(model.id)
-                .where(
-                    model.status.in_(statuses),
-                    model.next_attempt_at <= now,
-                    or_(model.lease_until.is_(None), model.lease_until < now),
-                )
-                .order_by(model.next_attempt_at)
-                .limit(self.settings.batch)
+            return self._claim_in(s, model, statuses, extra)
+
+    def _claim_in(
+        self, s: Any, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any
+    ) -> list[Any]:
+        """Lease up to `batch` due rows of `model` within the session's transaction."""
+        now = utcnow()
+        q = (
+            select(model.id)
+            .where(
+                model.status.in_(statuses),
+                model.next_attempt_at <= now,
+                or_(model.lease_until.is_(None), model.lease_until < now),
             )
-            if extra is not None:
-                q = q.where(extra)
-            if not self.db.is_sqlite:
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if ids:
-                s.execute(
-                    update(model)
-                    .where(model.id.in_(ids))
-                    .values(
-                        lease_owner=self.owner,
-                        lease_until=now + timedelta(seconds=self.settings.lease_seconds),
-                    )
+            .order_by(model.next_attempt_at)
+            .limit(self.settings.batch)
+        )
+        if extra is not None:
+            q = q.where(extra)
+        if not self.db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        ids = list(s.scalars(q))
+        if ids:
+            s.execute(
+                update(model)
+                .where(model.id.in_(ids))
+                .values(
+                    lease_owner=self.owner,
+                    lease_until=now + timedelta(seconds=self.settings.lease_seconds),
                 )
-            return ids
+            )
+        return ids
 
     def _held(self, s: Any, model: type, ident: Any) -> Any:
         """The row, locked, if this worker still holds its lease; else None. A letter's files
@@ -267,8 +278,20 @@ class Workers:
 
     # ------------------------------------------------------------------ letters
 
+    def run_once(self) -> int:
+        """Letters and acknowledgements due, claimed in one transaction; the acknowledgements (small,
+        quick) are sent first, then the letters are signed and sent one by one."""
+        with self.db.session() as s:
+            letters = self._claim_in(s, Outgoing, LETTER_WORK, None)
+            acks = self._claim_in(s, Acknowledgement, ACK_WORK, Acknowledgement.direction == "out")
+        for ack in acks:
+            self._send_ack(ack)
+        for ident in letters:
+            self._process_letter(ident)
+        return len(letters) + len(acks)
+
     def run_letters_once(self) -> int:
-        ids = self._claim(Outgoing, ("queued", "signed", "sending"))
+        ids = self._claim(Outgoing, LETTER_WORK)
         for ident in ids:
             self._process_letter(ident)
         return len(ids)
@@ -435,12 +458,6 @@ class Workers:
             self.metrics.transitions.labels(status).inc()
 
     # ------------------------------------------------------------------ acknowledgements we send
-
-    def run_acks_once(self) -> int:
-        ids = self._claim(Acknowledgement, ("queued", "sending"), Acknowledgement.direction == "out")
-        for ident in ids:
-            self._send_ack(ident)
-        return len(ids)
 
     def _send_ack(self, ident: int) -> None:
         with self.db.session() as s:
