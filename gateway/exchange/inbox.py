@@ -32,10 +32,10 @@ from gateway.exchange.message import (
     new_msg_id,
     parse_message,
 )
-from gateway.exchange.outbox import apply_acknowledgement, record
+from gateway.exchange.outbox import apply_acknowledgement, history_view, record
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
-from gateway.store.models import Acknowledgement, Incoming, IncomingFile, StatusHistory, utcnow
+from gateway.store.models import Acknowledgement, Incoming, IncomingFile, utcnow
 
 #: signature bytes + {file name: path of the signed file} -> INTERFACE.md validation report
 Validator = Callable[[bytes, dict[str, Path]], dict[str, Any]]
@@ -332,11 +332,6 @@ def build_ack_message(row: Acknowledgement, header: Header, *, malformed: bool =
 
 def incoming_view(s: Session, row: Incoming, *, files_url: str) -> dict[str, Any]:
     """What GET /api/v1/incoming/{id} answers."""
-    history = s.scalars(
-        select(StatusHistory)
-        .where(StatusHistory.entity == "incoming", StatusHistory.entity_id == row.id)
-        .order_by(StatusHistory.id)
-    )
     acks = s.scalars(
         select(Acknowledgement)
         .where(Acknowledgement.incoming_id == row.id, Acknowledgement.direction == "out")
@@ -367,7 +362,7 @@ def incoming_view(s: Session, row: Incoming, *, files_url: str) -> dict[str, Any
             }
             for f in row.files
         ],
-        "history": [{"status": h.status, "at": h.at.isoformat(), "detail": h.detail} for h in history],
+        "history": history_view(s, "incoming", row.id),
         "acknowledgements_sent": [
             {"ack_type": a.ack_type, "status": a.status, "msg_id": a.msg_id} for a in acks
         ],

@@ -69,6 +69,16 @@ def record(
     )
 
 
+def history_view(session: Session, entity: str, entity_id: str) -> list[dict[str, Any]]:
+    """The recorded transitions of a letter or document, oldest first, as the API shows them."""
+    rows = session.scalars(
+        select(StatusHistory)
+        .where(StatusHistory.entity == entity, StatusHistory.entity_id == entity_id)
+        .order_by(StatusHistory.id)
+    )
+    return [{"status": h.status, "at": h.at.isoformat(), "detail": h.detail} for h in rows]
+
+
 def set_status(session: Session, row: Outgoing, status: str, detail: str | None = None) -> bool:
     """Move a letter to `status` and record the transition; False when it already was there."""
     if row.status == status:
@@ -279,11 +289,6 @@ def letter_document(
 
 def letter_view(session: Session, row: Outgoing) -> dict[str, Any]:
     """What GET /api/v1/outgoing/{id} answers: status, history, acknowledgements received."""
-    history = session.scalars(
-        select(StatusHistory)
-        .where(StatusHistory.entity == "outgoing", StatusHistory.entity_id == row.id)
-        .order_by(StatusHistory.id)
-    )
     acks = session.scalars(
         select(Acknowledgement)
         .where(Acknowledgement.outgoing_id == row.id, Acknowledgement.direction == "in")
@@ -312,7 +317,7 @@ def letter_view(session: Session, row: Outgoing) -> dict[str, Any]:
             }
             for f in row.files
         ],
-        "history": [{"status": h.status, "at": h.at.isoformat(), "detail": h.detail} for h in history],
+        "history": history_view(session, "outgoing", row.id),
         "acknowledgements": [
             {
                 "type": ACK_NAMES.get(a.ack_type, str(a.ack_type)),
