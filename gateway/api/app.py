@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.api import health
+from gateway.api.docs import install_docs
 from gateway.config import Config
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,13 @@ def create_app(cfg: Config, *, workers: bool = True) -> FastAPI:
         version=__version__,
         description="REST API for the EDMS: signing, validation, outgoing and incoming SEV OVV letters.",
         lifespan=_dev_pki_lifespan(cfg),
+        openapi_url=None,  # served by gateway.api.docs, behind the API key
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(health.router)
     routes.install(app, cfg, workers=workers)
+    install_docs(app)
     return app
 
 
