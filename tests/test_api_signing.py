@@ -79,3 +79,40 @@ def test_signing_errors_are_clear(signing_api):
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "signing_failed"
     garbage = signing_api.post("/api/v1/validations", files=[("file", ("x.p7s", b"not a signature"))]).json()
     assert garbage["indication"] == "TOTAL_FAILED" and garbage["subindication"] == "FORMAT_FAILURE"
+
+
+def test_trust_anchor_added_while_running_takes_effect(dev_pki, tmp_path):
+    """`gateway trust add` on a running gateway: the next validation uses the new anchor."""
+    from gateway.api.app import create_app
+    from gateway.pki.trust import add_anchors
+
+    (tmp_path / "trust").mkdir()
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "gw.db"}"\n[storage]\ndir = "blobs"\n'
+                      '[trust]\nanchors = ["trust"]\n', encoding="utf-8")
+    cfg = load_config(config)
+    db = open_database(cfg)
+    with db.session() as s:
+        _, key = create_key(s, "edms")
+    db.dispose()
+    doc = "Розпорядження".encode()
+    signed = cades_b_b(dev_pki, doc)
+    with (
+        serve_app(create_app(cfg, workers=False)) as base,
+        httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client,
+    ):
+        def verdict() -> str:
+            files = [("file", ("d.p7s", signed)), ("detached", ("d.txt", doc))]
+            return client.post("/api/v1/validations", files=files).json()["indication"]
+
+        assert verdict() == "INDETERMINATE"
+        add_anchors(load_config(config), dev_pki.root_cert)
+        assert verdict() == "TOTAL_PASSED"
+
+
+def cades_b_b(dev_pki, doc: bytes) -> bytes:
+    from gateway.signing.cades import CadesOptions, sign_cades_bytes
+    from gateway.signing.keys import load_signing_key
+
+    key = load_signing_key(str(dev_pki.seal_p12), dev_pki.password())
+    return sign_cades_bytes(key, doc, CadesOptions(level="B-B"))

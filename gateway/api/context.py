@@ -4,7 +4,7 @@ seal (loaded once at start-up), trust anchors and the background workers."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from gateway.api.metrics import Metrics
 from gateway.config import Config
+from gateway.pki.trust import TrustAnchors
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database, open_database
 from gateway.store.models import Incoming, Outgoing
@@ -25,18 +26,17 @@ class GatewayContext:
     db: Database
     blobs: BlobStore
     metrics: Metrics
-    trust_roots: list[Any] = field(default_factory=list)
+    anchors: TrustAnchors
     seal: Any = None
     workers: Any = None
 
     @classmethod
     def open(cls, cfg: Config) -> GatewayContext:
-        from gateway.signing.certificates import load_certificates
-
+        anchors = TrustAnchors(cfg)
+        anchors.roots()  # a broken anchor file stops the start-up, not the first validation
         db = open_database(cfg)
-        roots = [c for item in cfg.trust.anchors for c in load_certificates(cfg.resolve(item))]
         ctx = cls(cfg=cfg, db=db, blobs=BlobStore(cfg.resolve(cfg.storage.dir)), metrics=Metrics(),
-                  trust_roots=roots)
+                  anchors=anchors)
         ctx.metrics.add_status_gauge(ctx.status_counts)
         return ctx
 
@@ -51,7 +51,7 @@ class GatewayContext:
 
         cfg = self.cfg
         return ValidationPolicy(
-            trust_roots=list(self.trust_roots), offline=cfg.trust.revocation == "offline",
+            trust_roots=self.anchors.roots(), offline=cfg.trust.revocation == "offline",
             cache_dir=cfg.resolve(cfg.trust.cache_dir) if cfg.trust.cache_dir else None,
             detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes)
 

@@ -59,7 +59,7 @@ def post_signature(
     req = SignRequest(
         level=(level or ctx.seal.level).upper(),
         tsa_url=ctx.seal.tsa_url or None,
-        trust_roots=list(ctx.trust_roots),
+        trust_roots=ctx.anchors.roots(),
     )
     with tempfile.TemporaryDirectory(prefix="gateway-sign-") as tmp:
         folder = Path(tmp)

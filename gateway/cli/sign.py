@@ -30,16 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _trust_roots(cfg) -> list:
-    from gateway.signing.certificates import load_certificates
-
-    roots = []
-    for anchor in cfg.trust.anchors:
-        roots.extend(load_certificates(cfg.resolve(anchor)))
-    return roots
-
-
 def run(args: argparse.Namespace) -> int:
+    from gateway.pki.trust import trust_roots
     from gateway.signing.formats import SignRequest, get_format, sign_files
     from gateway.signing.keys import signing_key_from_config
 
@@ -49,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     level = args.level or (cfg.signing.default_level.upper() if cfg.signing.default_level else None) \
         or ("B-T" if tsa else "B-B")
     req = SignRequest(level=level, tsa_url=tsa, digest_algorithm=args.digest,
-                      trust_roots=_trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
+                      trust_roots=trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
     key = signing_key_from_config(cfg, key=args.key, password_env=args.key_password_env)
     try:
         outputs = sign_files(args.format, key, [Path(p) for p in args.inputs], req,

@@ -39,15 +39,12 @@ def parse_time(text: str) -> datetime:
 
 
 def build_policy(args: argparse.Namespace) -> Any:
+    from gateway.pki.trust import trust_roots
     from gateway.signing.certificates import load_certificates
     from gateway.signing.validation.policy import ValidationPolicy
 
     config = config_from_args(args)
-    roots = []
-    for item in args.trust:
-        roots.extend(load_certificates(item))
-    for item in config.trust.anchors:
-        roots.extend(load_certificates(config.resolve(item)))
+    roots = [cert for item in args.trust for cert in load_certificates(item)] + trust_roots(config)
     detached: dict[str, Path] = {}
     for item in args.detached:
         path = Path(item)

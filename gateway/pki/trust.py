@@ -8,6 +8,7 @@ fingerprint, so `remove` never has to edit a bundle somebody else wrote.
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,39 @@ def list_anchors(cfg: Config) -> list[Anchor]:
 
 def trust_roots(cfg: Config) -> list[x509.Certificate]:
     return [a.certificate for a in list_anchors(cfg)]
+
+
+class TrustAnchors:
+    """The configured anchors of a running gateway, read again whenever one of their files or
+    folders changes, so `gateway trust add|remove` takes effect without a restart."""
+
+    def __init__(self, cfg: Config) -> None:
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self._stamp: tuple | None = None
+        self._roots: list[x509.Certificate] = []
+
+    def _current_stamp(self) -> tuple:
+        parts = []
+        for entry in self._cfg.trust.anchors:
+            path = self._cfg.resolve(entry)
+            children = sorted(path.iterdir()) if path.is_dir() else []
+            for p in (path, *children):
+                try:
+                    st = p.stat()
+                except FileNotFoundError:
+                    parts.append((str(p), None))
+                else:
+                    parts.append((str(p), st.st_mtime_ns, st.st_size))
+        return tuple(parts)
+
+    def roots(self) -> list[x509.Certificate]:
+        stamp = self._current_stamp()
+        with self._lock:
+            if stamp != self._stamp:
+                self._roots = trust_roots(self._cfg)
+                self._stamp = stamp
+            return list(self._roots)
 
 
 def _is_cert_file(path: Path) -> bool:
