@@ -16,8 +16,8 @@ from test_xades_support import load_key, make_identity, trust_roots, validate_by
 from gateway.signing.certificates import load_certificates
 from gateway.signing.xades import self_check, sign_detached, sign_enveloped, to_bytes
 from gateway.signing.xml.builder import DataObject, XadesBuilder, XadesOptions
-from gateway.signing.xml.parser import parse_xml
 from gateway.signing.xml.xmldsig import DS, ReferenceProcessor
+from gateway.xmlsafe import parse_xml
 
 NS = {"ds": DS}
 

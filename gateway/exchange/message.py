@@ -33,6 +33,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.errors import GatewayError
+from gateway.xmlsafe import XmlParseError, hardened_parser, parse_xml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev1207.xsd"
 #: messages larger than this are refused before parsing (the hub's own limit is similar)
@@ -232,24 +233,10 @@ def new_msg_id() -> str:
 
 @cache
 def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), _parser()))
+    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), hardened_parser()))
 
 
 _schema_lock = threading.Lock()  # an XMLSchema object is not safe to use from two threads at once
-
-
-def _parser(*, large_text: bool = False) -> etree.XMLParser:
-    """The hardened parser. `large_text` lifts libxml2's 10 MB cap on one text node (a DocTransfer
-    of a file over ~7.5 MB) and is only used for documents proven to carry no DTD (see
-    parse_message): entity expansion is then impossible and the size is bounded by max_bytes."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=large_text,
-        remove_blank_text=False,
-    )
 
 
 def _validate(root: etree._Element) -> str | None:
@@ -271,16 +258,12 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
     body = raw[len(BOM) :] if raw.startswith(BOM) else raw
     if not body.strip():
         raise MessageFormatError("empty message")
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise MessageFormatError("a DOCTYPE or entity declaration is not allowed")
-    # the byte search above is conclusive only for ASCII-compatible encodings (not UTF-16)
+    # large DocTransfer texts only for plain ASCII-compatible bodies, where the DOCTYPE check is exact
     ascii_compatible = body.lstrip()[:1] == b"<" and b"\x00" not in body[:256]
     try:
-        root = etree.fromstring(body, _parser(large_text=ascii_compatible))
-    except etree.XMLSyntaxError as exc:
-        raise MessageFormatError(f"not well-formed XML: {exc}") from None
-    if root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD is not None:
-        raise MessageFormatError("a DOCTYPE or entity declaration is not allowed")
+        root = parse_xml(body, max_bytes=max_bytes, large_text=ascii_compatible).getroot()
+    except XmlParseError as exc:
+        raise MessageFormatError(str(exc)) from None
     if root.tag != "Header":
         raise MessageFormatError(f"the root element is {root.tag!r}, not 'Header'")
     header = _lenient_header(root)

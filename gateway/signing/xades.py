@@ -18,8 +18,8 @@ from gateway.fileutil import write_atomically
 from gateway.signing.keys import SigningKey
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.builder import DataObject, XadesBuilder, XadesOptions
-from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xmldsig import ReferenceProcessor, signature_value, signed_info
+from gateway.xmlsafe import XmlParseError, parse_xml
 
 if TYPE_CHECKING:
     from gateway.signing.formats import SignRequest

@@ -18,6 +18,8 @@ from typing import Any
 
 from lxml import etree
 
+from gateway.xmlsafe import XmlParseError, parse_xml
+
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 ELEMENT_NS = "http://tempuri.org/"
 CONTRACT_NS = "http://schemas.datacontract.org/2004/07/Cover.Contracts"
@@ -87,20 +89,14 @@ def _xsd_datetime(value: datetime) -> str:
     return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
-    )
-
-
 def answer(operation: str, status: int, content: bytes) -> Record | list[Record] | None:
     """The `<operation>Result` of an answer as a Record (an array as a list of Records; None when
     absent or nil). Raises SoapFault for a Fault, BadAnswer for anything else unexpected."""
     try:
-        root = etree.fromstring(content, _parser()) if content else None
-    except etree.XMLSyntaxError as exc:
-        raise BadAnswer(f"HTTP {status} with an answer that is not XML ({exc})", status) from None
-    if root is None or root.getroottree().docinfo.doctype:
+        root = parse_xml(content, keep_comments=False).getroot() if content else None
+    except XmlParseError as exc:
+        raise BadAnswer(f"HTTP {status} with an answer that is not acceptable XML ({exc})", status) from None
+    if root is None:
         raise BadAnswer(f"HTTP {status} without a SOAP answer", status)
     body = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
     if body is None:

@@ -30,8 +30,8 @@ from gateway.signing.validation.signerinfo import SignedContent
 from gateway.signing.validation.timestamps import validate_timestamp_token
 from gateway.signing.validation.xml import validate_signatures
 from gateway.signing.xml import algorithms as xalg
-from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xmldsig import DEFAULT_BUDGET, DS, StructureError, b64decode
+from gateway.xmlsafe import XmlParseError, parse_xml
 
 ASIC_NS = "http://uri.etsi.org/02918/v1.2.1#"
 _CADES_SIG = re.compile(r"META-INF/[^/]*signature[^/]*\.p7s", re.IGNORECASE)

@@ -34,7 +34,6 @@ from gateway.signing.validation.timestamps import TimestampCheck, validate_times
 from gateway.signing.validation.verdict import Evidence, conclude
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, UnsupportedCanonicalization, canonicalize
-from gateway.signing.xml.parser import XmlParseError, parse_xml
 from gateway.signing.xml.xades import etsi_child, etsi_children, etsi_path, is_etsi, is_signed_properties_type
 from gateway.signing.xml.xmldsig import (
     DEFAULT_BUDGET,
@@ -52,6 +51,7 @@ from gateway.signing.xml.xmldsig import (
     signed_info,
     text_of,
 )
+from gateway.xmlsafe import XmlParseError, parse_xml
 
 MAX_SIGNATURES = 100
 

@@ -116,7 +116,7 @@ def _standalone(el: etree._Element, *, inherit_xml_attributes: bool) -> etree._E
     lxml's own subtree canonicalization mis-renders default namespaces declared on ancestors
     (spurious xmlns=""), so the subtree is serialized, completed and parsed again.
     """
-    from gateway.signing.xml.parser import parse_xml
+    from gateway.xmlsafe import parse_xml
 
     copy = deepcopy(el)
     copy.tail = None

@@ -19,7 +19,7 @@ from lxml import etree
 from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, METHODS, NodeSet, UnsupportedCanonicalization, canonicalize
-from gateway.signing.xml.parser import XmlParseError, parse_xml
+from gateway.xmlsafe import XmlParseError, parse_xml
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 NS = {"ds": DS}

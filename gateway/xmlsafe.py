@@ -1,8 +1,8 @@
-"""The one way XML enters the gateway's signature code: a hardened lxml parser.
+"""The one way untrusted XML enters the gateway (signatures, 1207 messages, SOAP): a hardened parser.
 
-No DTD is loaded or accepted (a DOCTYPE is refused outright, which rules out XXE, external DTDs and
-entity expansion bombs), nothing is fetched from the network, huge trees are refused, comments and
-whitespace are kept (they are part of what is signed).
+No DTD is loaded or accepted (a DOCTYPE is refused outright, also in UTF-16, which rules out XXE,
+external DTDs and entity expansion bombs), nothing is fetched from the network, huge trees are
+refused, comments and whitespace are kept by default (they are part of what is signed).
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ class XmlParseError(ValueError):
     """The input is not acceptable XML; the message is fit for a report."""
 
 
-def _parser() -> etree.XMLParser:
+def hardened_parser(*, large_text: bool = False, keep_comments: bool = True) -> etree.XMLParser:
+    """`large_text` lifts libxml2's 10 MB cap on one text node (a large base64 file inside a
+    message); use it only through `parse_xml`, which has refused any DTD first, so entity expansion
+    is impossible and the size stays bounded by `max_bytes`."""
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=False,
-        remove_comments=False,
+        huge_tree=large_text,
+        remove_comments=not keep_comments,
         remove_blank_text=False,
         remove_pis=False,
         collect_ids=False,
@@ -41,14 +44,16 @@ def _ascii_view(data: bytes) -> bytes:
     return data
 
 
-def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._ElementTree:
+def parse_xml(
+    data: bytes, *, max_bytes: int = MAX_XML_BYTES, large_text: bool = False, keep_comments: bool = True
+) -> etree._ElementTree:
     """Parse `data` into a tree, or raise XmlParseError (never anything else)."""
     if len(data) > max_bytes:
         raise XmlParseError(f"the XML document is larger than {max_bytes} bytes")
     if _DOCTYPE.search(_ascii_view(data)):
         raise XmlParseError("XML with a DOCTYPE is not accepted (DTDs and entities are refused)")
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, hardened_parser(large_text=large_text, keep_comments=keep_comments))
     except etree.XMLSyntaxError as exc:
         raise XmlParseError(f"not well-formed XML: {exc.msg}") from None
     except (ValueError, MemoryError) as exc:
