@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
@@ -38,7 +39,13 @@ def list_incoming(
 ) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
-        q = select(Incoming).order_by(Incoming.received_at.desc(), Incoming.id).limit(limit).offset(offset)
+        q = (
+            select(Incoming)
+            .options(selectinload(Incoming.files))  # one query for all rows' files, not one per row
+            .order_by(Incoming.received_at.desc(), Incoming.id)
+            .limit(limit)
+            .offset(offset)
+        )
         if status:
             q = q.where(Incoming.status == status)
         items = [
