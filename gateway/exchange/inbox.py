@@ -33,6 +33,7 @@ from gateway.exchange.message import (
     parse_message,
 )
 from gateway.exchange.outbox import apply_acknowledgement, history_view, record
+from gateway.signing.report import rank
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
 from gateway.store.models import Acknowledgement, Incoming, IncomingFile, utcnow
@@ -40,7 +41,6 @@ from gateway.store.models import Acknowledgement, Incoming, IncomingFile, utcnow
 #: signature bytes + {file name: path of the signed file} -> INTERFACE.md validation report
 Validator = Callable[[bytes, dict[str, Path]], dict[str, Any]]
 
-_RANK = {"TOTAL_FAILED": 0, "NO_SIGNATURE_FOUND": 0, "INDETERMINATE": 1, "TOTAL_PASSED": 2}
 ACK_REJECTED = 4
 
 
@@ -192,7 +192,7 @@ def _merge(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
     """One report per file: the worst verdict over its signatures, every signature listed."""
     if not reports:
         return None
-    worst = min(reports, key=lambda r: _RANK.get(r.get("indication", ""), 0))
+    worst = min(reports, key=lambda r: rank(r.get("indication", "")))
     merged = dict(worst)
     merged["signatures"] = [sig for r in reports for sig in r.get("signatures", [])]
     return merged
@@ -217,7 +217,7 @@ def _insert(s: Session, msg: Message, files: list[_StoredFile], channel: str, me
             ],
         }
     verdicts = [f.report["indication"] if f.report else "NO_SIGNATURE_FOUND" for f in files]
-    indication = min(verdicts, key=lambda v: _RANK.get(v, 0)) if verdicts else "NO_SIGNATURE_FOUND"
+    indication = min(verdicts, key=rank) if verdicts else "NO_SIGNATURE_FOUND"
     row = Incoming(
         id=str(uuid.uuid4()),
         msg_id=h.msg_id,

@@ -50,12 +50,18 @@ class SubIndication(StrEnum):
     SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
 
 
-_RANK = {
+_RANK: dict[str, int] = {
     Indication.TOTAL_FAILED: 0,
     Indication.NO_SIGNATURE_FOUND: 1,
     Indication.INDETERMINATE: 2,
     Indication.TOTAL_PASSED: 3,
 }
+
+
+def rank(indication: str) -> int:
+    """Order of verdicts, worst first (TOTAL_FAILED < NO_SIGNATURE_FOUND < INDETERMINATE <
+    TOTAL_PASSED); anything unknown counts as worse than all of them."""
+    return _RANK.get(indication, -1)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -118,7 +124,7 @@ class SignatureReport:
         """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
         if reason and reason not in self.errors:
             self.errors.append(reason)
-        if _RANK[indication] < _RANK[self.indication] or (
+        if rank(indication) < rank(self.indication) or (
             indication == self.indication and self.subindication is None
         ):
             self.indication = indication
@@ -151,7 +157,7 @@ class ValidationReport:
             return self.indication_override
         if not self.signatures:
             return Indication.NO_SIGNATURE_FOUND
-        return min((s.indication for s in self.signatures), key=_RANK.__getitem__)
+        return min((s.indication for s in self.signatures), key=rank)
 
     @property
     def subindication(self) -> SubIndication | None:
