@@ -15,9 +15,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from timing import interleaved_samples
 
 MIB = 1024 * 1024
 PASSWORD = b"bench"
@@ -45,16 +46,7 @@ def _make_p12(folder: Path) -> Path:
 
 
 def _interleaved_medians(fns, rounds: int = ROUNDS) -> list[float]:
-    """Median time of each function, run in alternation so machine noise hits all of them alike."""
-    for fn in fns:
-        fn()  # warm-up (caches, templates, page cache)
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
+    return [statistics.median(t) for t in interleaved_samples(fns, rounds)]
 
 
 _STREAM_CHILD = r"""

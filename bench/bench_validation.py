@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from timing import interleaved_samples
+
 MIB = 1024 * 1024
 ROUNDS = 40
 LIMIT = 5.0
@@ -110,18 +112,9 @@ def _sign(data: bytes, root, ca, signer) -> bytes:
 
 
 def _interleaved_best(fns, rounds: int = ROUNDS) -> list[float]:
-    """Fastest time of each function, run in alternation. The minimum, not the median: other load
-    on the machine only ever adds time, and it hurts the longer, Python-heavy validation more than
-    the floor's two OpenSSL calls."""
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t)
-    return [min(t) for t in times]
+    """The minimum, not the median: other load on the machine only ever adds time, and it hurts the
+    longer, Python-heavy validation more than the floor's two OpenSSL calls."""
+    return [min(t) for t in interleaved_samples(fns, rounds)]
 
 
 def _cold(fn) -> float:

@@ -14,9 +14,10 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from timing import interleaved_samples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,16 +64,7 @@ def _make_p12(folder: Path) -> Path:
 
 
 def _medians(fns, rounds: int = ROUNDS) -> list[float]:
-    """Median time of each function, run in alternation so machine noise hits all alike."""
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
+    return [statistics.median(t) for t in interleaved_samples(fns, rounds)]
 
 
 def _line(label: str, value: float, floor: float, goal: float) -> str:
