@@ -17,7 +17,7 @@ from gateway.errors import GatewayError
 
 #: modules under gateway.cli that contribute sub-commands, in help order
 COMMAND_MODULES = [
-    "serve", "init", "sign", "verify", "sevhub", "apikey", "trust", "partners", "keys",
+    "serve", "init", "sign", "verify", "sevhub", "apikey", "trust", "partners", "keys", "user", "audit",
 ]
 
 EXIT_USAGE = 2

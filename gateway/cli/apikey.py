@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from gateway.cli.audit import cli_actor
 from gateway.cli.common import add_config_argument, config_from_args
 
 
@@ -13,6 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
     p = sub.add_parser("create", help="make a new key; prints it as the last line (shown only once)")
     p.add_argument("--name", required=True, help="who uses the key, e.g. the EDMS instance")
+    p.add_argument("--role", default="edms", choices=["edms", "officer", "operator", "auditor"],
+                   help="edms (default): letters, signing, validation; officer: /api/v1/admin; "
+                        "operator: re-queue and decide on messages; auditor: read-only")
+    p.add_argument("--all-letters", action="store_true",
+                   help="an edms key that sees every key's letters (default: only its own)")
     add_config_argument(p)
     p.set_defaults(func=_create)
     p = sub.add_parser("list", help="list keys (never the keys themselves)")
@@ -33,18 +39,21 @@ def _db(args: argparse.Namespace):
 def _create(args: argparse.Namespace) -> int:
     from gateway.errors import GatewayError
     from gateway.store.apikeys import create_key
+    from gateway.store.audit import append
 
     db = _db(args)
     try:
         with db.session() as s:
             try:
-                row, key = create_key(s, args.name)
+                row, key = create_key(s, args.name, args.role, all_letters=args.all_letters)
             except ValueError as exc:
                 raise GatewayError(str(exc)) from None
             ident = row.id
+            append(s, cli_actor(), "apikey.create", f"apikey:{ident}",
+                   {"name": row.name, "role": row.role, "all_letters": row.all_letters})
     finally:
         db.dispose()
-    print(f"API key {ident} ({args.name}) created; it is shown only now:")
+    print(f"API key {ident} ({args.name}, role {args.role}) created; it is shown only now:")
     print(key)
     return 0
 
@@ -57,7 +66,8 @@ def _list(args: argparse.Namespace) -> int:
         with db.session() as s:
             for row in list_keys(s):
                 state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
-                print(f"{row.id}\t{row.name}\t{row.prefix}…\t{row.created_at:%Y-%m-%d %H:%M}\t{state}")
+                created = f"{row.created_at:%Y-%m-%d %H:%M}"
+                print(f"{row.id}\t{row.name}\t{row.role}\t{row.prefix}…\t{created}\t{state}")
     finally:
         db.dispose()
     return 0
@@ -66,6 +76,7 @@ def _list(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     from gateway.errors import GatewayError
     from gateway.store.apikeys import revoke_key
+    from gateway.store.audit import append
 
     db = _db(args)
     try:
@@ -73,6 +84,7 @@ def _revoke(args: argparse.Namespace) -> int:
             row = revoke_key(s, args.key)
             if row is None:
                 raise GatewayError(f"no active API key {args.key!r}")
+            append(s, cli_actor(), "apikey.revoke", f"apikey:{row.id}", {"name": row.name})
             print(f"revoked API key {row.id} ({row.name})")
     finally:
         db.dispose()

@@ -18,13 +18,22 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, name: str) -> tuple[ApiKey, str]:
-    """A new key named `name`; returns the row and the key itself (shown once, never stored)."""
+#: what a key may do (gateway.api.auth); `edms` is the records system's key
+ROLES = ("edms", "officer", "operator", "auditor")
+
+
+def create_key(session: Session, name: str, role: str = "edms", *,
+               all_letters: bool = False) -> tuple[ApiKey, str]:
+    """A new key named `name`; returns the row and the key itself (shown once, never stored).
+    An `edms` key sees only the letters it submitted unless `all_letters`."""
     name = name.strip()
     if not name:
         raise ValueError("an API key needs a name")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
     key = PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, prefix=key[: len(PREFIX) + 6], key_hash=hash_key(key))
+    row = ApiKey(name=name, prefix=key[: len(PREFIX) + 6], key_hash=hash_key(key), role=role,
+                 all_letters=all_letters)
     session.add(row)
     session.flush()
     return row, key
