@@ -1,4 +1,10 @@
-"""Bearer API keys: every endpoint but /healthz needs `Authorization: Bearer <key>`."""
+"""Bearer API keys and their roles: every endpoint but /healthz needs `Authorization: Bearer <key>`,
+and each route declares which roles may call it (`RoleCheck`).
+
+Roles (INTERFACE.md, issue 11): `edms` submits letters, seals and validates, and sees only the
+letters it submitted unless the key was given `all_letters`; `operator` re-queues and decides on
+messages; `officer` runs /api/v1/admin (keys, trust, partners, users, API keys); `auditor` reads.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.api.errors import ApiError
-from gateway.store.apikeys import authenticate
+from gateway.store.apikeys import ROLES, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="an API key made with `gateway apikey create`")
 
@@ -18,6 +24,17 @@ _bearer = HTTPBearer(auto_error=False, description="an API key made with `gatewa
 class Caller:
     key_id: int
     name: str
+    role: str = "edms"
+    all_letters: bool = False
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"apikey:{self.key_id}:{self.name}"
+
+    @property
+    def sees_all_letters(self) -> bool:
+        return self.role != "edms" or self.all_letters
 
 
 def require_api_key(
@@ -31,8 +48,38 @@ def require_api_key(
         row = authenticate(s, credentials.credentials)
         if row is None:
             raise ApiError(401, "unauthorized", "invalid or revoked API key", challenge)
-        return Caller(row.id, row.name)
+        return Caller(row.id, row.name, row.role, row.all_letters)
 
 
-#: the parameter type of an endpoint that needs a valid key
-ApiCaller = Annotated[Caller, Depends(require_api_key)]
+class RoleCheck:
+    """A dependency that admits valid keys of the given roles (403 for other roles).
+    `roles` is public: tests/test_roles.py reads every route's decision from it."""
+
+    def __init__(self, *roles: str) -> None:
+        unknown = set(roles) - set(ROLES)
+        if unknown or not roles:
+            raise ValueError(f"unknown roles {sorted(unknown)}")
+        self.roles = frozenset(roles)
+
+    def __call__(self, caller: Annotated[Caller, Depends(require_api_key)]) -> Caller:
+        if caller.role not in self.roles:
+            allowed = ", ".join(sorted(self.roles))
+            raise ApiError(403, "forbidden", f"an API key with the role {caller.role!r} may not do this "
+                                             f"(needs {allowed})")
+        return caller
+
+
+#: any valid key, whatever its role (validation, metrics, the API description)
+ApiCaller = Annotated[Caller, Depends(RoleCheck(*ROLES))]
+#: submits letters and seals documents: the records system
+EdmsCaller = Annotated[Caller, Depends(RoleCheck("edms"))]
+#: reads letters and received documents
+LetterReader = Annotated[Caller, Depends(RoleCheck("edms", "operator", "auditor"))]
+#: registers or refuses received documents
+Decider = Annotated[Caller, Depends(RoleCheck("edms", "operator"))]
+#: re-queues failed letters
+OperatorCaller = Annotated[Caller, Depends(RoleCheck("operator"))]
+#: keys, trust, partners, users, API keys
+OfficerCaller = Annotated[Caller, Depends(RoleCheck("officer"))]
+#: reads the audit log and the officer's registries
+AuditReader = Annotated[Caller, Depends(RoleCheck("officer", "auditor"))]

@@ -9,10 +9,11 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from gateway.api.auth import ApiCaller
+from gateway.api.auth import Decider, LetterReader
 from gateway.api.errors import ApiError
 from gateway.api.schemas import Registration, Rejection
 from gateway.exchange.inbox import IncomingStateError, incoming_view, register, reject
+from gateway.store.audit import append as audit
 from gateway.store.models import Incoming
 
 router = APIRouter(prefix="/api/v1/incoming", tags=["incoming"])
@@ -32,7 +33,7 @@ def _view(s: Any, row: Incoming) -> dict[str, Any]:
 @router.get("", summary="Received documents, newest first")
 def list_incoming(
     request: Request,
-    _caller: ApiCaller,
+    _caller: LetterReader,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -67,7 +68,7 @@ def list_incoming(
 
 
 @router.get("/{incoming_id}", summary="A received document with the validation reports of its files")
-def get_incoming(incoming_id: str, request: Request, _caller: ApiCaller) -> dict[str, Any]:
+def get_incoming(incoming_id: str, request: Request, _caller: LetterReader) -> dict[str, Any]:
     with request.app.state.gateway.db.session() as s:
         return _view(s, _get(s, incoming_id))
 
@@ -77,7 +78,7 @@ def get_incoming(incoming_id: str, request: Request, _caller: ApiCaller) -> dict
     summary="The n-th file (from 1) of a received document",
     response_class=FileResponse,
 )
-def get_incoming_file(incoming_id: str, n: int, request: Request, _caller: ApiCaller) -> FileResponse:
+def get_incoming_file(incoming_id: str, n: int, request: Request, _caller: LetterReader) -> FileResponse:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _get(s, incoming_id)
@@ -89,7 +90,7 @@ def get_incoming_file(incoming_id: str, n: int, request: Request, _caller: ApiCa
 
 
 @router.get("/{incoming_id}/files/{n}/signature", summary="The detached signature (.p7s) of the n-th file")
-def get_incoming_signature(incoming_id: str, n: int, request: Request, _caller: ApiCaller) -> FileResponse:
+def get_incoming_signature(incoming_id: str, n: int, request: Request, _caller: LetterReader) -> FileResponse:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _get(s, incoming_id)
@@ -104,7 +105,7 @@ def get_incoming_signature(incoming_id: str, n: int, request: Request, _caller: 
 
 @router.post("/{incoming_id}/registration", summary="Register it; sends the 'registered' acknowledgement")
 def post_registration(
-    incoming_id: str, body: Registration, request: Request, _caller: ApiCaller
+    incoming_id: str, body: Registration, request: Request, caller: Decider
 ) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
@@ -113,6 +114,8 @@ def post_registration(
             register(s, row, body.reg_number, body.reg_date)
         except IncomingStateError as exc:
             raise ApiError(409, "conflict", str(exc)) from None
+        audit(s, caller.actor, "incoming.register", f"incoming:{incoming_id}",
+              {"reg_number": body.reg_number, "reg_date": str(body.reg_date), "from_edrpou": row.from_edrpou})
         s.flush()
         view = _view(s, row)
     ctx.wake_workers()
@@ -120,7 +123,7 @@ def post_registration(
 
 
 @router.post("/{incoming_id}/rejection", summary="Refuse it; sends the 'rejected' acknowledgement")
-def post_rejection(incoming_id: str, body: Rejection, request: Request, _caller: ApiCaller) -> dict[str, Any]:
+def post_rejection(incoming_id: str, body: Rejection, request: Request, caller: Decider) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _get(s, incoming_id)
@@ -128,6 +131,8 @@ def post_rejection(incoming_id: str, body: Rejection, request: Request, _caller:
             reject(s, row, body.reason)
         except IncomingStateError as exc:
             raise ApiError(409, "conflict", str(exc)) from None
+        audit(s, caller.actor, "incoming.reject", f"incoming:{incoming_id}",
+              {"reason": body.reason, "from_edrpou": row.from_edrpou})
         s.flush()
         view = _view(s, row)
     ctx.wake_workers()

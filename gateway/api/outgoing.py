@@ -13,10 +13,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.api.auth import ApiCaller
+from gateway.api.auth import Caller, EdmsCaller, LetterReader, OperatorCaller
 from gateway.api.errors import ApiError, _describe
 from gateway.api.schemas import OutgoingMetadata
 from gateway.exchange.outbox import IdempotencyConflict, NewFile, letter_view, queue_letter, requeue
+from gateway.store.audit import append as audit
 from gateway.store.models import Incoming, Outgoing, Partner
 
 router = APIRouter(prefix="/api/v1/outgoing", tags=["outgoing"])
@@ -50,7 +51,7 @@ def _metadata(text: str) -> OutgoingMetadata:
 )
 def post_outgoing(
     request: Request,
-    caller: ApiCaller,
+    caller: EdmsCaller,
     metadata: Annotated[str, Form(description="JSON: to_edrpou, reg_number, reg_date, title, ...")],
     file: Annotated[list[UploadFile], File(description="the letter's files (repeat the field)")],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -112,7 +113,7 @@ def post_outgoing(
 @router.get("", summary="List outgoing letters")
 def list_outgoing(
     request: Request,
-    _caller: ApiCaller,
+    caller: LetterReader,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -122,6 +123,8 @@ def list_outgoing(
         q = select(Outgoing).order_by(Outgoing.created_at.desc(), Outgoing.id).limit(limit).offset(offset)
         if status:
             q = q.where(Outgoing.status == status)
+        if not caller.sees_all_letters:
+            q = q.where(Outgoing.api_key_id == caller.key_id)
         items = [
             {
                 "id": r.id,
@@ -137,24 +140,28 @@ def list_outgoing(
 
 
 @router.get("/{letter_id}", summary="Status, history and acknowledgements of a letter")
-def get_outgoing(letter_id: str, request: Request, _caller: ApiCaller) -> dict[str, Any]:
+def get_outgoing(letter_id: str, request: Request, caller: LetterReader) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
-        row = s.get(Outgoing, letter_id)
-        if row is None:
-            raise ApiError(404, "not_found", f"no outgoing letter {letter_id}")
-        return letter_view(s, row)
+        return letter_view(s, _visible(s, letter_id, caller))
+
+
+def _visible(s: Any, letter_id: str, caller: Caller) -> Outgoing:
+    """The letter, if it exists and the caller may see it (an edms key: only its own letters)."""
+    row = s.get(Outgoing, letter_id)
+    if row is None or not (caller.sees_all_letters or row.api_key_id == caller.key_id):
+        raise ApiError(404, "not_found", f"no outgoing letter {letter_id}")
+    return row
 
 
 @router.post("/{letter_id}/requeue", summary="Give a failed letter a fresh retry budget")
-def requeue_outgoing(letter_id: str, request: Request, _caller: ApiCaller) -> dict[str, Any]:
+def requeue_outgoing(letter_id: str, request: Request, caller: OperatorCaller) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
-        row = s.get(Outgoing, letter_id)
-        if row is None:
-            raise ApiError(404, "not_found", f"no outgoing letter {letter_id}")
-        if requeue(s, letter_id) is None:
+        row = _visible(s, letter_id, caller)
+        if requeue(s, letter_id, f"re-queued by {caller.actor}") is None:
             raise ApiError(409, "conflict", f"only a failed letter can be re-queued (it is {row.status})")
+        audit(s, caller.actor, "letter.requeue", f"outgoing:{letter_id}", {"to_edrpou": row.to_edrpou})
         view = letter_view(s, row)
     ctx.wake_workers()
     return view

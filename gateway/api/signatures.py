@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from gateway.api.auth import ApiCaller
+from gateway.api.auth import Caller, EdmsCaller
 from gateway.api.errors import ApiError
 from gateway.api.validations import save_upload
 from gateway.errors import GatewayError
+from gateway.store.audit import append as audit
 
 router = APIRouter(prefix="/api/v1/signatures", tags=["signatures"])
 MEDIA_TYPES = {
@@ -40,7 +42,7 @@ MEDIA_TYPES = {
 )
 def post_signature(
     request: Request,
-    _caller: ApiCaller,
+    caller: EdmsCaller,
     file: Annotated[list[UploadFile], File(description="the file(s) to sign")],
     format: Annotated[
         str,
@@ -70,6 +72,7 @@ def post_signature(
             written = sign_files(format, ctx.seal.key, inputs, req, output=out)
         except GatewayError as exc:
             raise ApiError(422, "signing_failed", str(exc)) from None
+        record_seal_use(ctx, caller, inputs, format, req.level)
         if len(written) == 1:
             path = written[0]
             return Response(
@@ -90,3 +93,20 @@ def post_signature(
 
 def _ascii(name: str) -> str:
     return name.encode("ascii", "replace").decode().replace('"', "_")
+
+
+def record_seal_use(ctx: Any, caller: Caller, inputs: list[Path], fmt: str, level: str) -> None:
+    """One audit entry per use of the seal: who, when, which documents (SHA-256), which format."""
+    documents = [{"name": p.name, "sha256": _sha256(p)} for p in inputs]
+    with ctx.db.session() as s:
+        audit(s, caller.actor, "seal.use", "api:/api/v1/signatures",
+              {"format": fmt, "level": level, "documents": documents,
+               "certificate_sha256": hashlib.sha256(ctx.seal.certificate_der).hexdigest()})
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -17,6 +17,7 @@ processes on this host are released, and the step is redone:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -44,6 +45,7 @@ from gateway.exchange.message import (
     build_document,
 )
 from gateway.exchange.outbox import RANK, letter_document, referred_documents, set_status
+from gateway.store.audit import append as audit
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
 from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, StatusHistory, utcnow
@@ -339,12 +341,13 @@ class Workers:
         """Seal every file, build the 1207 message, store it; then record signed and sending."""
         if self.seal is None:
             raise RuntimeError("no seal key configured ([signing] key)")
-        transfers, signatures, sig_shas = [], [], {}
+        transfers, signatures, sig_shas, documents = [], [], {}, []
         now = datetime.now(UTC)
         for n, name, sha in job["files"]:
             data = self.blobs.get(sha)
             signature = self.seal.sign_detached(data)
             sig_shas[n] = self.blobs.put(signature)
+            documents.append({"name": name, "sha256": sha})
             kind = PurePath(name).suffix.lstrip(".").lower() or "bin"
             transfers.append(DocTransfer(idnumber=str(n), description=name, type=kind, data=data))
             signatures.append(
@@ -377,6 +380,10 @@ class Workers:
             row.meta = {**row.meta, "header": inbox.header_to_dict(header)}
             row.attempts = 0
             set_status(s, row, "signed", f"{len(transfers)} file(s) sealed; message {len(raw)} bytes")
+            certificate = hashlib.sha256(self.seal.certificate_der).hexdigest()
+            actor = f"apikey:{row.api_key_id}" if row.api_key_id else "worker"
+            audit(s, actor, "seal.use", f"outgoing:{ident}",
+                  {"format": "cades-detached", "documents": documents, "certificate_sha256": certificate})
             self._observe("signed")
             return self._start_sending(s, row)
 
