@@ -83,6 +83,28 @@ class DevPkiConfig:
 
 
 @dataclass
+class KeysConfig:
+    """Extension: the keys registry (`gateway keys`, the console's keys page)."""
+
+    #: folder of the registry's key containers (0700; files 0600)
+    dir: str = "keys/registry"
+    #: the registry's master key (Fernet) sealing container passwords; default `<dir>/master.key`
+    master_key_file: str = ""
+    #: PKCS#11 module for `gateway keys tokens` (path, or a file name such as libsofthsm2.so)
+    pkcs11_module: str = "libsofthsm2.so"
+
+
+@dataclass
+class ConsoleConfig:
+    """Extension: the security officers' console at /console."""
+
+    enabled: bool = True
+    session_minutes: int = 480
+    #: certificates and CRLs expiring within this many days are alerts
+    alert_days: int = 60
+
+
+@dataclass
 class Config:
     organization: OrganizationConfig = field(default_factory=OrganizationConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -93,6 +115,8 @@ class Config:
     trembita: TrembitaConfig = field(default_factory=TrembitaConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     dev_pki: DevPkiConfig = field(default_factory=DevPkiConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     path: Path | None = None
 
     @property

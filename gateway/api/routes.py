@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import incoming, outgoing, signatures, validations
+from gateway.api import admin, incoming, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
@@ -30,7 +30,7 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
     """Add the EDMS API to `app`. With `workers`, the lifespan also starts the background
     workers (when [sev] is enabled)."""
     install_error_handlers(app)
-    for router in (outgoing.router, incoming.router, signatures.router, validations.router):
+    for router in (outgoing.router, incoming.router, signatures.router, validations.router, admin.router):
         app.include_router(router)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
@@ -49,7 +49,7 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
             ctx = GatewayContext.open(cfg)
             a.state.gateway = ctx
             try:
-                ctx.seal = load_seal(cfg)
+                ctx.seal = load_seal(cfg, ctx.db)
                 if workers:
                     start_workers(ctx)
                 yield state
@@ -96,11 +96,15 @@ def start_workers(ctx: GatewayContext) -> None:
     ctx.workers.start()
 
 
-def load_seal(cfg: Config) -> Any:
-    """The organization's seal from [signing] (None when no key is configured)."""
-    if not cfg.signing.key:
-        log.warning("no [signing] key: outgoing letters cannot be sealed")
-        return None
-    from gateway.api.seal import Seal
+def load_seal(cfg: Config, db: Any) -> Any:
+    """The organization's seal: the keys registry's active key, else [signing] key (None when
+    neither exists at start-up)."""
+    from gateway.api.seal import ActiveSeal, Seal
+    from gateway.store.keyregistry import active_key
 
-    return Seal.from_config(cfg)
+    with db.session() as s:
+        has_registry_key = active_key(s) is not None
+    if not cfg.signing.key and not has_registry_key:
+        log.warning("no [signing] key and no active registry key: outgoing letters cannot be sealed")
+        return None
+    return ActiveSeal(cfg, db, Seal.from_config(cfg) if cfg.signing.key else None)

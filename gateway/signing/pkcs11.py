@@ -187,3 +187,27 @@ def load_pkcs11_key(spec: str, password: bytes | None):
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
+
+
+def module_path_for(name_or_path: str) -> str:
+    """A PKCS#11 module given as a path or as a file name in the usual folders."""
+    return _module_path(Pkcs11Uri(query={"module-path" if "/" in name_or_path else "module-name":
+                                         name_or_path}))
+
+
+def list_tokens(module: str) -> list[dict[str, str]]:
+    """The tokens present in the slots of a PKCS#11 module: slot, label, manufacturer, model, serial."""
+    import pkcs11
+
+    try:
+        lib = pkcs11.lib(module_path_for(module))
+        slots = lib.get_slots(token_present=True)
+        out = []
+        for slot in slots:
+            token = slot.get_token()
+            out.append({"slot": str(slot.slot_id), "label": token.label.strip(),
+                        "manufacturer": token.manufacturer_id.strip(), "model": token.model.strip(),
+                        "serial": _text(token.serial).strip()})
+    except (RuntimeError, OSError, pkcs11.exceptions.PKCS11Error) as exc:
+        raise KeyLoadError(f"PKCS#11 module {module}: {_short(exc)}") from None
+    return out

@@ -1,0 +1,79 @@
+"""Trust-anchor changes with the officer's safeguards (console and /api/v1/admin):
+a preview before adding, end-entity or expired certificates refused as anchors unless forced,
+and the last anchor never removed (every validation would become INDETERMINATE)."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from asn1crypto import x509
+
+from gateway.config import Config
+from gateway.errors import GatewayError
+from gateway.pki.trust import Anchor, add_anchors, list_anchors, remove_anchors
+from gateway.signing.certificates import fingerprint, name_text, parse_certificates
+
+
+@dataclass(frozen=True)
+class Candidate:
+    fingerprint: str
+    subject: str
+    issuer: str
+    not_after: datetime
+    is_ca: bool
+    self_signed: bool
+    known: bool
+    problems: tuple[str, ...]
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    bc = cert.basic_constraints_value
+    return bool(bc and bc["ca"].native)
+
+
+def preview(cfg: Config, data: bytes) -> list[Candidate]:
+    """What adding `data` (PEM, DER or PKCS#7) would trust, with the reasons to refuse each."""
+    certs = parse_certificates(data, "upload")
+    if not certs:
+        raise GatewayError("no certificate found")
+    known = {a.fingerprint for a in list_anchors(cfg)}
+    now = datetime.now(UTC)
+    out = []
+    for cert in certs:
+        problems = []
+        if not _is_ca(cert):
+            problems.append("end-entity certificate (not a CA)")
+        if cert.not_valid_after < now:
+            problems.append("expired")
+        fp = fingerprint(cert)
+        out.append(Candidate(fp, name_text(cert.subject), name_text(cert.issuer), cert.not_valid_after,
+                             _is_ca(cert), cert.self_signed != "no", fp in known, tuple(problems)))
+    return out
+
+
+def add(cfg: Config, data: bytes, *, force: bool = False) -> list[Anchor]:
+    """Trust the certificates of `data`; refuses (whole) when one has a problem and not `force`."""
+    refused = [c for c in preview(cfg, data) if c.problems and not c.known]
+    if refused and not force:
+        reasons = "; ".join(f"{c.subject}: {', '.join(c.problems)}" for c in refused)
+        raise GatewayError(f"refused as a trust anchor ({reasons}); confirm with force to add anyway")
+    with tempfile.TemporaryDirectory(prefix="gateway-trust-") as tmp:
+        path = Path(tmp) / "upload.crt"
+        path.write_bytes(data)
+        return add_anchors(cfg, path)
+
+
+def remove(cfg: Config, selector: str) -> list[Anchor]:
+    """Remove the anchors `selector` names, unless that would leave none."""
+    anchors = list_anchors(cfg)
+    wanted = selector.replace(":", "").upper()
+    matching = [a for a in anchors if len(wanted) >= 8 and a.fingerprint.startswith(wanted)]
+    if matching and len(matching) == len(anchors):
+        raise GatewayError("refused: that would remove the last trust anchor "
+                           "(no signature could be validated)")
+    if not matching:
+        raise GatewayError(f"no trust anchor with fingerprint {selector!r}")
+    return remove_anchors(cfg, wanted)
