@@ -31,3 +31,34 @@ def issue_for_csr(dev_pki, csr_pem: bytes, *, days: int = 365) -> bytes:
         .sign(ca_key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
+
+
+PASSWORD = "Пароль для тесту 2026"
+
+
+def write_gateway(dev_pki, tmp_path, *, extra: str = ""):
+    """A gateway.toml whose trust folder (managed: `trust add/remove` write there) holds the dev
+    root, with the dev seal as [signing] key; and a console user of every role (PASSWORD)."""
+    import shutil
+
+    from gateway.config import load_config
+    from gateway.store.db import open_database
+    from gateway.store.users import create_user
+
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    shutil.copy(dev_pki.root_cert, trust / "root.pem")
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[organization]\nname = "Миколаївська міська рада"\nedrpou = "{dev_pki.edrpou}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "gw.db"}"\n'
+        f'[storage]\ndir = "{tmp_path / "blobs"}"\n'
+        f'[signing]\nkey = "{dev_pki.seal_p12}"\nkey_password_file = "{dev_pki.password_file}"\n'
+        f'[trust]\nanchors = ["trust"]\nrevocation = "offline"\n{extra}', encoding="utf-8")
+    cfg = load_config(path)
+    db = open_database(cfg)
+    with db.session() as s:
+        for role in ("officer", "operator", "auditor"):
+            create_user(s, role, role, PASSWORD)
+    db.dispose()
+    return path

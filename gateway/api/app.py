@@ -17,6 +17,7 @@ from gateway import __version__
 from gateway.api import health
 from gateway.api.docs import install_docs
 from gateway.config import Config
+from gateway.console.web import install as install_console
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def create_app(cfg: Config, *, workers: bool = True) -> FastAPI:
     app.include_router(health.router)
     routes.install(app, cfg, workers=workers)
     install_docs(app)
+    if cfg.console.enabled:
+        install_console(app)
     return app
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from gateway.api.metrics import Metrics
 from gateway.config import Config
+from gateway.console import alerts
 from gateway.pki.trust import TrustAnchors
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database, open_database
@@ -38,6 +39,7 @@ class GatewayContext:
         ctx = cls(cfg=cfg, db=db, blobs=BlobStore(cfg.resolve(cfg.storage.dir)), metrics=Metrics(),
                   anchors=anchors)
         ctx.metrics.add_status_gauge(ctx.status_counts)
+        ctx.metrics.add_alert_gauge(lambda: alerts.counts(alerts.collect(cfg, db, ctx.seal)))
         return ctx
 
     def close(self) -> None:

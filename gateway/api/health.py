@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from gateway import __version__
+from gateway.console.alerts import collect
 
 router = APIRouter(tags=["operations"])
 
@@ -26,9 +27,14 @@ def healthz(request: Request) -> JSONResponse:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["seal"] = "loaded" if ctx.seal is not None else "not loaded"
         checks["workers"] = "running" if ctx.workers is not None else "off"
+        alerts = collect(ctx.cfg, ctx.db, ctx.seal)
+        checks["alerts"] = ", ".join(sorted({a.kind for a in alerts})) if alerts else "none"
     services = getattr(request.app.state, "dev_pki", None)
     if services is not None:
         checks["dev_pki"] = "served" if services.running_here else "shared"
     ok = checks.get("database") == "ok"
-    body = {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
+    # alerts (expiring certificates, no trust anchor, failed deliveries) degrade the status but
+    # keep 200: the gateway still serves, an operator must act
+    healthy = ok and checks.get("alerts", "none") == "none"
+    body = {"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)

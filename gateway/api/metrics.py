@@ -38,6 +38,10 @@ class Metrics:
         """Export `gateway_documents{direction,status}` read from the database at scrape time."""
         self.registry.register(_StatusCollector(counts))
 
+    def add_alert_gauge(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        """Export `gateway_alerts{kind,severity}` (gateway.console.alerts) computed at scrape time."""
+        self.registry.register(_AlertCollector(counts))
+
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -81,3 +85,15 @@ class MetricsMiddleware:
             name = getattr(route, "path", None) or "unmatched"
             self.metrics.http_requests.labels(scope["method"], name, str(status)).inc()
             self.metrics.http_seconds.labels(name).observe(time.perf_counter() - started)
+
+
+class _AlertCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.counts = counts
+
+    def collect(self):  # noqa: ANN201 - prometheus_client's protocol
+        family = GaugeMetricFamily("gateway_alerts", "open alerts (expiring certificates, failed deliveries)",
+                                   labels=["kind", "severity"])
+        for (kind, severity), n in self.counts().items():
+            family.add_metric([kind, severity], n)
+        yield family

@@ -1,0 +1,104 @@
+"""What needs a security officer's or operator's attention: certificates and CRLs nearing expiry
+([console] alert_days, 60 by default), the seal's own expiry, no trust anchor, failed deliveries,
+refused documents. Shown on the console's front page, exported in /metrics, and reported by
+/healthz (status "degraded")."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+from sqlalchemy import func, select
+
+from gateway.config import Config
+from gateway.pki.trust import list_anchors
+from gateway.signing.certificates import name_text
+from gateway.signing.validation.revocation import load_cache
+from gateway.store.db import Database
+from gateway.store.models import Incoming, Outgoing, Partner, SealKey
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Alert:
+    #: seal_expiry | key_expiry | anchor_expiry | partner_cert_expiry | crl_expiry | no_anchor |
+    #: failed_deliveries | refused_documents
+    kind: str
+    #: critical (expired, nothing trusted) | warning
+    severity: str
+    subject: str
+    due: datetime | None = None
+    count: int = 0
+
+
+def _expiry(kind: str, subject: str, not_after: datetime, now: datetime, horizon: timedelta) -> Alert | None:
+    if not_after - now > horizon:
+        return None
+    return Alert(kind, "critical" if not_after <= now else "warning", subject, not_after)
+
+
+def certificate_from_pem(pem_text: str) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(pem.unarmor(pem_text.encode("ascii"))[2])
+
+
+def collect(cfg: Config, db: Database, seal: Any, *, now: datetime | None = None) -> list[Alert]:
+    """Every current alert, most urgent first. Never raises: a part that cannot be read is logged."""
+    now = now or datetime.now(UTC)
+    horizon = timedelta(days=cfg.console.alert_days)
+    out: list[Alert | None] = []
+    try:
+        anchors = list_anchors(cfg)
+        if not anchors:
+            out.append(Alert("no_anchor", "critical", "trust"))
+        for a in anchors:
+            cert = a.certificate
+            out.append(_expiry("anchor_expiry", name_text(cert.subject), cert.not_valid_after, now, horizon))
+    except Exception as exc:  # noqa: BLE001 - alerts must not break the page or the probe
+        log.warning("alerts: cannot read trust anchors: %s", exc)
+    if seal is not None:
+        try:
+            cert = asn1_x509.Certificate.load(seal.certificate_der)
+            out.append(_expiry("seal_expiry", name_text(cert.subject), cert.not_valid_after, now, horizon))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("alerts: cannot read the seal: %s", exc)
+    if cfg.trust.cache_dir:
+        try:
+            for crl in load_cache(cfg.resolve(cfg.trust.cache_dir)).crls:
+                tbs = crl["tbs_cert_list"]
+                nxt = tbs["next_update"].native
+                if nxt is not None and nxt <= now:
+                    out.append(Alert("crl_expiry", "warning", name_text(tbs["issuer"]), nxt))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("alerts: cannot read the revocation cache: %s", exc)
+    try:
+        with db.session() as s:
+            for row in s.scalars(select(SealKey).where(SealKey.not_after.is_not(None))):
+                out.append(_expiry("key_expiry", row.label, row.not_after, now, horizon))
+            for p in s.scalars(select(Partner).where(Partner.cert_pem.is_not(None))):
+                cert = certificate_from_pem(p.cert_pem)
+                out.append(_expiry("partner_cert_expiry", f"{p.edrpou} {p.name}", cert.not_valid_after, now,
+                                   horizon))
+            failed = s.scalar(select(func.count()).select_from(Outgoing).where(Outgoing.status == "failed"))
+            if failed:
+                out.append(Alert("failed_deliveries", "warning", "outgoing", count=int(failed)))
+            refused = s.scalar(select(func.count()).select_from(Incoming).where(
+                Incoming.indication == "TOTAL_FAILED", Incoming.status != "rejected"))
+            if refused:
+                out.append(Alert("refused_documents", "warning", "incoming", count=int(refused)))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("alerts: cannot read the database: %s", exc)
+    alerts = [a for a in out if a is not None]
+    far = datetime.max.replace(tzinfo=UTC)
+    alerts.sort(key=lambda a: (a.severity != "critical", a.due or far))
+    return alerts
+
+
+def counts(alerts: list[Alert]) -> dict[tuple[str, str], int]:
+    """Alerts by (kind, severity), for /metrics."""
+    return dict(Counter((a.kind, a.severity) for a in alerts))
