@@ -203,7 +203,8 @@ def test_trust_safeguards(console, dev_pki):
     added = b.post("/console/trust/preview", {"csrf": token},
                    files={"file": ("ca.pem", dev_pki.ca_cert.read_bytes())})
     assert "не ЦСК" not in added.text
-    done = b.post("/console/trust/add", {"csrf": token, "payload": forms_of(added.text)[-1]["fields"]["payload"]})
+    payload = forms_of(added.text)[-1]["fields"]["payload"]
+    done = b.post("/console/trust/add", {"csrf": token, "payload": payload})
     assert done.status_code == 200 and "Виконано" in done.text
     fps = re.findall(r'name="fingerprint" value="([0-9A-F]+)"', done.text)
     assert len(fps) == 2
