@@ -159,7 +159,8 @@ def test_auditor_cannot_change_anything(driver, site):
     pages = ("", "/keys", "/trust", "/partners", "/messages", f"/messages/out/{letter}", "/audit", "/users")
     for path in pages:
         driver.get(f"{base}/console{path}")
-        actions = [f.get_attribute("action") for f in driver.find_elements(By.CSS_SELECTOR, "form[method='post']")]
+        forms = driver.find_elements(By.CSS_SELECTOR, "form[method='post']")
+        actions = [f.get_attribute("action") for f in forms]
         assert all(a.endswith("/console/logout") for a in actions), (path, actions)
     # a change posted by hand with the auditor's own valid session and CSRF token is refused
     token = driver.find_element(By.CSS_SELECTOR, "input[name='csrf']").get_attribute("value")
