@@ -69,7 +69,8 @@ def test_a_person_enters_the_key_and_tries_a_call(driver, docs_site):  # noqa: F
     WebDriverWait(driver, 20).until(
         lambda d: "/api/v1/outgoing" in d.find_element(By.ID, "swagger-ui").text)
     # open GET /api/v1/outgoing, try it out: Swagger UI sends the key it was given
-    driver.find_element(By.CSS_SELECTOR, "#operations-outgoing-list_outgoing_api_v1_outgoing_get button").click()
+    operation = "#operations-outgoing-list_outgoing_api_v1_outgoing_get button"
+    driver.find_element(By.CSS_SELECTOR, operation).click()
     WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
     driver.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
     driver.find_element(By.CSS_SELECTOR, ".execute").click()
