@@ -6,8 +6,10 @@ import argparse
 import getpass
 import json
 import os
+from typing import Any
 
 from gateway.cli.common import add_config_argument, config_from_args
+from gateway.config import Config
 
 
 def cli_actor() -> str:
@@ -17,6 +19,19 @@ def cli_actor() -> str:
     except (KeyError, OSError):
         who = str(os.getuid())
     return f"cli:{who}"
+
+
+def record(cfg: Config, action: str, obj: str, details: dict[str, Any]) -> None:
+    """Write one audit entry for a change the CLI made outside the database (e.g. trust files)."""
+    from gateway.store.audit import append
+    from gateway.store.db import open_database
+
+    db = open_database(cfg)
+    try:
+        with db.session() as s:
+            append(s, cli_actor(), action, obj, details)
+    finally:
+        db.dispose()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

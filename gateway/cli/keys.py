@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_argument(p)
     p.set_defaults(func=_import)
     p = sub.add_parser("generate", help="generate a key and print a CSR with the organization's EDRPOU")
-    p.add_argument("--label", required=True)
-    p.add_argument("--algorithm", default="rsa-3072", choices=["rsa-3072", "rsa-2048", "ec-p256", "ec-p384"])
+    p.add_argument("--label", required=True, help="a name for the key in the registry")
+    p.add_argument("--algorithm", default="rsa-3072", choices=["rsa-3072", "rsa-2048", "ec-p256", "ec-p384"],
+                   help="key type and size (default rsa-3072)")
     p.add_argument("--out", type=Path, metavar="CSR_FILE", help="write the CSR here (default: stdout)")
     add_config_argument(p)
     p.set_defaults(func=_generate)

@@ -8,24 +8,33 @@ from gateway.cli.common import add_config_argument, config_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("partners", help="directory of partner bodies")
+    parser = subparsers.add_parser(
+        "partners", help="directory of partner bodies",
+        description="The bodies this council exchanges letters with: where a letter to an EDRPOU goes "
+                    "(SEV OVV hub or Trembita) and whose seal certificate to expect.")
     sub = parser.add_subparsers(dest="partners_command", metavar="ACTION")
     sub.required = True
     p = sub.add_parser("add", help="add or update a partner")
-    p.add_argument("--edrpou", required=True, metavar="CODE")
-    p.add_argument("--name", required=True)
-    p.add_argument("--channel", choices=["sev", "trembita"], default="sev")
-    p.add_argument("--sev-system-id", metavar="ID")
-    p.add_argument("--xroad-client", metavar="INST/CLASS/CODE/SUB")
-    p.add_argument("--xroad-service", metavar="INST/CLASS/CODE/SUB/SERVICE[/VERSION]")
-    p.add_argument("--cert", metavar="PEM", help="the partner's seal certificate")
+    p.add_argument("--edrpou", required=True, metavar="CODE",
+                   help="the body's EDRPOU code: 8 digits, the last one a check digit (the key of the entry)")
+    p.add_argument("--name", required=True, help="the body's official name, as put in letters' headers")
+    p.add_argument("--channel", choices=["sev", "trembita"], default="sev",
+                   help="how letters reach it: sev (through the SEV OVV hub, default) or trembita (X-Road)")
+    p.add_argument("--sev-system-id", metavar="ID",
+                   help="its system id at the SEV OVV hub (the ToSysId of letters to it)")
+    p.add_argument("--xroad-client", metavar="INST/CLASS/CODE/SUB",
+                   help="its Trembita client subsystem: calls to our service must come from it")
+    p.add_argument("--xroad-service", metavar="INST/CLASS/CODE/SUB/SERVICE[/VERSION]",
+                   help="its Trembita service that receives our letters")
+    p.add_argument("--cert", metavar="PEM",
+                   help="the partner's seal certificate (PEM, DER or PKCS#7; the first certificate is kept)")
     add_config_argument(p)
     p.set_defaults(func=_add)
     p = sub.add_parser("list", help="list partners")
     add_config_argument(p)
     p.set_defaults(func=_list)
     p = sub.add_parser("remove", help="remove a partner")
-    p.add_argument("--edrpou", required=True, metavar="CODE")
+    p.add_argument("--edrpou", required=True, metavar="CODE", help="the EDRPOU of the entry to remove")
     add_config_argument(p)
     p.set_defaults(func=_remove)
 

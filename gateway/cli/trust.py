@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.cli.audit import record
 from gateway.cli.common import add_config_argument, config_from_args
 
 
@@ -41,6 +42,8 @@ def run_add(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args, required=True)
     added = add_anchors(cfg, args.file)
+    if added:
+        record(cfg, "trust.add", "trust", {"added": [a.fingerprint for a in added], "file": str(args.file)})
     for anchor in added:
         print(f"added {_line(anchor)}")
     if not added:
@@ -64,6 +67,8 @@ def run_remove(args: argparse.Namespace) -> int:
     from gateway.pki.trust import remove_anchors
 
     cfg = config_from_args(args, required=True)
-    for anchor in remove_anchors(cfg, args.selector):
+    removed = remove_anchors(cfg, args.selector)
+    record(cfg, "trust.remove", "trust", {"removed": [a.fingerprint for a in removed]})
+    for anchor in removed:
         print(f"removed {_line(anchor)}")
     return 0
