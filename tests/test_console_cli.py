@@ -29,7 +29,8 @@ def test_every_option_is_described(group, capsys):
     for name, sub in actions.items():
         for action in sub._actions:
             if action.option_strings and action.dest != "help":
-                assert action.help and action.help != argparse.SUPPRESS, f"gateway {group} {name} {action.dest}"
+                where = f"gateway {group} {name} {action.dest}"
+                assert action.help and action.help != argparse.SUPPRESS, where
     with pytest.raises(SystemExit):
         main([group, "--help"])
     assert "ACTION" in capsys.readouterr().out
