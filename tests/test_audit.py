@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from sqlalchemy import text
+from test_exchange_workers import queue, setup, workers_for  # noqa: F401 - setup is a fixture
 from test_store_support import BACKENDS, database_url
 
 from gateway.cli import main
 from gateway.config import load_config
-from gateway.store.audit import append
+from gateway.store.audit import append, entries
 from gateway.store.db import open_database
 from gateway.store.users import MAX_FAILURES, check_login, create_user
 
@@ -149,3 +151,16 @@ def test_lockout_after_repeated_failures(tmp_path):
     with db.session() as s:
         assert check_login(s, "nobody", "x").outcome == "bad_credentials"
     db.dispose()
+
+
+def test_every_letter_sealed_by_the_workers_is_audited(setup):  # noqa: F811 - the imported fixture
+    """The outgoing path: one seal.use entry per letter, with each document's SHA-256."""
+    cfg, db, blobs, _spec = setup
+    letter = queue(db, blobs)
+    workers_for(cfg, db, blobs).run_letters_once()  # seals, then fails to reach the (closed) hub
+    with db.session() as s:
+        uses = [e for e in entries(s) if e.action == "seal.use"]
+    assert len(uses) == 1 and uses[0].object == f"outgoing:{letter}"
+    details = json.loads(uses[0].details)
+    assert details["documents"] == [{"name": "a.txt", "sha256": hashlib.sha256(b"letter body").hexdigest()}]
+    assert details["format"] == "cades-detached" and len(details["certificate_sha256"]) == 64
