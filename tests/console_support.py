@@ -36,7 +36,7 @@ def issue_for_csr(dev_pki, csr_pem: bytes, *, days: int = 365) -> bytes:
 PASSWORD = "Пароль для тесту 2026"
 
 
-def write_gateway(dev_pki, tmp_path, *, extra: str = ""):
+def write_gateway(dev_pki, tmp_path, *, extra: str = "", revocation: str = "offline"):
     """A gateway.toml whose trust folder (managed: `trust add/remove` write there) holds the dev
     root, with the dev seal as [signing] key; and a console user of every role (PASSWORD)."""
     import shutil
@@ -54,7 +54,8 @@ def write_gateway(dev_pki, tmp_path, *, extra: str = ""):
         f'[database]\nurl = "sqlite:///{tmp_path / "gw.db"}"\n'
         f'[storage]\ndir = "{tmp_path / "blobs"}"\n'
         f'[signing]\nkey = "{dev_pki.seal_p12}"\nkey_password_file = "{dev_pki.password_file}"\n'
-        f'[trust]\nanchors = ["trust"]\nrevocation = "offline"\n{extra}', encoding="utf-8")
+        f'[trust]\nanchors = ["trust"]\nrevocation = "{revocation}"\ncache_dir = "cache"\n{extra}',
+        encoding="utf-8")
     cfg = load_config(path)
     db = open_database(cfg)
     with db.session() as s:

@@ -247,3 +247,25 @@ def test_expiry_alert_on_front_page_metrics_and_healthz(console, dev_pki, tmp_pa
         assert "key_expiry" in health.json()["checks"]["alerts"]
         metrics = client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
         assert 'gateway_alerts{kind="key_expiry",severity="warning"} 1.0' in metrics
+
+
+def test_key_revocation_status_and_anchor_crl(dev_pki, tmp_path):
+    """Online: the revoked dev signer shows as revoked, the seal as good; the CRL fetched on the way
+    is cached and the trust page shows it under the CA that signed it (not under the root)."""
+    from gateway.api.app import create_app
+
+    cfg = load_config(write_gateway(dev_pki, tmp_path, revocation="online"))
+    with serve_app(create_app(cfg, workers=False)) as base:
+        b = Browser(base.replace("127.0.0.1", "localhost"))
+        b.login("officer")
+        token = csrf_of(b.get("/console/keys").text)
+        for label, p12 in (("seal", dev_pki.seal_p12), ("revoked", dev_pki.revoked_p12)):
+            form = {"csrf": token, "label": label, "password": dev_pki.password()}
+            resp = b.post("/console/keys/import", form, files={"file": (p12.name, p12.read_bytes())})
+            assert resp.status_code == 200, resp.text
+        good = b.get("/console/keys/1/status")
+        assert good.status_code == 200 and "TOTAL_PASSED" in good.text and "чинний" in good.text
+        revoked = b.get("/console/keys/2/status")
+        assert "REVOKED" in revoked.text and "відкликано" in revoked.text
+        row = b.get("/console/trust").text.split("<tbody>")[1]
+        assert "Root CA" in row and re.search(r"виданий \d{4}-\d\d-\d\d", row)  # the root's CRL, verified

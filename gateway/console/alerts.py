@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import func, select
@@ -43,8 +44,15 @@ def _expiry(kind: str, subject: str, not_after: datetime, now: datetime, horizon
     return Alert(kind, "critical" if not_after <= now else "warning", subject, not_after)
 
 
+def certificates_from_pem(pem_text: str) -> list[asn1_x509.Certificate]:
+    """Every certificate of a PEM bundle, in order."""
+    blocks = pem.unarmor(pem_text.encode("ascii"), multiple=True)
+    return [asn1_x509.Certificate.load(der) for _, _, der in blocks]
+
+
 def certificate_from_pem(pem_text: str) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(pem.unarmor(pem_text.encode("ascii"))[2])
+    """The first certificate of a PEM bundle."""
+    return certificates_from_pem(pem_text)[0]
 
 
 def collect(cfg: Config, db: Database, seal: Any, *, now: datetime | None = None) -> list[Alert]:
@@ -69,8 +77,8 @@ def collect(cfg: Config, db: Database, seal: Any, *, now: datetime | None = None
             log.warning("alerts: cannot read the seal: %s", exc)
     if cfg.trust.cache_dir:
         try:
-            for crl in load_cache(cfg.resolve(cfg.trust.cache_dir)).crls:
-                tbs = crl["tbs_cert_list"]
+            for der in load_cache(cfg.resolve(cfg.trust.cache_dir)).crls:
+                tbs = asn1_crl.CertificateList.load(der)["tbs_cert_list"]
                 nxt = tbs["next_update"].native
                 if nxt is not None and nxt <= now:
                     out.append(Alert("crl_expiry", "warning", name_text(tbs["issuer"]), nxt))

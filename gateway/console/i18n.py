@@ -169,6 +169,19 @@ UK: dict[str, str] = {
     "Add a user": "Додати користувача",
     "Password (12 characters or more)": "Пароль (щонайменше 12 символів)",
     "Add": "Додати",
+    "Certificate status": "Стан сертифіката",
+    "Check status": "Перевірити стан",
+    "Revocation": "Відкликання",
+    "revocation checked online": "відкликання перевірено в мережі",
+    "revocation checked offline (cached CRL/OCSP only)":
+        "відкликання перевірено лише за збереженими CRL/OCSP",
+    "good": "чинний",
+    "unknown": "невідомо",
+    "not-checked": "не перевірено",
+    "CRL (cached)": "CRL (збережений)",
+    "issued": "виданий",
+    "next": "наступний",
+    "revoked": "відкликано",
 }
 
 

@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import or_, select
 
 from gateway.console import alerts as alerts_mod
-from gateway.console import trustops
+from gateway.console import certstatus, trustops
 from gateway.console.i18n import LANGUAGES, translator
 from gateway.errors import GatewayError
 from gateway.exchange import edrpou as edrpou_mod
@@ -38,7 +38,7 @@ from gateway.signing.certificates import name_text
 from gateway.store import keyregistry, partners, users
 from gateway.store.audit import append as audit
 from gateway.store.audit import entries, verify
-from gateway.store.models import Incoming, Outgoing, User
+from gateway.store.models import Incoming, Outgoing, SealKey, User
 from gateway.store.sessions import close_session, lookup, open_session
 
 HERE = Path(__file__).parent
@@ -307,6 +307,21 @@ def keys_csr(key_id: int, request: Request) -> Response:
             "Content-Disposition": f'attachment; filename="key-{key_id}.csr"'})
 
 
+@router.get("/keys/{key_id}/status", response_class=HTMLResponse)
+def keys_status(key_id: int, request: Request) -> Response:
+    page, refusal = _viewer(request, "keys")
+    if refusal is not None:
+        return refusal
+    with page.ctx.db.session() as s:
+        row = s.get(SealKey, key_id)
+        if row is None or not row.cert_pem:
+            return page.error(404, page._("No such key."))
+        label, cert_pem = row.label, row.cert_pem
+    result = certstatus.key_status(page.ctx.policy(), cert_pem)
+    return page.render("key_status.html", label=label, result=result,
+                       online=page.ctx.cfg.trust.revocation == "online")
+
+
 @router.post("/keys/{key_id}/attach")
 async def keys_attach(key_id: int, request: Request) -> Response:
     page, fields, refusal = await _changer(request, OFFICER)
@@ -347,9 +362,11 @@ def trust_page(request: Request) -> Response:
     page, refusal = _viewer(request, "trust")
     if refusal is not None:
         return refusal
+    found = list_anchors(page.ctx.cfg)
+    crls = certstatus.anchor_crls(page.ctx.cfg, found)
     anchors = [{"fingerprint": a.fingerprint, "subject": name_text(a.certificate.subject),
-                "not_after": a.certificate.not_valid_after, "source": a.source.name}
-               for a in list_anchors(page.ctx.cfg)]
+                "not_after": a.certificate.not_valid_after, "source": a.source.name,
+                "crl": crls.get(a.fingerprint)} for a in found]
     return page.render("trust.html", anchors=anchors, notice=request.query_params.get("notice"))
 
 
@@ -519,6 +536,20 @@ def message_in(incoming_id: str, request: Request) -> Response:
         history = history_view(s, "incoming", incoming_id)
         files = [{"n": f.n, "name": f.name, "size": f.size, "report": f.report} for f in row.files]
     return page.render("message_in.html", row=row, history=history, files=files)
+
+
+@router.get("/messages/out/{letter_id}/raw")
+def message_out_raw(letter_id: str, request: Request) -> Response:
+    page, refusal = _viewer(request, "messages")
+    if refusal is not None:
+        return refusal
+    with page.ctx.db.session() as s:
+        row = s.get(Outgoing, letter_id)
+        if row is None or not row.message_sha256:
+            return page.error(404, page._("No such letter."))
+        sha = row.message_sha256
+    return Response(page.ctx.blobs.get(sha), media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{letter_id}.xml"'})
 
 
 @router.get("/messages/in/{incoming_id}/raw")

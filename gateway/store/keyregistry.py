@@ -88,7 +88,9 @@ def _check_label(session: Session, label: str) -> str:
 
 
 def _describe(row: SealKey, key: SigningKey) -> None:
-    row.cert_pem = pem.armor("CERTIFICATE", key.certificate.dump()).decode("ascii")
+    """Keep the certificate (first) and the chain the container carries, as one PEM bundle."""
+    row.cert_pem = "".join(pem.armor("CERTIFICATE", c.dump()).decode("ascii")
+                           for c in [key.certificate, *key.chain])
     row.not_after = key.certificate.not_valid_after.astimezone(UTC)
 
 
