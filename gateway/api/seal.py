@@ -55,7 +55,8 @@ class Seal:
 
 class ActiveSeal:
     """The seal in force: the registry's active key, else the configured one (the same interface
-    as `Seal` for the API and the workers)."""
+    as `Seal` for the API and the workers). Each use reads the registry in a session of its own:
+    never use it inside an open transaction (on SQLite the two would wait for each other)."""
 
     def __init__(self, cfg: Config, db: Database, fallback: Seal | None) -> None:
         self.cfg, self.db, self.fallback = cfg, db, fallback

@@ -98,10 +98,11 @@ def _ascii(name: str) -> str:
 def record_seal_use(ctx: Any, caller: Caller, inputs: list[Path], fmt: str, level: str) -> None:
     """One audit entry per use of the seal: who, when, which documents (SHA-256), which format."""
     documents = [{"name": p.name, "sha256": _sha256(p)} for p in inputs]
+    # read before the transaction: the seal checks the keys registry in a session of its own
+    certificate = hashlib.sha256(ctx.seal.certificate_der).hexdigest()
     with ctx.db.session() as s:
         audit(s, caller.actor, "seal.use", "api:/api/v1/signatures",
-              {"format": fmt, "level": level, "documents": documents,
-               "certificate_sha256": hashlib.sha256(ctx.seal.certificate_der).hexdigest()})
+              {"format": fmt, "level": level, "documents": documents, "certificate_sha256": certificate})
 
 
 def _sha256(path: Path) -> str:

@@ -343,6 +343,7 @@ class Workers:
             raise RuntimeError("no seal key configured ([signing] key)")
         transfers, signatures, sig_shas, documents = [], [], {}, []
         now = datetime.now(UTC)
+        certificate = hashlib.sha256(self.seal.certificate_der).hexdigest()  # not inside a transaction
         for n, name, sha in job["files"]:
             data = self.blobs.get(sha)
             signature = self.seal.sign_detached(data)
@@ -380,7 +381,6 @@ class Workers:
             row.meta = {**row.meta, "header": inbox.header_to_dict(header)}
             row.attempts = 0
             set_status(s, row, "signed", f"{len(transfers)} file(s) sealed; message {len(raw)} bytes")
-            certificate = hashlib.sha256(self.seal.certificate_der).hexdigest()
             actor = f"apikey:{row.api_key_id}" if row.api_key_id else "worker"
             audit(s, actor, "seal.use", f"outgoing:{ident}",
                   {"format": "cades-detached", "documents": documents, "certificate_sha256": certificate})
