@@ -102,6 +102,17 @@ class ConsoleConfig:
     session_minutes: int = 480
     #: certificates and CRLs expiring within this many days are alerts
     alert_days: int = 60
+    #: alerts by e-mail (off while smtp_host or mail_to is empty); each alert is mailed when it
+    #: appears and again every mail_repeat_hours while it lasts
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password_env: str = ""
+    mail_from: str = ""
+    mail_to: list[str] = field(default_factory=list)
+    mail_repeat_hours: float = 24.0
+    mail_check_seconds: float = 300.0
 
 
 @dataclass

@@ -22,6 +22,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
 from gateway.config import Config
+from gateway.console.mailer import AlertMailer
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,16 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
         async with previous(a) as state:  # e.g. the development PKI's services, which signing needs
             ctx = GatewayContext.open(cfg)
             a.state.gateway = ctx
+            mailer = AlertMailer(cfg, ctx.db, lambda: ctx.seal)
             try:
                 ctx.seal = load_seal(cfg, ctx.db)
                 if workers:
                     start_workers(ctx)
+                    if mailer.configured:
+                        mailer.start()
                 yield state
             finally:
+                mailer.stop()
                 ctx.close()
 
     app.router.lifespan_context = lifespan

@@ -25,11 +25,14 @@ from gateway.store.models import Incoming, Outgoing, Partner, SealKey
 
 log = logging.getLogger(__name__)
 
+#: a letter still queued/signed/sending after this long is stuck (a "zombie")
+STUCK_AFTER = timedelta(hours=1)
+
 
 @dataclass(frozen=True)
 class Alert:
     #: seal_expiry | key_expiry | anchor_expiry | partner_cert_expiry | crl_expiry | no_anchor |
-    #: failed_deliveries | refused_documents
+    #: failed_deliveries | refused_documents | stuck_letters
     kind: str
     #: critical (expired, nothing trusted) | warning
     severity: str
@@ -92,6 +95,11 @@ def collect(cfg: Config, db: Database, seal: Any, *, now: datetime | None = None
                 cert = certificate_from_pem(p.cert_pem)
                 out.append(_expiry("partner_cert_expiry", f"{p.edrpou} {p.name}", cert.not_valid_after, now,
                                    horizon))
+            working = Outgoing.status.in_(("queued", "signed", "sending"))
+            stuck = s.scalar(select(func.count()).select_from(Outgoing).where(
+                working, Outgoing.updated_at < now - STUCK_AFTER))
+            if stuck:
+                out.append(Alert("stuck_letters", "warning", "outgoing", count=int(stuck)))
             failed = s.scalar(select(func.count()).select_from(Outgoing).where(Outgoing.status == "failed"))
             if failed:
                 out.append(Alert("failed_deliveries", "warning", "outgoing", count=int(failed)))

@@ -169,6 +169,7 @@ UK: dict[str, str] = {
     "Add a user": "Додати користувача",
     "Password (12 characters or more)": "Пароль (щонайменше 12 символів)",
     "Add": "Додати",
+    "stuck_letters": "листи, що застрягли (понад годину без руху)",
     "Certificate status": "Стан сертифіката",
     "Check status": "Перевірити стан",
     "Revocation": "Відкликання",
