@@ -9,12 +9,14 @@ import json
 import os
 import stat
 import subprocess
+import sys
 
 import httpx
 import pytest
 from console_support import issue_for_csr
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from test_keys import SOFTHSM_MODULE, URI, ident, needs_softhsm, softhsm  # noqa: F401 - fixtures
 from test_store_support import serve_app
 
 from gateway.cli import main
@@ -133,3 +135,23 @@ def test_running_gateway_picks_up_the_activated_key(gw, dev_pki, capsys, monkeyp
     assert uses[0]["details"]["format"] == "cades"
     assert uses[0]["details"]["documents"][0]["sha256"] == hashlib.sha256(b"letter body").hexdigest()
     assert uses[0]["details"]["certificate_sha256"] != uses[1]["details"]["certificate_sha256"]
+
+
+@needs_softhsm
+def test_tokens_and_a_pkcs11_key_in_the_registry(softhsm, gw):  # noqa: F811 - imported fixtures
+    """`keys tokens` lists the SoftHSM2 token; a key registered by URI stays in the token."""
+    env = {**softhsm, "SEAL_PIN": "1234"}
+
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-m", "gateway", *argv, "--config", str(gw)],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    tokens = cli("keys", "tokens", "--module", SOFTHSM_MODULE)
+    assert tokens.returncode == 0, tokens.stderr
+    assert "\tseal\tSoftHSM project" in tokens.stdout
+    imported = cli("keys", "import", URI, "--label", "token seal")
+    assert imported.returncode == 0, imported.stderr
+    assert "token seal\tpkcs11" in imported.stdout and "CN=seal" not in imported.stderr
+    assert cli("keys", "activate", "token seal").returncode == 0
+    listed = cli("keys", "list")
+    assert "token seal\tpkcs11\tACTIVE" in listed.stdout
