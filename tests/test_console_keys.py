@@ -155,3 +155,50 @@ def test_tokens_and_a_pkcs11_key_in_the_registry(softhsm, gw):  # noqa: F811 - i
     assert cli("keys", "activate", "token seal").returncode == 0
     listed = cli("keys", "list")
     assert "token seal\tpkcs11\tACTIVE" in listed.stdout
+
+
+def test_admin_api_keys_and_trust_for_an_officer_key(dev_pki, tmp_path):
+    """The same operations under /api/v1/admin for an officer's API key, every change audited."""
+    from console_support import write_gateway
+
+    from gateway.api.app import create_app
+
+    cfg = load_config(write_gateway(dev_pki, tmp_path))
+    db = open_database(cfg)
+    with db.session() as s:
+        _, officer = create_key(s, "security officer", "officer")
+    db.dispose()
+    with serve_app(create_app(cfg, workers=False)) as base, \
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {officer}"}, timeout=60) as api:
+        resp = api.post("/api/v1/admin/keys/import", data={"label": "ec", "password": dev_pki.password()},
+                        files={"file": ("seal-ec.p12", dev_pki.seal_ec_p12.read_bytes())})
+        assert resp.status_code == 200, resp.text
+        bad = api.post("/api/v1/admin/keys/import", data={"label": "x", "password": "wrong"},
+                       files={"file": ("seal.p12", dev_pki.seal_p12.read_bytes())})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_key"
+        generated = api.post("/api/v1/admin/keys/generate", json={"label": "new", "algorithm": "ec-p256"})
+        generated = generated.json()
+        assert api.post(f"/api/v1/admin/keys/{generated['id']}/activate").status_code == 409  # no cert yet
+        csr = api.get(f"/api/v1/admin/keys/{generated['id']}/csr").text
+        cert = issue_for_csr(dev_pki, csr.encode(), days=400)
+        attached = api.post(f"/api/v1/admin/keys/{generated['id']}/certificate",
+                            files={"file": ("c.pem", cert)})
+        assert attached.status_code == 200 and attached.json()["kind"] == "file"
+        assert api.post(f"/api/v1/admin/keys/{generated['id']}/activate").json()["active"] is True
+        keys = api.get("/api/v1/admin/keys").json()["items"]
+        assert [k["active"] for k in keys] == [False, True]
+
+        ee = api.post("/api/v1/admin/trust", files={"file": ("seal.pem", dev_pki.seal_cert.read_bytes())})
+        assert ee.status_code == 422 and "end-entity" in ee.json()["error"]["message"]
+        forced = api.post("/api/v1/admin/trust", data={"force": "true"},
+                          files={"file": ("seal.pem", dev_pki.seal_cert.read_bytes())})
+        assert forced.status_code == 200 and len(forced.json()["added"]) == 1
+        assert len(api.get("/api/v1/admin/trust").json()["items"]) == 2
+        assert api.delete(f"/api/v1/admin/trust/{forced.json()['added'][0][:16]}").status_code == 200
+        (remaining,) = api.get("/api/v1/admin/trust").json()["items"]
+        last = api.delete(f"/api/v1/admin/trust/{remaining['fingerprint'][:16]}")
+        assert last.status_code == 409 and "last trust anchor" in last.json()["error"]["message"]
+        actions = [e["action"] for e in api.get("/api/v1/admin/audit").json()["items"]]
+        assert actions == ["trust.remove", "trust.add", "key.activate", "key.attach", "key.generate",
+                           "key.import"]  # newest first; refused operations leave no entry
+        assert api.get("/api/v1/admin/audit/verify").json()["ok"] is True
