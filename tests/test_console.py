@@ -269,3 +269,13 @@ def test_key_revocation_status_and_anchor_crl(dev_pki, tmp_path):
         assert "REVOKED" in revoked.text and "відкликано" in revoked.text
         row = b.get("/console/trust").text.split("<tbody>")[1]
         assert "Root CA" in row and re.search(r"виданий \d{4}-\d\d-\d\d", row)  # the root's CRL, verified
+
+
+def test_failed_logins_from_one_client_are_throttled(console):
+    """Past the limit, guessing other names from the same address is refused without hashing."""
+    base, _, _ = console
+    b = Browser(base)
+    for n in range(20):
+        assert b.login(f"nobody-{n}", "guess").status_code == 401
+    resp = b.login("officer")  # even the right password: this address is throttled for a while
+    assert resp.status_code == 429 and "Забагато невдалих спроб з цього" in resp.text

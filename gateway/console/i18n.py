@@ -169,6 +169,8 @@ UK: dict[str, str] = {
     "Add a user": "Додати користувача",
     "Password (12 characters or more)": "Пароль (щонайменше 12 символів)",
     "Add": "Додати",
+    "Too many failed attempts from this computer. Try again later.":
+        "Забагато невдалих спроб з цього комп'ютера. Спробуйте пізніше.",
     "stuck_letters": "листи, що застрягли (понад годину без руху)",
     "Certificate status": "Стан сертифіката",
     "Check status": "Перевірити стан",

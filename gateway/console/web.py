@@ -29,6 +29,7 @@ from sqlalchemy import or_, select
 from gateway.console import alerts as alerts_mod
 from gateway.console import certstatus, trustops
 from gateway.console.i18n import LANGUAGES, translator
+from gateway.console.throttle import LoginThrottle
 from gateway.errors import GatewayError
 from gateway.exchange import edrpou as edrpou_mod
 from gateway.exchange.inbox import IncomingStateError, reject
@@ -66,6 +67,7 @@ VIEW = {
 
 def install(app: FastAPI) -> None:
     """Add the console's pages and its static assets to the app."""
+    app.state.console_throttle = LoginThrottle()
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
 
@@ -198,11 +200,15 @@ def login(request: Request, name: Annotated[str, Form(max_length=200)],
     if not expected or not secrets.compare_digest(csrf, expected):
         return _login_form(page, 403, page._("The form has expired. Try again."))
     client = request.client.host if request.client else "-"
+    throttle: LoginThrottle = request.app.state.console_throttle
+    if throttle.blocked(client):
+        return _login_form(page, 429, page._("Too many failed attempts from this computer. Try again later."))
     with page.ctx.db.session() as s:
         result = users.check_login(s, name, password)
         audit(s, f"user:{name[:200]}", "login.ok" if result.outcome == "ok" else "login.failed", "console",
               {"outcome": result.outcome, "client": client})
         if result.outcome != "ok" or result.user is None:
+            throttle.failed(client)
             messages = {"locked": page._("Too many failed attempts: the account is locked for 15 minutes."),
                         "disabled": page._("Wrong name or password.")}
             return _login_form(page, 401, messages.get(result.outcome, page._("Wrong name or password.")))
