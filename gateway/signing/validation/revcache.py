@@ -1,0 +1,566 @@
+"""Revocation data reused across validations, fetched only through the fetch policy.
+
+`RevocationCache` (one per `[trust] cache_dir` and process, in memory and on disk) holds CRLs and
+OCSP responses keyed by their issuer: SHA-1 of the issuer's name and of its public key (RFC 6960
+CertID), plus the serial number for an OCSP response. Only data whose signature verified against an
+issuer on a validated certificate path is kept (`remember`): a CRL an uploaded file embeds, or one
+fetched from an attacker's URL, is never cached on its own say-so. A CRL is reused until its
+nextUpdate; an OCSP response for `ocsp_fresh_seconds` after it was fetched (never past its
+nextUpdate).
+
+`FetchSession` is one validation's view: pyhanko-certvalidator fetchers (its requests fetchers,
+with the HTTP call replaced by `fetchpolicy.fetch`) that answer from the cache when they can,
+share a fetch of the same URL with concurrent validations (single flight), do not ask an origin
+that just failed again before its back-off has passed, and record what was fetched, reused or
+refused for the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import crl, ocsp, x509
+from cryptography.exceptions import InvalidSignature
+from pyhanko_certvalidator.authority import Authority
+from pyhanko_certvalidator.fetchers.api import FetcherBackend, Fetchers, FetchLimits
+from pyhanko_certvalidator.fetchers.common_utils import FetchBudget, enumerate_delivery_point_urls
+from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
+from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
+from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
+from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
+from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
+
+from gateway.signing.certificates import name_text
+from gateway.signing.report import RevocationSource
+from gateway.signing.validation import algorithms
+from gateway.signing.validation.fetchpolicy import FetchFailed, FetchPolicy, FetchRefused, Response, fetch
+from gateway.signing.validation.signerinfo import PARSE_ERRORS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OCSP_FRESH_SECONDS = 3600.0
+DEFAULT_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 900.0
+MAX_ENTRIES = 4096
+SIGNATURE_ERRORS = (InvalidSignature, *PARSE_ERRORS)
+
+# --- the cache ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One verified CRL or OCSP response."""
+
+    kind: str  # "crl" | "ocsp"
+    der: bytes
+    key: tuple[str, ...]
+    issuer: str
+    url: str | None
+    this_update: datetime | None
+    next_update: datetime | None
+    produced_at: datetime | None
+    fetched_at: float  # time.time() when it was fetched (file mtime after a restart)
+
+    def usable(self, now: float, ocsp_fresh_seconds: float) -> bool:
+        limit = self.fetched_at + ocsp_fresh_seconds if self.kind == "ocsp" or self.next_update is None else None
+        if self.next_update is not None:
+            next_ts = self.next_update.timestamp()
+            limit = next_ts if limit is None else min(limit, next_ts)
+        return limit is not None and now < limit
+
+
+def _hex(data: bytes) -> str:
+    return data.hex()
+
+
+def authority_key(name: x509.Name, public_key: Any) -> tuple[str, str]:
+    """(SHA-1 of the issuer name, SHA-1 of its key): the RFC 6960 CertID hashes."""
+    return _hex(hashlib.sha1(name.dump()).digest()), _hex(public_key.sha1)  # noqa: S324 - an identifier
+
+
+def _verify(signature: bytes, data: bytes, key: Any, algorithm: Any) -> bool:
+    validator = algorithms.chain_signature_validator() or DefaultSignatureValidator()
+    try:
+        validator.validate_signature(signature, data, key, algorithm)
+    except SIGNATURE_ERRORS:
+        return False
+    except Exception as exc:  # noqa: BLE001 - any other verifier refusal means "not verified"
+        log.debug("revocation data signature not verified: %s", exc)
+        return False
+    return True
+
+
+def _crl_entry(der: bytes, issuer: x509.Certificate, url: str | None, fetched_at: float) -> Entry | None:
+    """The CRL as a cache entry when `issuer` signed it, else None."""
+    try:
+        parsed = crl.CertificateList.load(der)
+        tbs = parsed["tbs_cert_list"]
+        if tbs["issuer"] != issuer.subject:
+            return None
+        usage = issuer.key_usage_value
+        if usage is not None and "crl_sign" not in usage.native:
+            return None
+        if not _verify(parsed["signature"].native, tbs.dump(), issuer.public_key, parsed["signature_algorithm"]):
+            return None
+        next_update = tbs["next_update"].native
+        return Entry("crl", der, authority_key(issuer.subject, issuer.public_key), name_text(issuer.subject), url,
+                     tbs["this_update"].native, next_update, None, fetched_at)
+    except PARSE_ERRORS:
+        return None
+
+
+def _ocsp_responder_key(basic: ocsp.BasicOCSPResponse, issuer: x509.Certificate) -> Any:
+    """The key that signed the response: the issuer's own, or a delegated responder's whose
+    certificate the issuer signed for OCSP signing (RFC 6960 4.2.2.2); None when neither."""
+    responder = basic["tbs_response_data"]["responder_id"]
+    if (responder.name == "by_name" and responder.chosen == issuer.subject) or (
+            responder.name == "by_key" and responder.chosen.native == issuer.public_key.sha1):
+        return issuer.public_key
+    for cert in basic["certs"] or []:
+        matches = (cert.subject == responder.chosen if responder.name == "by_name"
+                   else cert.public_key.sha1 == responder.chosen.native)
+        if not matches or cert.issuer != issuer.subject:
+            continue
+        extended = cert.extended_key_usage_value
+        if extended is None or "ocsp_signing" not in extended.native:
+            continue
+        if _verify(cert.signature, cert["tbs_certificate"].dump(), issuer.public_key, cert["signature_algorithm"]):
+            return cert.public_key
+    return None
+
+
+def _ocsp_entries(der: bytes, issuer: x509.Certificate, serials: set[int], url: str | None,
+                  fetched_at: float) -> list[Entry]:
+    """Entries for the responses in `der` about `serials` that `issuer` (or its responder) signed."""
+    try:
+        response = ocsp.OCSPResponse.load(der)
+        if response["response_status"].native != "successful":
+            return []
+        basic = response.basic_ocsp_response
+        tbs = basic["tbs_response_data"]
+        name_hash, key_hash = authority_key(issuer.subject, issuer.public_key)
+        singles = []
+        for single in tbs["responses"]:
+            cert_id = single["cert_id"]
+            algo = cert_id["hash_algorithm"]["algorithm"].native
+            if algo not in ("sha1", "sha256") or cert_id["serial_number"].native not in serials:
+                continue
+            expected_name = hashlib.new(algo, issuer.subject.dump()).digest()
+            expected_key = hashlib.new(algo, issuer.public_key["public_key"].contents[1:]).digest()
+            if cert_id["issuer_name_hash"].native == expected_name and cert_id["issuer_key_hash"].native == expected_key:
+                singles.append(single)
+        if not singles:
+            return []
+        key = _ocsp_responder_key(basic, issuer)
+        if key is None or not _verify(basic["signature"].native, tbs.dump(), key, basic["signature_algorithm"]):
+            return []
+        produced = tbs["produced_at"].native
+        return [Entry("ocsp", der, (name_hash, key_hash, format(s["cert_id"]["serial_number"].native, "x")),
+                      name_text(issuer.subject), url, s["this_update"].native, s["next_update"].native, produced,
+                      fetched_at) for s in singles]
+    except PARSE_ERRORS:
+        return []
+
+
+class RevocationCache:
+    """Verified revocation data by issuer, in memory and (when given) in a folder."""
+
+    def __init__(self, directory: Path | None, ocsp_fresh_seconds: float = DEFAULT_OCSP_FRESH_SECONDS) -> None:
+        self.directory = directory
+        self.ocsp_fresh_seconds = ocsp_fresh_seconds
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, ...], Entry] = {}
+        if directory is not None:
+            self._load(directory)
+
+    def _load(self, directory: Path) -> None:
+        if not directory.is_dir():
+            return
+        for path in directory.iterdir():
+            parts = path.stem.split("-")
+            kind = path.suffix.lstrip(".")
+            if parts[0] != kind or kind not in ("crl", "ocsp") or len(parts) != (3 if kind == "crl" else 4):
+                continue
+            try:
+                der, mtime = path.read_bytes(), path.stat().st_mtime
+            except OSError:
+                continue
+            entry = self._parse_stored(kind, der, tuple(parts[1:]), mtime)
+            if entry is not None:
+                self._entries[(kind, *entry.key)] = entry
+
+    @staticmethod
+    def _parse_stored(kind: str, der: bytes, key: tuple[str, ...], mtime: float) -> Entry | None:
+        try:
+            if kind == "crl":
+                tbs = crl.CertificateList.load(der)["tbs_cert_list"]
+                return Entry(kind, der, key, name_text(tbs["issuer"]), None, tbs["this_update"].native,
+                             tbs["next_update"].native, None, mtime)
+            tbs = ocsp.OCSPResponse.load(der).basic_ocsp_response["tbs_response_data"]
+            for single in tbs["responses"]:
+                if format(single["cert_id"]["serial_number"].native, "x") == key[2]:
+                    return Entry(kind, der, key, "", None, single["this_update"].native,
+                                 single["next_update"].native, tbs["produced_at"].native, mtime)
+        except PARSE_ERRORS:
+            return None
+        return None
+
+    def crls_for(self, cert: x509.Certificate, now: float) -> list[Entry]:
+        """Usable cached CRLs of `cert`'s issuer (matched by name, and by key where the
+        certificate names its issuer's key)."""
+        try:
+            name_hash = _hex(hashlib.sha1(cert.issuer.dump()).digest())  # noqa: S324 - an identifier
+            key_id = cert.authority_key_identifier
+        except PARSE_ERRORS:
+            return []
+        with self._lock:
+            return [e for k, e in self._entries.items()
+                    if k[0] == "crl" and k[1] == name_hash and (key_id is None or k[2] == _hex(key_id))
+                    and e.usable(now, self.ocsp_fresh_seconds)]
+
+    def ocsp_for(self, cert: x509.Certificate, authority: Authority, now: float) -> Entry | None:
+        try:
+            key = ("ocsp", *authority_key(authority.name, authority.public_key), format(cert.serial_number, "x"))
+        except PARSE_ERRORS:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry if entry is not None and entry.usable(now, self.ocsp_fresh_seconds) else None
+
+    def remember(self, path: Sequence[x509.Certificate], candidates: Iterable[Candidate]) -> list[Entry]:
+        """Verify each candidate against the issuers on `path` (root first) and keep those that
+        verified; returns them (with the candidate's URL) for the report."""
+        pairs = list(zip(path, path[1:], strict=False))
+        kept: list[Entry] = []
+        for candidate in candidates:
+            for issuer, subject in pairs:
+                if candidate.kind == "crl":
+                    entry = _crl_entry(candidate.der, issuer, candidate.url, candidate.fetched_at)
+                    found = [entry] if entry is not None else []
+                else:
+                    found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, candidate.url,
+                                          candidate.fetched_at)
+                for e in found:
+                    self._store(e)
+                    kept.append(e)
+                if found:
+                    break
+        return kept
+
+    def _store(self, entry: Entry) -> None:
+        key = (entry.kind, *entry.key)
+        with self._lock:
+            old = self._entries.get(key)
+            if old is not None and (old.der == entry.der or _newer(old, entry)):
+                return
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key] = entry
+        if self.directory is not None:
+            self._write(entry)
+
+    def _write(self, entry: Entry) -> None:
+        """Atomically, 0600; a failure is only logged (the cache is an optimisation)."""
+        assert self.directory is not None
+        target = self.directory / f"{entry.kind}-{'-'.join(entry.key)}.{entry.kind}"
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(entry.der)
+            os.replace(tmp, target)
+        except OSError as exc:
+            log.warning("cannot write the revocation cache %s: %s", self.directory, exc)
+            tmp.unlink(missing_ok=True)
+
+
+def _newer(old: Entry, new: Entry) -> bool:
+    """True when `old` is at least as recent as `new` (by producedAt, else thisUpdate)."""
+    a, b = old.produced_at or old.this_update, new.produced_at or new.this_update
+    return a is not None and b is not None and a >= b
+
+
+_CACHES: dict[tuple[str, float], RevocationCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_for(directory: Path | None, ocsp_fresh_seconds: float = DEFAULT_OCSP_FRESH_SECONDS) -> RevocationCache:
+    """The process's cache for `directory` (None: memory only)."""
+    key = (str(directory.resolve()) if directory is not None else "", ocsp_fresh_seconds)
+    with _CACHES_LOCK:
+        cache = _CACHES.get(key)
+        if cache is None:
+            cache = _CACHES[key] = RevocationCache(directory, ocsp_fresh_seconds)
+        return cache
+
+
+# --- fetching: single flight and back-off, shared by all validations of the process -------------
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Response | None = None
+        self.error: Exception | None = None
+
+
+class SingleFlight:
+    """Concurrent calls with the same key share one execution of `work`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[Any, _Flight] = {}
+
+    def do(self, key: Any, work: Callable[[], Response]) -> Response:
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+        else:
+            try:
+                flight.result = work()
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter, then re-raised
+                flight.error = exc
+            finally:
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.done.set()
+        if flight.error is not None:
+            raise flight.error
+        assert flight.result is not None
+        return flight.result
+
+
+class Backoff:
+    """A URL that failed is not asked again before its delay has passed (doubling per
+    consecutive failure up to MAX_BACKOFF_SECONDS; a success resets it)."""
+
+    def __init__(self, base_seconds: float = DEFAULT_BACKOFF_SECONDS) -> None:
+        self.base_seconds = base_seconds
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}  # url -> (retry at, last delay)
+
+    def wait_left(self, url: str, now: float) -> float:
+        with self._lock:
+            until, _ = self._state.get(url, (0.0, 0.0))
+        return max(0.0, until - now)
+
+    def failed(self, url: str, now: float) -> float:
+        with self._lock:
+            _, last = self._state.get(url, (0.0, 0.0))
+            delay = min(MAX_BACKOFF_SECONDS, last * 2 if last else self.base_seconds)
+            self._state[url] = (now + delay, delay)
+            if len(self._state) > MAX_ENTRIES:
+                self._state = {k: v for k, v in self._state.items() if v[0] > now}
+            return delay
+
+    def succeeded(self, url: str) -> None:
+        with self._lock:
+            self._state.pop(url, None)
+
+
+FLIGHTS = SingleFlight()
+_BACKOFFS: dict[float, Backoff] = {}
+
+
+def backoff_for(seconds: float) -> Backoff:
+    return _BACKOFFS.setdefault(seconds, Backoff(seconds))
+
+
+# --- one validation ------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """Revocation data a validation saw, not yet verified."""
+
+    kind: str
+    der: bytes
+    source: str  # fetched | cached | embedded
+    url: str | None = None
+    fetched_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class FetchSession:
+    """What one validation fetched, reused from the cache, or was refused."""
+
+    cache: RevocationCache
+    policy: FetchPolicy
+    backoff: Backoff
+    warnings: list[str] = field(default_factory=list)
+    seen: list[Candidate] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, candidate: Candidate) -> None:
+        with self._lock:
+            self.seen.append(candidate)
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            if message not in self.warnings:
+                self.warnings.append(message)
+
+    def http(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Response:
+        """One policy-checked request, shared with concurrent identical ones, skipped while the
+        origin is backing off. Raises a requests exception (pyhanko reports a fetch error)."""
+        left = self.backoff.wait_left(url, time.monotonic())
+        if left > 0:
+            message = f"not fetching {url}: it failed recently, next try in {left:.0f} s"
+            self.warn(message)
+            raise FetchFailed(message)
+
+        def work() -> Response:
+            response = fetch(self.policy, method, url, body=body, headers=headers)
+            if response.status_code != 200:
+                raise FetchFailed(f"cannot fetch {url}: HTTP {response.status_code}")
+            return response
+
+        try:
+            response = FLIGHTS.do((method, url, body), work)
+        except FetchRefused as exc:
+            self.warn(str(exc))
+            raise
+        except FetchFailed as exc:
+            delay = self.backoff.failed(url, time.monotonic())
+            self.warn(f"{exc}; not asked again for {delay:.0f} s")
+            raise
+        self.backoff.succeeded(url)
+        return response
+
+    def backend(self) -> FetcherBackend:
+        return _Backend(self)
+
+    def sources(self, path: Sequence[x509.Certificate], embedded: Iterable[Candidate]) -> list[RevocationSource]:
+        """Verify what this validation saw against `path` (root first), cache what verified, and
+        describe it for the report."""
+        with self._lock:
+            seen = list(self.seen)
+        kept = self.cache.remember(path, [*embedded, *seen])
+        out: list[RevocationSource] = []
+        done: set[tuple[bytes, str]] = set()
+        by_der = {c.der: c for c in [*embedded, *seen]}
+        for entry in kept:
+            if (entry.der, entry.key[-1]) in done:
+                continue
+            done.add((entry.der, entry.key[-1]))
+            candidate = by_der.get(entry.der)
+            out.append(RevocationSource(
+                type=entry.kind, url=entry.url, source=candidate.source if candidate else "cached",
+                issuer=entry.issuer, this_update=entry.this_update, produced_at=entry.produced_at))
+        return out
+
+
+def _now() -> float:
+    return time.time()
+
+
+class _PolicyHttp:
+    """Replaces the requests fetchers' HTTP calls with the session's policy-checked ones."""
+
+    session: FetchSession
+    user_agent: str
+
+    def _get(self, url: str, *, acceptable_content_types: Sequence[str]) -> Any:
+        headers = {"Accept": ",".join(acceptable_content_types), "User-Agent": self.user_agent}
+        return asyncio.to_thread(self.session.http, "GET", url, None, headers)
+
+    def _post(self, url: str, data: bytes, *, content_type: str, acceptable_content_types: Sequence[str]) -> Any:
+        headers = {"Accept": ",".join(acceptable_content_types), "User-Agent": self.user_agent,
+                   "Content-Type": content_type}
+        return asyncio.to_thread(self.session.http, "POST", url, data, headers)
+
+
+class _CrlFetcher(_PolicyHttp, RequestsCRLFetcher):
+    def __init__(self, session: FetchSession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+    async def fetch(self, cert: Any, *, use_deltas: bool = True) -> Any:
+        if isinstance(cert, x509.Certificate):
+            hits = self.session.cache.crls_for(cert, _now())
+            if hits:
+                urls = [u for dp in get_relevant_crl_dps(cert, use_deltas=False)
+                        for u in enumerate_delivery_point_urls(dp)]
+                for e in hits:
+                    self.session.note(Candidate("crl", e.der, "cached", e.url or next(iter(urls), None),
+                                                e.fetched_at))
+                parsed = [crl.CertificateList.load(e.der) for e in hits]
+                self._by_cert[issuer_serial(cert)] = parsed
+                return parsed
+        results = await super().fetch(cert, use_deltas=use_deltas)
+        return results
+
+    async def _fetch_single(self, url: str) -> Any:
+        result = await super()._fetch_single(url)
+        self.session.note(Candidate("crl", result.dump(), "fetched", url))
+        return result
+
+
+class _OcspFetcher(_PolicyHttp, RequestsOCSPFetcher):
+    def __init__(self, session: FetchSession, **kwargs: Any) -> None:
+        # no nonce: a response is reused from the cache and shared by concurrent validations
+        super().__init__(request_nonces=False, **kwargs)
+        self.session = session
+        self._cached: dict[Any, ocsp.OCSPResponse] = {}
+
+    async def fetch(self, cert: Any, authority: Authority) -> ocsp.OCSPResponse:
+        if isinstance(cert, x509.Certificate):
+            hit = self.session.cache.ocsp_for(cert, authority, _now())
+            if hit is not None:
+                url = hit.url or next(iter(get_ocsp_urls(cert)), None)
+                self.session.note(Candidate("ocsp", hit.der, "cached", url, hit.fetched_at))
+                response = ocsp.OCSPResponse.load(hit.der)
+                self._cached[issuer_serial(cert)] = response
+                return response
+        return await super().fetch(cert, authority)
+
+    async def _fetch_single(self, ocsp_url: str, ocsp_request: Any) -> Any:
+        result = await super()._fetch_single(ocsp_url, ocsp_request)
+        self.session.note(Candidate("ocsp", result.dump(), "fetched", ocsp_url))
+        return result
+
+    def fetched_responses_for_cert(self, cert: Any) -> Iterable[ocsp.OCSPResponse]:
+        found = set(super().fetched_responses_for_cert(cert))
+        cached = self._cached.get(issuer_serial(cert))
+        if cached is not None:
+            found.add(cached)
+        return found
+
+
+class _CertFetcher(_PolicyHttp, RequestsCertificateFetcher):
+    def __init__(self, session: FetchSession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+
+class _Backend(FetcherBackend):
+    def __init__(self, session: FetchSession) -> None:
+        self.session = session
+
+    def get_fetchers(self) -> Fetchers:
+        budget = FetchBudget(FetchLimits())
+        timeout = self.session.policy.timeout
+        return Fetchers(
+            ocsp_fetcher=_OcspFetcher(self.session, per_request_timeout=timeout, budget=budget),
+            crl_fetcher=_CrlFetcher(self.session, per_request_timeout=timeout, budget=budget),
+            cert_fetcher=_CertFetcher(self.session, per_request_timeout=timeout, budget=budget),
+        )
+
+    async def close(self) -> None:
+        return None
+
