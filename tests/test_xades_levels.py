@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from conftest import dev_pki_fetch
 from test_xades_support import needs_openssl, needs_xmlsec1, xmlsec1_verify
 
 from gateway.signing.asic.sign import AsicOptions, asice_cades, asice_xades
@@ -41,7 +42,8 @@ def _opts(pki, level: str) -> XadesOptions:
 
 def _validate(data: bytes, pki, offline: bool, detached=None):
     return validate(
-        data, ValidationPolicy(trust_roots=pki["roots"], offline=offline, detached=detached or {})
+        data, ValidationPolicy(trust_roots=pki["roots"], offline=offline, detached=detached or {},
+                               fetch=dev_pki_fetch(pki["pki"]))
     )
 
 

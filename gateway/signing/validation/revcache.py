@@ -32,6 +32,7 @@ from typing import Any
 from asn1crypto import crl, ocsp, x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko_certvalidator.authority import Authority
+from pyhanko_certvalidator.errors import CRLFetchError, OCSPFetchError
 from pyhanko_certvalidator.fetchers.api import FetcherBackend, Fetchers, FetchLimits
 from pyhanko_certvalidator.fetchers.common_utils import FetchBudget, enumerate_delivery_point_urls
 from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
@@ -502,8 +503,12 @@ class _CrlFetcher(_PolicyHttp, RequestsCRLFetcher):
                 parsed = [crl.CertificateList.load(e.der) for e in hits]
                 self._by_cert[issuer_serial(cert)] = parsed
                 return parsed
-        results = await super().fetch(cert, use_deltas=use_deltas)
-        return results
+        try:
+            return await super().fetch(cert, use_deltas=use_deltas)
+        except CRLFetchError:
+            # pyhanko would drop the CRLs the file embeds as well; the session warned already
+            self._by_cert[issuer_serial(cert)] = []
+            return []
 
     async def _fetch_single(self, url: str) -> Any:
         result = await super()._fetch_single(url)
@@ -527,7 +532,11 @@ class _OcspFetcher(_PolicyHttp, RequestsOCSPFetcher):
                 response = ocsp.OCSPResponse.load(hit.der)
                 self._cached[issuer_serial(cert)] = response
                 return response
-        return await super().fetch(cert, authority)
+        try:
+            return await super().fetch(cert, authority)
+        except OCSPFetchError:
+            # "try later" carries no response, so pyhanko goes on with the embedded ones (if any)
+            return ocsp.OCSPResponse({"response_status": "try_later"})
 
     async def _fetch_single(self, ocsp_url: str, ocsp_request: Any) -> Any:
         result = await super()._fetch_single(ocsp_url, ocsp_request)
