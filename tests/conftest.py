@@ -30,25 +30,18 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPki]:
         tmp_path_factory.mktemp("dev-pki"), name="Mykolaiv City Council", edrpou="04056612", port=free_port()
     )
     services = start_pki_services(pki)
-    # the PKI answers on loopback, which validation refuses to fetch from unless allowed; `gateway`
-    # subprocesses started by the tests get the allowance through the environment
-    before = os.environ.get(FETCH_ALLOW_ENV)
-    os.environ[FETCH_ALLOW_ENV] = dev_pki_allow(pki)
     yield pki
     services.stop()
-    if before is None:
-        os.environ.pop(FETCH_ALLOW_ENV, None)
-    else:
-        os.environ[FETCH_ALLOW_ENV] = before
 
 
-FETCH_ALLOW_ENV = "GATEWAY_TRUST__FETCH_ALLOW"
-
-
-def dev_pki_allow(pki: DevPki) -> str:
-    return f"127.0.0.1:{pki.port}"
+# The PKI answers on loopback, which validation refuses to fetch from unless it is allowed.
 
 
 def dev_pki_fetch(pki: DevPki) -> FetchPolicy:
     """A fetch policy that lets in-process validations reach the development PKI's OCSP/CRL."""
-    return FetchPolicy.from_items([dev_pki_allow(pki)])
+    return FetchPolicy.from_items([f"127.0.0.1:{pki.port}"])
+
+
+def dev_pki_env(pki: DevPki) -> dict[str, str]:
+    """The environment for a `gateway` subprocess that validates against the development PKI."""
+    return {**os.environ, "GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{pki.port}"}

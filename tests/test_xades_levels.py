@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from conftest import dev_pki_fetch
+from conftest import dev_pki_env, dev_pki_fetch
 from test_xades_support import needs_openssl, needs_xmlsec1, xmlsec1_verify
 
 from gateway.signing.asic.sign import AsicOptions, asice_cades, asice_xades
@@ -168,6 +168,7 @@ def test_cli_b_t(pki, tmp_path, fmt, output):
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=dev_pki_env(pki["pki"]),
         timeout=120,
     )
     report = json.loads(out.stdout)
