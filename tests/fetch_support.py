@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from asn1crypto import cms, crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509 import ocsp as xocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 
@@ -53,8 +55,7 @@ def listener(answer: Answer = not_found) -> Iterator[Listener]:
     class Handler(BaseHTTPRequestHandler):
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            self.body = self.rfile.read(length) if length else b""
             state.requests.append(Seen(self.command, self.path, self.headers.get("Host", "")))
             answer(self)
 
@@ -140,12 +141,65 @@ def make_crl(issuer: Issued, *, revoked: list[int] = (), next_update: timedelta 
     return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
-def sign_cms(signer: Issued, data: bytes, extra: list[x509.Certificate] = ()) -> bytes:
-    """An attached CMS SignedData (DER) by `signer` over `data`."""
+def sign_cms(signer: Issued, data: bytes, extra: list[x509.Certificate] = (), *,
+             detached: bool = False) -> bytes:
+    """A CMS SignedData (DER) by `signer` over `data`."""
     builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(signer.cert, signer.key, hashes.SHA256())
     for cert in extra:
         builder = builder.add_certificate(cert)
-    return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    options = [pkcs7.PKCS7Options.Binary] + ([pkcs7.PKCS7Options.DetachedSignature] if detached else [])
+    return builder.sign(serialization.Encoding.DER, options)
+
+
+def with_crls(signed: bytes, crls: list[bytes]) -> bytes:
+    """`signed` with `crls` put into SignedData.crls (outside the signature, as anyone can)."""
+    info = cms.ContentInfo.load(signed)
+    content = info["content"]
+    content["crls"] = [cms.RevocationInfoChoice({"crl": crl.CertificateList.load(c)}) for c in crls]
+    return cms.ContentInfo({"content_type": "signed_data", "content": content}).dump(force=True)
+
+
+def ocsp_answer(responder: Issued, subjects: dict[int, Issued], *, fresh: timedelta = timedelta(hours=1),
+                count: list[int] | None = None) -> Callable[[BaseHTTPRequestHandler], None]:
+    """An OCSP responder (for the listener) that says "good" for the given certificates."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        request = xocsp.load_der_ocsp_request(handler.body)  # type: ignore[attr-defined]
+        subject = subjects[request.serial_number]
+        now = datetime.now(UTC) - timedelta(seconds=1)
+        response = (
+            xocsp.OCSPResponseBuilder()
+            .add_response(cert=subject.cert, issuer=responder.cert, algorithm=hashes.SHA1(),
+                          cert_status=xocsp.OCSPCertStatus.GOOD, this_update=now, next_update=now + fresh,
+                          revocation_time=None, revocation_reason=None)
+            .responder_id(xocsp.OCSPResponderEncoding.HASH, responder.cert)
+            .sign(responder.key, hashes.SHA256())
+        ).public_bytes(serialization.Encoding.DER)
+        if count is not None:
+            count.append(1)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/ocsp-response")
+        handler.send_header("Content-Length", str(len(response)))
+        handler.end_headers()
+        handler.wfile.write(response)
+
+    return answer
+
+
+def crl_answer(issuer: Issued, *, next_update: timedelta = timedelta(days=1),
+               delay: float = 0.0) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A CRL distribution point (for the listener) that serves a fresh empty CRL of `issuer`."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(delay)
+        body = make_crl(issuer, next_update=next_update)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/pkix-crl")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
 
 
 def wait_until(predicate: Callable[[], bool], seconds: float = 5.0) -> bool:

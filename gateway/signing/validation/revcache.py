@@ -54,6 +54,8 @@ DEFAULT_BACKOFF_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 900.0
 MAX_ENTRIES = 4096
 SIGNATURE_ERRORS = (InvalidSignature, *PARSE_ERRORS)
+#: what a report says about data that came several ways, first wins
+SOURCE_ORDER = ("embedded", "fetched", "cached")
 
 # --- the cache ---------------------------------------------------------------------------------
 
@@ -245,11 +247,14 @@ class RevocationCache:
         kept: list[Entry] = []
         for candidate in candidates:
             for issuer, subject in pairs:
+                url = candidate.url
+                if url is None and candidate.source == "cached":
+                    url = _declared_url(subject, candidate.kind)
                 if candidate.kind == "crl":
-                    entry = _crl_entry(candidate.der, issuer, candidate.url, candidate.fetched_at)
+                    entry = _crl_entry(candidate.der, issuer, url, candidate.fetched_at)
                     found = [entry] if entry is not None else []
                 else:
-                    found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, candidate.url,
+                    found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, url,
                                           candidate.fetched_at)
                 for e in found:
                     self._store(e)
@@ -284,6 +289,17 @@ class RevocationCache:
         except OSError as exc:
             log.warning("cannot write the revocation cache %s: %s", self.directory, exc)
             tmp.unlink(missing_ok=True)
+
+
+def _declared_url(cert: x509.Certificate, kind: str) -> str | None:
+    """Where `cert` says its CRL or OCSP status is published (the first such URL)."""
+    try:
+        if kind == "ocsp":
+            return next(iter(get_ocsp_urls(cert)), None)
+        dps = get_relevant_crl_dps(cert, use_deltas=False)
+        return next((u for dp in dps for u in enumerate_delivery_point_urls(dp)), None)
+    except PARSE_ERRORS:
+        return None
 
 
 def _newer(old: Entry, new: Entry) -> bool:
@@ -446,24 +462,29 @@ class FetchSession:
     def backend(self) -> FetcherBackend:
         return _Backend(self)
 
-    def sources(self, path: Sequence[x509.Certificate], embedded: Iterable[Candidate]) -> list[RevocationSource]:
-        """Verify what this validation saw against `path` (root first), cache what verified, and
-        describe it for the report."""
+    def sources(self, path: Sequence[x509.Certificate], local: Iterable[Candidate]) -> list[RevocationSource]:
+        """Verify what this validation saw (`local`: what the file embeds and the cache folder
+        holds; plus what the fetchers fetched or reused) against `path` (root first), cache what
+        verified, and describe it for the report."""
         with self._lock:
             seen = list(self.seen)
-        kept = self.cache.remember(path, [*embedded, *seen])
-        out: list[RevocationSource] = []
-        done: set[tuple[bytes, str]] = set()
-        by_der = {c.der: c for c in [*embedded, *seen]}
-        for entry in kept:
-            if (entry.der, entry.key[-1]) in done:
+        merged: dict[bytes, Candidate] = {}
+        for c in [*local, *seen]:
+            known = merged.get(c.der)
+            if known is None:
+                merged[c.der] = Candidate(c.kind, c.der, c.source, c.url, c.fetched_at)
                 continue
-            done.add((entry.der, entry.key[-1]))
-            candidate = by_der.get(entry.der)
-            out.append(RevocationSource(
-                type=entry.kind, url=entry.url, source=candidate.source if candidate else "cached",
-                issuer=entry.issuer, this_update=entry.this_update, produced_at=entry.produced_at))
-        return out
+            known.url = known.url or c.url
+            if SOURCE_ORDER.index(c.source) < SOURCE_ORDER.index(known.source):
+                known.source = c.source
+        newest: dict[tuple[str, ...], Entry] = {}
+        for entry in self.cache.remember(path, merged.values()):
+            key = (entry.kind, *entry.key)
+            if key not in newest or not _newer(newest[key], entry):
+                newest[key] = entry
+        return [RevocationSource(type=e.kind, url=e.url, source=merged[e.der].source, issuer=e.issuer,
+                                 this_update=e.this_update, produced_at=e.produced_at)
+                for e in newest.values()]
 
 
 def _now() -> float:
@@ -495,11 +516,8 @@ class _CrlFetcher(_PolicyHttp, RequestsCRLFetcher):
         if isinstance(cert, x509.Certificate):
             hits = self.session.cache.crls_for(cert, _now())
             if hits:
-                urls = [u for dp in get_relevant_crl_dps(cert, use_deltas=False)
-                        for u in enumerate_delivery_point_urls(dp)]
                 for e in hits:
-                    self.session.note(Candidate("crl", e.der, "cached", e.url or next(iter(urls), None),
-                                                e.fetched_at))
+                    self.session.note(Candidate("crl", e.der, "cached", e.url, e.fetched_at))
                 parsed = [crl.CertificateList.load(e.der) for e in hits]
                 self._by_cert[issuer_serial(cert)] = parsed
                 return parsed
@@ -527,8 +545,7 @@ class _OcspFetcher(_PolicyHttp, RequestsOCSPFetcher):
         if isinstance(cert, x509.Certificate):
             hit = self.session.cache.ocsp_for(cert, authority, _now())
             if hit is not None:
-                url = hit.url or next(iter(get_ocsp_urls(cert)), None)
-                self.session.note(Candidate("ocsp", hit.der, "cached", url, hit.fetched_at))
+                self.session.note(Candidate("ocsp", hit.der, "cached", hit.url, hit.fetched_at))
                 response = ocsp.OCSPResponse.load(hit.der)
                 self._cached[issuer_serial(cert)] = response
                 return response
