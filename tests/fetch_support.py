@@ -107,7 +107,8 @@ def make_cert(cn: str, issuer: Issued | None = None, *, ca: bool = False, ocsp_u
         .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=not ca, key_encipherment=False,
+        .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=not ca,
+                                     key_encipherment=False,
                                      data_encipherment=False, key_agreement=False, key_cert_sign=ca,
                                      crl_sign=ca, encipher_only=False, decipher_only=False), critical=True)
     )
@@ -144,7 +145,8 @@ def make_crl(issuer: Issued, *, revoked: list[int] = (), next_update: timedelta 
 def sign_cms(signer: Issued, data: bytes, extra: list[x509.Certificate] = (), *,
              detached: bool = False) -> bytes:
     """A CMS SignedData (DER) by `signer` over `data`."""
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(signer.cert, signer.key, hashes.SHA256())
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
+    builder = builder.add_signer(signer.cert, signer.key, hashes.SHA256())
     for cert in extra:
         builder = builder.add_certificate(cert)
     options = [pkcs7.PKCS7Options.Binary] + ([pkcs7.PKCS7Options.DetachedSignature] if detached else [])
@@ -169,7 +171,7 @@ def ocsp_answer(responder: Issued, subjects: dict[int, Issued], *, fresh: timede
         now = datetime.now(UTC) - timedelta(seconds=1)
         response = (
             xocsp.OCSPResponseBuilder()
-            .add_response(cert=subject.cert, issuer=responder.cert, algorithm=hashes.SHA1(),
+            .add_response(cert=subject.cert, issuer=responder.cert, algorithm=hashes.SHA1(),  # noqa: S303 - CertID
                           cert_status=xocsp.OCSPCertStatus.GOOD, this_update=now, next_update=now + fresh,
                           revocation_time=None, revocation_reason=None)
             .responder_id(xocsp.OCSPResponderEncoding.HASH, responder.cert)

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lxml import etree
 from conftest import dev_pki_env, dev_pki_fetch
+from lxml import etree
 from test_xades_support import needs_openssl, needs_xmlsec1, xmlsec1_verify
 
 from gateway.signing.asic.sign import AsicOptions, asice_cades, asice_xades

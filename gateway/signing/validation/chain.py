@@ -207,7 +207,8 @@ def _validate(
                        f"no certificate path to a trust anchor: {exc}")
     except cv_errors.RevokedError as exc:
         if content_time is not None and content_time > exc.revocation_dt:
-            failed = _failed(cert, pool, Indication.TOTAL_FAILED, SubIndication.REVOKED, str(exc), revoked=exc)
+            failed = _failed(cert, pool, Indication.TOTAL_FAILED, SubIndication.REVOKED, str(exc),
+                             revoked=exc)
         else:
             sub = SubIndication.REVOKED_NO_POE if exc.is_ee_cert else SubIndication.REVOKED_CA_NO_POE
             failed = _failed(cert, pool, Indication.INDETERMINATE, sub, str(exc), revoked=exc)

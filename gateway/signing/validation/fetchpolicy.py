@@ -169,7 +169,8 @@ class FetchPolicy:
         except ValueError:
             raise FetchRefused(f"refused to fetch {url!r}: malformed URL") from None
         if scheme not in SCHEMES:
-            raise FetchRefused(f"refused to fetch {url}: only http and https are fetched, not {scheme or '?'}")
+            raise FetchRefused(f"refused to fetch {url}: only http and https are fetched, not {scheme or '?'}"
+                               ) from None
         if not host or parts.username is not None or parts.password is not None:
             raise FetchRefused(f"refused to fetch {url}: no host, or credentials in the URL")
         try:
@@ -256,7 +257,8 @@ def _request(policy: FetchPolicy, target: Target, address: str, method: str, bod
                 if len(data) > policy.max_bytes:
                     raise FetchRefused(f"refused {target.url}: more than {policy.max_bytes} bytes")
                 if time.monotonic() > deadline:
-                    raise FetchFailed(f"cannot fetch {target.url}: no complete answer within {policy.timeout:g} s")
+                    raise FetchFailed(
+                        f"cannot fetch {target.url}: no complete answer within {policy.timeout:g} s")
             return Response(answer.status, bytes(data), CaseInsensitiveDict(answer.headers))
         finally:
             answer.release_conn()

@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,9 @@ class Entry:
     fetched_at: float  # time.time() when it was fetched (file mtime after a restart)
 
     def usable(self, now: float, ocsp_fresh_seconds: float) -> bool:
-        limit = self.fetched_at + ocsp_fresh_seconds if self.kind == "ocsp" or self.next_update is None else None
+        limit = None
+        if self.kind == "ocsp" or self.next_update is None:
+            limit = self.fetched_at + ocsp_fresh_seconds
         if self.next_update is not None:
             next_ts = self.next_update.timestamp()
             limit = next_ts if limit is None else min(limit, next_ts)
@@ -113,11 +115,11 @@ def _crl_entry(der: bytes, issuer: x509.Certificate, url: str | None, fetched_at
         usage = issuer.key_usage_value
         if usage is not None and "crl_sign" not in usage.native:
             return None
-        if not _verify(parsed["signature"].native, tbs.dump(), issuer.public_key, parsed["signature_algorithm"]):
+        if not _verify(parsed["signature"].native, tbs.dump(), issuer.public_key,
+                       parsed["signature_algorithm"]):
             return None
-        next_update = tbs["next_update"].native
-        return Entry("crl", der, authority_key(issuer.subject, issuer.public_key), name_text(issuer.subject), url,
-                     tbs["this_update"].native, next_update, None, fetched_at)
+        return Entry("crl", der, authority_key(issuer.subject, issuer.public_key), name_text(issuer.subject),
+                     url, tbs["this_update"].native, tbs["next_update"].native, None, fetched_at)
     except PARSE_ERRORS:
         return None
 
@@ -137,7 +139,8 @@ def _ocsp_responder_key(basic: ocsp.BasicOCSPResponse, issuer: x509.Certificate)
         extended = cert.extended_key_usage_value
         if extended is None or "ocsp_signing" not in extended.native:
             continue
-        if _verify(cert.signature, cert["tbs_certificate"].dump(), issuer.public_key, cert["signature_algorithm"]):
+        tbs = cert["tbs_certificate"].dump()
+        if _verify(cert.signature, tbs, issuer.public_key, cert["signature_algorithm"]):
             return cert.public_key
     return None
 
@@ -160,17 +163,19 @@ def _ocsp_entries(der: bytes, issuer: x509.Certificate, serials: set[int], url: 
                 continue
             expected_name = hashlib.new(algo, issuer.subject.dump()).digest()
             expected_key = hashlib.new(algo, issuer.public_key["public_key"].contents[1:]).digest()
-            if cert_id["issuer_name_hash"].native == expected_name and cert_id["issuer_key_hash"].native == expected_key:
+            if (cert_id["issuer_name_hash"].native, cert_id["issuer_key_hash"].native) == (expected_name,
+                                                                                           expected_key):
                 singles.append(single)
         if not singles:
             return []
         key = _ocsp_responder_key(basic, issuer)
-        if key is None or not _verify(basic["signature"].native, tbs.dump(), key, basic["signature_algorithm"]):
+        signature = basic["signature"].native
+        if key is None or not _verify(signature, tbs.dump(), key, basic["signature_algorithm"]):
             return []
         produced = tbs["produced_at"].native
         return [Entry("ocsp", der, (name_hash, key_hash, format(s["cert_id"]["serial_number"].native, "x")),
-                      name_text(issuer.subject), url, s["this_update"].native, s["next_update"].native, produced,
-                      fetched_at) for s in singles]
+                      name_text(issuer.subject), url, s["this_update"].native, s["next_update"].native,
+                      produced, fetched_at) for s in singles]
     except PARSE_ERRORS:
         return []
 
@@ -178,11 +183,13 @@ def _ocsp_entries(der: bytes, issuer: x509.Certificate, serials: set[int], url: 
 class RevocationCache:
     """Verified revocation data by issuer, in memory and (when given) in a folder."""
 
-    def __init__(self, directory: Path | None, ocsp_fresh_seconds: float = DEFAULT_OCSP_FRESH_SECONDS) -> None:
+    def __init__(self, directory: Path | None,
+                 ocsp_fresh_seconds: float = DEFAULT_OCSP_FRESH_SECONDS) -> None:
         self.directory = directory
         self.ocsp_fresh_seconds = ocsp_fresh_seconds
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, ...], Entry] = {}
+        self._checked: dict[tuple[Any, ...], list[Entry]] = {}
         if directory is not None:
             self._load(directory)
 
@@ -233,7 +240,8 @@ class RevocationCache:
 
     def ocsp_for(self, cert: x509.Certificate, authority: Authority, now: float) -> Entry | None:
         try:
-            key = ("ocsp", *authority_key(authority.name, authority.public_key), format(cert.serial_number, "x"))
+            serial = format(cert.serial_number, "x")
+            key = ("ocsp", *authority_key(authority.name, authority.public_key), serial)
         except PARSE_ERRORS:
             return None
         with self._lock:
@@ -250,18 +258,34 @@ class RevocationCache:
                 url = candidate.url
                 if url is None and candidate.source == "cached":
                     url = _declared_url(subject, candidate.kind)
-                if candidate.kind == "crl":
-                    entry = _crl_entry(candidate.der, issuer, url, candidate.fetched_at)
-                    found = [entry] if entry is not None else []
-                else:
-                    found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, url,
-                                          candidate.fetched_at)
+                found = [replace(e, url=url, fetched_at=candidate.fetched_at)
+                         for e in self._verified(candidate, issuer, subject)]
                 for e in found:
                     self._store(e)
                     kept.append(e)
                 if found:
                     break
         return kept
+
+    def _verified(self, candidate: Candidate, issuer: x509.Certificate,
+                  subject: x509.Certificate) -> list[Entry]:
+        """The entries `candidate` gives when `issuer` signed it, remembered: the same cached CRL
+        serves many validations, and checking a large one costs a hash over all of it."""
+        key = (candidate.kind, candidate.der, issuer.dump(), subject.serial_number)
+        with self._lock:
+            known = self._checked.get(key)
+        if known is not None:
+            return known
+        if candidate.kind == "crl":
+            entry = _crl_entry(candidate.der, issuer, None, candidate.fetched_at)
+            found = [entry] if entry is not None else []
+        else:
+            found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, None, candidate.fetched_at)
+        with self._lock:
+            if len(self._checked) >= MAX_ENTRIES:
+                self._checked.clear()
+            self._checked[key] = found
+        return found
 
     def _store(self, entry: Entry) -> None:
         key = (entry.kind, *entry.key)
@@ -312,7 +336,8 @@ _CACHES: dict[tuple[str, float], RevocationCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def cache_for(directory: Path | None, ocsp_fresh_seconds: float = DEFAULT_OCSP_FRESH_SECONDS) -> RevocationCache:
+def cache_for(directory: Path | None,
+              ocsp_fresh_seconds: float = DEFAULT_OCSP_FRESH_SECONDS) -> RevocationCache:
     """The process's cache for `directory` (None: memory only)."""
     key = (str(directory.resolve()) if directory is not None else "", ocsp_fresh_seconds)
     with _CACHES_LOCK:
@@ -462,7 +487,8 @@ class FetchSession:
     def backend(self) -> FetcherBackend:
         return _Backend(self)
 
-    def sources(self, path: Sequence[x509.Certificate], local: Iterable[Candidate]) -> list[RevocationSource]:
+    def sources(self, path: Sequence[x509.Certificate],
+                local: Iterable[Candidate]) -> list[RevocationSource]:
         """Verify what this validation saw (`local`: what the file embeds and the cache folder
         holds; plus what the fetchers fetched or reused) against `path` (root first), cache what
         verified, and describe it for the report."""
@@ -501,7 +527,8 @@ class _PolicyHttp:
         headers = {"Accept": ",".join(acceptable_content_types), "User-Agent": self.user_agent}
         return asyncio.to_thread(self.session.http, "GET", url, None, headers)
 
-    def _post(self, url: str, data: bytes, *, content_type: str, acceptable_content_types: Sequence[str]) -> Any:
+    def _post(self, url: str, data: bytes, *, content_type: str,
+              acceptable_content_types: Sequence[str]) -> Any:
         headers = {"Accept": ",".join(acceptable_content_types), "User-Agent": self.user_agent,
                    "Content-Type": content_type}
         return asyncio.to_thread(self.session.http, "POST", url, data, headers)
