@@ -200,6 +200,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
+    for key in ("fetch_timeout", "fetch_max_bytes", "ocsp_fresh_seconds", "fetch_backoff_seconds"):
+        if getattr(cfg.trust, key) < 0 or (key.startswith("fetch_") and key != "fetch_backoff_seconds"
+                                           and getattr(cfg.trust, key) == 0):
+            raise ConfigError(f"[trust] {key} must be positive")
     return cfg
 
 

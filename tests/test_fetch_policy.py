@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
+import os
+import subprocess
+import sys
 import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from asn1crypto import pem
+from conftest import free_port
 from fetch_support import listener, make_cert, sign_cms
 
 from gateway.config import load_config
 from gateway.errors import ConfigError
+from gateway.pki.dev import load_dev_pki
+from gateway.pki.init import init_gateway
 from gateway.signing.validation import revcache
 from gateway.signing.validation.engine import validate
 from gateway.signing.validation.fetchpolicy import (
@@ -207,3 +215,48 @@ def test_failing_responder_backs_off(tmp_path):
     assert later.signatures[0].subindication.name == "TRY_LATER"
     assert any("failed recently" in w for w in later.signatures[0].warnings), later.signatures[0].warnings
     assert any("not asked again for 60 s" in w for w in first.signatures[0].warnings)
+
+
+def test_loopback_by_name_is_refused():
+    with pytest.raises(FetchRefused, match="loopback"):
+        FetchPolicy().check("http://localhost:8081/ocsp")
+
+
+def test_gateway_verify_command_fetches_nothing_from_loopback(tmp_path):
+    """The CLI's policy comes from the configuration: nothing by default, the listener with
+    `[trust] fetch_allow` (here from the environment)."""
+    with listener() as spy:
+        root, signed, _ = attacker_files(spy.base)
+        (tmp_path / "root.pem").write_bytes(pem.armor("CERTIFICATE", root.asn1.dump()))
+        (tmp_path / "letter.p7m").write_bytes(signed)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        args = [sys.executable, "-m", "gateway", "verify", "--json", "--trust", str(tmp_path / "root.pem"),
+                str(tmp_path / "letter.p7m")]
+        denied = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        time.sleep(0.2)
+        assert spy.requests == []
+        sig = json.loads(denied.stdout)["signatures"][0]
+        assert denied.returncode == 3 and sig["subindication"] == "TRY_LATER"
+        assert any("refused to fetch" in w for w in sig["warnings"])
+        allowed = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                                 env={**env, "GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{spy.port}"})
+        assert allowed.returncode == 3 and spy.requests
+
+
+def test_gateway_init_allows_its_own_pki(tmp_path):
+    config = load_config(init_gateway(tmp_path / "gw", name="Test council", edrpou="04056612",
+                                      port=free_port()), env={})
+    pki = load_dev_pki(config.resolve(config.dev_pki.dir))
+    policy = from_settings(config.trust)
+    for url in (pki.ocsp_url, pki.crl_url):
+        assert policy.check(url).addresses == ("127.0.0.1",)
+    with pytest.raises(FetchRefused):
+        policy.check(f"http://127.0.0.1:{pki.port + 1}/anything")
+
+
+@pytest.mark.parametrize("setting", ["GATEWAY_TRUST__FETCH_TIMEOUT=0", "GATEWAY_TRUST__FETCH_MAX_BYTES=-1",
+                                     "GATEWAY_TRUST__OCSP_FRESH_SECONDS=-5"])
+def test_bounds_must_be_positive(setting):
+    key, _, value = setting.partition("=")
+    with pytest.raises(ConfigError, match="must be positive"):
+        load_config(None, env={key: value})
