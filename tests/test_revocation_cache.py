@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import crl as asn1_crl
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from fetch_support import crl_answer, listener, make_cert, make_crl, ocsp_answer, sign_cms, with_crls
 
 from gateway.signing.validation import revcache
@@ -159,3 +161,42 @@ def test_concurrent_validations_share_one_fetch(tmp_path):
         assert len(spy.requests) == 1
     assert len(results) == 6
     assert all(r.signatures[0].indication.name == "TOTAL_PASSED" for r in results)
+
+
+def _partition_answer(root, base_holder):
+    """A CA publishing one CRL per distribution point, each naming it in its issuing distribution
+    point (RFC 5280 5.2.5)."""
+
+    def answer(handler) -> None:
+        url = f"{base_holder[0]}{handler.path}"
+        now = datetime.now(UTC) - timedelta(minutes=1)
+        idp = x509.IssuingDistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(url)], relative_name=None,
+            only_contains_user_certs=False, only_contains_ca_certs=False, only_some_reasons=None,
+            indirect_crl=False, only_contains_attribute_certs=False)
+        body = (x509.CertificateRevocationListBuilder().issuer_name(root.cert.subject).last_update(now)
+                .next_update(now + timedelta(days=1)).add_extension(idp, critical=True)
+                .sign(root.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
+
+
+def test_partitioned_crls_are_kept_apart(tmp_path):
+    root = make_cert("Council Root", ca=True)
+    base: list[str] = []
+    cache_dir = tmp_path / "cache"
+    with listener(_partition_answer(root, base)) as spy:
+        base.append(spy.base)
+        one = sign_cms(make_cert("Seal 1", root, crl_url=f"{spy.base}/part1.crl"), DOC)
+        two = sign_cms(make_cert("Seal 2", root, crl_url=f"{spy.base}/part2.crl"), DOC)
+        reports = [validate(doc, _policy(spy, root, cache_dir)) for doc in (one, two, one, two)]
+        assert sorted(r.path for r in spy.requests) == ["/part1.crl", "/part2.crl"]
+    assert all(r.signatures[0].indication.name == "TOTAL_PASSED" for r in reports)
+    assert [[(s["source"], s["url"].rsplit("/", 1)[1]) for s in _sources(r)] for r in reports] == [
+        [("fetched", "part1.crl")], [("fetched", "part2.crl")], [("cached", "part1.crl")],
+        [("cached", "part2.crl")]]
+    assert len([f for f in _cache_files(cache_dir) if f.startswith("crl-")]) == 2

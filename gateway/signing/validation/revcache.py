@@ -2,17 +2,18 @@
 
 `RevocationCache` (one per `[trust] cache_dir` and process, in memory and on disk) holds CRLs and
 OCSP responses keyed by their issuer: SHA-1 of the issuer's name and of its public key (RFC 6960
-CertID), plus the serial number for an OCSP response. Only data whose signature verified against an
-issuer on a validated certificate path is kept (`remember`): a CRL an uploaded file embeds, or one
-fetched from an attacker's URL, is never cached on its own say-so. A CRL is reused until its
-nextUpdate; an OCSP response for `ocsp_fresh_seconds` after it was fetched (never past its
-nextUpdate).
+CertID), plus the serial number for an OCSP response, and for a CRL whether it is a full or
+delta CRL and its issuing distribution point (partitions and deltas do not replace each other).
+Only data whose signature verified against an issuer on a validated certificate path is kept
+(`remember`): a CRL an uploaded file embeds, or one fetched from an attacker's URL, is never
+cached on its own say-so. A CRL is reused until its nextUpdate; an OCSP response for
+`ocsp_fresh_seconds` after it was fetched (never past its nextUpdate).
 
 `FetchSession` is one validation's view: pyhanko-certvalidator fetchers (its requests fetchers,
 with the HTTP call replaced by `fetchpolicy.fetch`) that answer from the cache when they can,
-share a fetch of the same URL with concurrent validations (single flight), do not ask an origin
-that just failed again before its back-off has passed, and record what was fetched, reused or
-refused for the report.
+share a fetch of the same URL with concurrent validations (single flight), do not ask a URL that
+just failed again before its back-off has passed, and record what was fetched, reused or refused
+for the report.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class Entry:
     next_update: datetime | None
     produced_at: datetime | None
     fetched_at: float  # time.time() when it was fetched (file mtime after a restart)
+    #: the URLs a partitioned CRL's issuing distribution point names (empty: the whole CA)
+    scope: tuple[str, ...] = ()
 
     def usable(self, now: float, ocsp_fresh_seconds: float) -> bool:
         limit = None
@@ -84,13 +87,33 @@ class Entry:
         return limit is not None and now < limit
 
 
-def _hex(data: bytes) -> str:
-    return data.hex()
+def _sha1_hex(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()  # noqa: S324 - an identifier, as in an OCSP CertID
 
 
 def authority_key(name: x509.Name, public_key: Any) -> tuple[str, str]:
     """(SHA-1 of the issuer name, SHA-1 of its key): the RFC 6960 CertID hashes."""
-    return _hex(hashlib.sha1(name.dump()).digest()), _hex(public_key.sha1)  # noqa: S324 - an identifier
+    return _sha1_hex(name.dump()), public_key.sha1.hex()
+
+
+def _crl_variant(tbs: Any) -> tuple[str, tuple[str, ...]]:
+    """("f" or "d" for a full or delta CRL, plus a hash of its issuing distribution point), and
+    the URLs that distribution point names."""
+    idp, delta = None, False
+    for ext in tbs["crl_extensions"] or []:
+        name = ext["extn_id"].native
+        if name == "issuing_distribution_point":
+            idp = ext["extn_value"].parsed
+        elif name == "delta_crl_indicator":
+            delta = True
+    variant = "d" if delta else "f"
+    if idp is None:
+        return variant, ()
+    scope: tuple[str, ...] = ()
+    point = idp["distribution_point"]
+    if point.name == "full_name":
+        scope = tuple(n.native for n in point.chosen if n.name == "uniform_resource_identifier")
+    return variant + _sha1_hex(idp.dump())[:16], scope
 
 
 def _verify(signature: bytes, data: bytes, key: Any, algorithm: Any) -> bool:
@@ -118,8 +141,10 @@ def _crl_entry(der: bytes, issuer: x509.Certificate, url: str | None, fetched_at
         if not _verify(parsed["signature"].native, tbs.dump(), issuer.public_key,
                        parsed["signature_algorithm"]):
             return None
-        return Entry("crl", der, authority_key(issuer.subject, issuer.public_key), name_text(issuer.subject),
-                     url, tbs["this_update"].native, tbs["next_update"].native, None, fetched_at)
+        variant, scope = _crl_variant(tbs)
+        return Entry("crl", der, (*authority_key(issuer.subject, issuer.public_key), variant),
+                     name_text(issuer.subject), url, tbs["this_update"].native, tbs["next_update"].native,
+                     None, fetched_at, scope)
     except PARSE_ERRORS:
         return None
 
@@ -199,7 +224,7 @@ class RevocationCache:
         for path in directory.iterdir():
             parts = path.stem.split("-")
             kind = path.suffix.lstrip(".")
-            if parts[0] != kind or kind not in ("crl", "ocsp") or len(parts) != (3 if kind == "crl" else 4):
+            if parts[0] != kind or kind not in ("crl", "ocsp") or len(parts) != 4:
                 continue
             try:
                 der, mtime = path.read_bytes(), path.stat().st_mtime
@@ -215,7 +240,7 @@ class RevocationCache:
             if kind == "crl":
                 tbs = crl.CertificateList.load(der)["tbs_cert_list"]
                 return Entry(kind, der, key, name_text(tbs["issuer"]), None, tbs["this_update"].native,
-                             tbs["next_update"].native, None, mtime)
+                             tbs["next_update"].native, None, mtime, _crl_variant(tbs)[1])
             tbs = ocsp.OCSPResponse.load(der).basic_ocsp_response["tbs_response_data"]
             for single in tbs["responses"]:
                 if format(single["cert_id"]["serial_number"].native, "x") == key[2]:
@@ -226,17 +251,19 @@ class RevocationCache:
         return None
 
     def crls_for(self, cert: x509.Certificate, now: float) -> list[Entry]:
-        """Usable cached CRLs of `cert`'s issuer (matched by name, and by key where the
-        certificate names its issuer's key)."""
+        """Usable cached CRLs of `cert`'s issuer (matched by name, by key where the certificate
+        names its issuer's key, and by distribution point for a partitioned CRL). Empty unless a
+        full CRL is among them: then the distribution points are asked."""
         try:
-            name_hash = _hex(hashlib.sha1(cert.issuer.dump()).digest())  # noqa: S324 - an identifier
+            name_hash = _sha1_hex(cert.issuer.dump())
             key_id = cert.authority_key_identifier
         except PARSE_ERRORS:
             return []
         with self._lock:
-            return [e for k, e in self._entries.items()
-                    if k[0] == "crl" and k[1] == name_hash and (key_id is None or k[2] == _hex(key_id))
-                    and e.usable(now, self.ocsp_fresh_seconds)]
+            found = [e for k, e in self._entries.items()
+                     if k[0] == "crl" and k[1] == name_hash and (key_id is None or k[2] == key_id.hex())
+                     and _covers(e, cert) and e.usable(now, self.ocsp_fresh_seconds)]
+        return found if any(e.key[2].startswith("f") for e in found) else []
 
     def ocsp_for(self, cert: x509.Certificate, authority: Authority, now: float) -> Entry | None:
         try:
@@ -258,8 +285,8 @@ class RevocationCache:
                 url = candidate.url
                 if url is None and candidate.source == "cached":
                     url = _declared_url(subject, candidate.kind)
-                found = [replace(e, url=url, fetched_at=candidate.fetched_at)
-                         for e in self._verified(candidate, issuer, subject)]
+                found = [replace(e, url=url, fetched_at=_received(candidate, e))
+                         for e in self._verified(candidate, issuer, subject) if _covers(e, subject)]
                 for e in found:
                     self._store(e)
                     kept.append(e)
@@ -277,10 +304,10 @@ class RevocationCache:
         if known is not None:
             return known
         if candidate.kind == "crl":
-            entry = _crl_entry(candidate.der, issuer, None, candidate.fetched_at)
+            entry = _crl_entry(candidate.der, issuer, None, 0.0)
             found = [entry] if entry is not None else []
         else:
-            found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, None, candidate.fetched_at)
+            found = _ocsp_entries(candidate.der, issuer, {subject.serial_number}, None, 0.0)
         with self._lock:
             if len(self._checked) >= MAX_ENTRIES:
                 self._checked.clear()
@@ -291,7 +318,7 @@ class RevocationCache:
         key = (entry.kind, *entry.key)
         with self._lock:
             old = self._entries.get(key)
-            if old is not None and (old.der == entry.der or _newer(old, entry)):
+            if old is not None and (old.der == entry.der or _recency(old) >= _recency(entry)):
                 return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.pop(next(iter(self._entries)))
@@ -315,21 +342,42 @@ class RevocationCache:
             tmp.unlink(missing_ok=True)
 
 
+def _crl_urls(cert: x509.Certificate) -> set[str]:
+    dps = get_relevant_crl_dps(cert, use_deltas=False)
+    return {u for dp in dps for u in enumerate_delivery_point_urls(dp)}
+
+
+def _covers(entry: Entry, cert: x509.Certificate) -> bool:
+    """Whether the entry speaks about `cert`: any but a CRL partition for other distribution points."""
+    try:
+        return not entry.scope or bool(_crl_urls(cert) & set(entry.scope))
+    except PARSE_ERRORS:
+        return False
+
+
+def _received(candidate: Candidate, entry: Entry) -> float:
+    """When the data was fetched; for data a file embeds (or a file put in the folder by hand),
+    when it was produced: its age counts from then, not from when a file brought it."""
+    if candidate.fetched_at is not None:
+        return candidate.fetched_at
+    produced = entry.produced_at or entry.this_update
+    return produced.timestamp() if produced is not None else 0.0
+
+
 def _declared_url(cert: x509.Certificate, kind: str) -> str | None:
     """Where `cert` says its CRL or OCSP status is published (the first such URL)."""
     try:
         if kind == "ocsp":
             return next(iter(get_ocsp_urls(cert)), None)
-        dps = get_relevant_crl_dps(cert, use_deltas=False)
-        return next((u for dp in dps for u in enumerate_delivery_point_urls(dp)), None)
+        return next(iter(sorted(_crl_urls(cert))), None)
     except PARSE_ERRORS:
         return None
 
 
-def _newer(old: Entry, new: Entry) -> bool:
-    """True when `old` is at least as recent as `new` (by producedAt, else thisUpdate)."""
-    a, b = old.produced_at or old.this_update, new.produced_at or new.this_update
-    return a is not None and b is not None and a >= b
+def _recency(entry: Entry) -> tuple[float, float]:
+    """Order of entries with the same key: by producedAt (else thisUpdate), then by fetch time."""
+    produced = entry.produced_at or entry.this_update
+    return (produced.timestamp() if produced is not None else 0.0, entry.fetched_at)
 
 
 _CACHES: dict[tuple[str, float], RevocationCache] = {}
@@ -434,7 +482,8 @@ class Candidate:
     der: bytes
     source: str  # fetched | cached | embedded
     url: str | None = None
-    fetched_at: float = field(default_factory=time.time)
+    #: time.time() of the fetch; None for data a file embeds or the folder holds
+    fetched_at: float | None = None
 
 
 @dataclass
@@ -501,12 +550,13 @@ class FetchSession:
                 merged[c.der] = Candidate(c.kind, c.der, c.source, c.url, c.fetched_at)
                 continue
             known.url = known.url or c.url
+            known.fetched_at = known.fetched_at if known.fetched_at is not None else c.fetched_at
             if SOURCE_ORDER.index(c.source) < SOURCE_ORDER.index(known.source):
                 known.source = c.source
         newest: dict[tuple[str, ...], Entry] = {}
         for entry in self.cache.remember(path, merged.values()):
             key = (entry.kind, *entry.key)
-            if key not in newest or not _newer(newest[key], entry):
+            if key not in newest or _recency(entry) > _recency(newest[key]):
                 newest[key] = entry
         return [RevocationSource(type=e.kind, url=e.url, source=merged[e.der].source, issuer=e.issuer,
                                  this_update=e.this_update, produced_at=e.produced_at)
@@ -557,7 +607,7 @@ class _CrlFetcher(_PolicyHttp, RequestsCRLFetcher):
 
     async def _fetch_single(self, url: str) -> Any:
         result = await super()._fetch_single(url)
-        self.session.note(Candidate("crl", result.dump(), "fetched", url))
+        self.session.note(Candidate("crl", result.dump(), "fetched", url, time.time()))
         return result
 
 
@@ -584,7 +634,7 @@ class _OcspFetcher(_PolicyHttp, RequestsOCSPFetcher):
 
     async def _fetch_single(self, ocsp_url: str, ocsp_request: Any) -> Any:
         result = await super()._fetch_single(ocsp_url, ocsp_request)
-        self.session.note(Candidate("ocsp", result.dump(), "fetched", ocsp_url))
+        self.session.note(Candidate("ocsp", result.dump(), "fetched", ocsp_url, time.time()))
         return result
 
     def fetched_responses_for_cert(self, cert: Any) -> Iterable[ocsp.OCSPResponse]:
