@@ -12,10 +12,12 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler
 
+import httpx
 import pytest
 from asn1crypto import pem
 from conftest import free_port
 from fetch_support import listener, make_cert, sign_cms
+from test_store_support import serve_app
 
 from gateway.config import load_config
 from gateway.errors import ConfigError
@@ -33,6 +35,8 @@ from gateway.signing.validation.fetchpolicy import (
     parse_allow,
 )
 from gateway.signing.validation.policy import ValidationPolicy
+from gateway.store.apikeys import create_key
+from gateway.store.db import open_database
 
 DOC = "Лист міської ради\n".encode()
 
@@ -260,3 +264,38 @@ def test_bounds_must_be_positive(setting):
     key, _, value = setting.partition("=")
     with pytest.raises(ConfigError, match="must be positive"):
         load_config(None, env={key: value})
+
+
+def _rest_validation(tmp_path, root_pem, signed: bytes, env: dict[str, str]) -> dict:
+    """POST /api/v1/validations on a gateway configured by `env` (over real HTTP)."""
+    from gateway.api.app import create_app
+
+    cfg = load_config(env={"GATEWAY_DATABASE__URL": f"sqlite:///{tmp_path / 'gw.db'}",
+                           "GATEWAY_STORAGE__DIR": str(tmp_path / "blobs"),
+                           "GATEWAY_TRUST__ANCHORS": str(root_pem),
+                           "GATEWAY_TRUST__CACHE_DIR": str(tmp_path / "cache"), **env})
+    db = open_database(cfg)
+    with db.session() as s:
+        _, key = create_key(s, "edms")
+    db.dispose()
+    with serve_app(create_app(cfg, workers=False)) as base, httpx.Client(
+            base_url=base, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
+        resp = client.post("/api/v1/validations", files=[("file", ("letter.p7m", signed))])
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_rest_validation_of_an_attackers_certificate_reaches_no_loopback_listener(tmp_path):
+    with listener() as spy:
+        root, signed, _ = attacker_files(spy.base)
+        root_pem = tmp_path / "root.pem"
+        root_pem.write_bytes(pem.armor("CERTIFICATE", root.asn1.dump()))
+        report = _rest_validation(tmp_path / "a", root_pem, signed, {})
+        time.sleep(0.2)
+        assert spy.requests == []
+        sig = report["signatures"][0]
+        assert sig["subindication"] == "TRY_LATER" and sig["revocation_sources"] == []
+        assert any(w.startswith(f"refused to fetch {spy.base}/") for w in sig["warnings"]), sig["warnings"]
+        allow = {"GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{spy.port}"}
+        _rest_validation(tmp_path / "b", root_pem, signed, allow)
+        assert {r.path for r in spy.requests} >= {"/ocsp", "/crl"}
