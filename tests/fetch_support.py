@@ -92,7 +92,7 @@ class Issued:
 
 def make_cert(cn: str, issuer: Issued | None = None, *, ca: bool = False, ocsp_url: str | None = None,
               crl_url: str | None = None, ca_issuers_url: str | None = None,
-              issuer_name: str | None = None) -> Issued:
+              issuer_name: str | None = None, extra_crl_urls: tuple[str, ...] = ()) -> Issued:
     """A certificate (self-signed without `issuer`) naming the given URLs."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
@@ -125,9 +125,10 @@ def make_cert(cn: str, issuer: Issued | None = None, *, ca: bool = False, ocsp_u
                                              x509.UniformResourceIdentifier(ca_issuers_url)))
     if access:
         builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
-    if crl_url:
+    urls = ([crl_url] if crl_url else []) + list(extra_crl_urls)
+    if urls:
         builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
+            [x509.UniformResourceIdentifier(u)], None, None, None) for u in urls]), critical=False)
     return Issued(builder.sign(signer_key, hashes.SHA256()), key)
 
 

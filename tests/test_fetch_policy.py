@@ -299,3 +299,14 @@ def test_rest_validation_of_an_attackers_certificate_reaches_no_loopback_listene
         allow = {"GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{spy.port}"}
         _rest_validation(tmp_path / "b", root_pem, signed, allow)
         assert {r.path for r in spy.requests} >= {"/ocsp", "/crl"}
+
+
+def test_one_certificate_cannot_cause_many_fetches():
+    with listener() as spy:
+        root = make_cert("Test Root", ca=True)
+        urls = tuple(f"{spy.base}/crl{i}" for i in range(60))
+        leaf = make_cert("Attacker", root, extra_crl_urls=urls)
+        allow = FetchPolicy.from_items([f"127.0.0.1:{spy.port}"])
+        report = validate(sign_cms(leaf, DOC), ValidationPolicy(trust_roots=[root.asn1], fetch=allow))
+        assert 0 < len(spy.requests) <= revcache.LIMITS.max_requests
+    assert report.signatures[0].subindication.name == "TRY_LATER"

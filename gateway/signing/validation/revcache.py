@@ -54,6 +54,9 @@ DEFAULT_OCSP_FRESH_SECONDS = 3600.0
 DEFAULT_BACKOFF_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 900.0
 MAX_ENTRIES = 4096
+#: per validation: a real chain needs a dozen (OCSP, CRL and delta CRL per certificate, a few
+#: issuers); pyhanko's defaults (1000) let one hostile certificate cause far more
+LIMITS = FetchLimits(max_requests=24, max_cert_requests=8)
 SIGNATURE_ERRORS = (InvalidSignature, *PARSE_ERRORS)
 #: what a report says about data that came several ways, first wins
 SOURCE_ORDER = ("embedded", "fetched", "cached")
@@ -656,7 +659,7 @@ class _Backend(FetcherBackend):
         self.session = session
 
     def get_fetchers(self) -> Fetchers:
-        budget = FetchBudget(FetchLimits())
+        budget = FetchBudget(LIMITS)
         timeout = self.session.policy.timeout
         return Fetchers(
             ocsp_fetcher=_OcspFetcher(self.session, per_request_timeout=timeout, budget=budget),
