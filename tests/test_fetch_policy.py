@@ -23,7 +23,7 @@ from gateway.config import load_config
 from gateway.errors import ConfigError
 from gateway.pki.dev import load_dev_pki
 from gateway.pki.init import init_gateway
-from gateway.signing.validation import revcache
+from gateway.signing.validation import fetchers
 from gateway.signing.validation.engine import validate
 from gateway.signing.validation.fetchpolicy import (
     FetchFailed,
@@ -52,7 +52,7 @@ def attacker_files(base: str):
 @pytest.fixture(autouse=True)
 def fresh_backoff():
     """Each test starts without back-off state left by another (it is process-wide)."""
-    revcache._BACKOFFS.clear()
+    fetchers._BACKOFFS.clear()
 
 
 def test_attacker_certificate_reaches_no_loopback_listener_by_default(tmp_path):
@@ -308,5 +308,5 @@ def test_one_certificate_cannot_cause_many_fetches():
         leaf = make_cert("Attacker", root, extra_crl_urls=urls)
         allow = FetchPolicy.from_items([f"127.0.0.1:{spy.port}"])
         report = validate(sign_cms(leaf, DOC), ValidationPolicy(trust_roots=[root.asn1], fetch=allow))
-        assert 0 < len(spy.requests) <= revcache.LIMITS.max_requests
+        assert 0 < len(spy.requests) <= fetchers.LIMITS.max_requests
     assert report.signatures[0].subindication.name == "TRY_LATER"

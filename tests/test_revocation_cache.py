@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from fetch_support import crl_answer, listener, make_cert, make_crl, ocsp_answer, sign_cms, with_crls
 
-from gateway.signing.validation import revcache
+from gateway.signing.validation import fetchers, revcache
 from gateway.signing.validation.engine import validate
 from gateway.signing.validation.fetchpolicy import FetchPolicy
 from gateway.signing.validation.policy import ValidationPolicy
@@ -25,7 +25,7 @@ DOC = "Розпорядження № 7\n".encode()
 def fresh_process_state():
     """The caches and back-off are per process; each test starts as a fresh process would."""
     revcache._CACHES.clear()
-    revcache._BACKOFFS.clear()
+    fetchers._BACKOFFS.clear()
 
 
 def _policy(spy, root, cache_dir=None, **kw) -> ValidationPolicy:

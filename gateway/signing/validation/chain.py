@@ -32,7 +32,7 @@ from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 from gateway.asyncutil import run_sync
 from gateway.signing.certificates import name_text
 from gateway.signing.report import ChainEntry, Indication, RevocationSource, SubIndication
-from gateway.signing.validation import algorithms, revcache, revocation
+from gateway.signing.validation import algorithms, fetchers, revcache, revocation
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 
@@ -162,9 +162,9 @@ def assess_signer(
     ocsps = revocation.parse_ocsps([*embedded_ocsps, *cached.ocsps])
     session = None
     if not policy.offline:
-        session = revcache.FetchSession(
+        session = fetchers.FetchSession(
             cache=revcache.cache_for(policy.cache_dir, policy.ocsp_fresh_seconds), policy=policy.fetch,
-            backoff=revcache.backoff_for(policy.fetch_backoff_seconds))
+            backoff=fetchers.backoff_for(policy.fetch_backoff_seconds))
     context = ValidationContext(
         trust_roots=list(policy.trust_roots),
         other_certs=list(other_certs),
