@@ -200,3 +200,15 @@ def test_partitioned_crls_are_kept_apart(tmp_path):
         [("fetched", "part1.crl")], [("fetched", "part2.crl")], [("cached", "part1.crl")],
         [("cached", "part2.crl")]]
     assert len([f for f in _cache_files(cache_dir) if f.startswith("crl-")]) == 2
+
+
+def test_offline_reports_embedded_data_and_writes_nothing(tmp_path):
+    root = make_cert("Council Root", ca=True)
+    seal = make_cert("Seal", root, crl_url="http://127.0.0.1:9/x.crl")
+    upload = with_crls(sign_cms(seal, DOC), [make_crl(root)])
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    report = validate(upload, ValidationPolicy(trust_roots=[root.asn1], cache_dir=cache_dir, offline=True))
+    assert report.signatures[0].indication.name == "TOTAL_PASSED", report.signatures[0].errors
+    assert [(s["type"], s["source"], s["url"]) for s in _sources(report)] == [("crl", "embedded", None)]
+    assert _cache_files(cache_dir) == []

@@ -183,13 +183,17 @@ def assess_signer(
     result = _validate(validator, context, cert, pool, content_time)
     if session is not None:
         result.warnings.extend(w for w in session.warnings if w not in result.warnings)
-        if result.path:
-            inside = {*embedded_crls, *embedded_ocsps}
-            seen = [revcache.Candidate(kind, der, "embedded" if der in inside else "cached")
-                    for kind, items in (("crl", [*embedded_crls, *cached.crls]),
-                                        ("ocsp", [*embedded_ocsps, *cached.ocsps]))
-                    for der in items]
-            result.revocation_sources = session.sources(result.path, seen)
+    if result.path:
+        inside = {*embedded_crls, *embedded_ocsps}
+        local = [revcache.Candidate(kind, der, "embedded" if der in inside else "cached")
+                 for kind, items in (("crl", [*embedded_crls, *cached.crls]),
+                                     ("ocsp", [*embedded_ocsps, *cached.ocsps]))
+                 for der in items]
+        if session is not None:
+            result.revocation_sources = session.sources(result.path, local)
+        else:  # offline: described, nothing written
+            cache = revcache.cache_for(policy.cache_dir, policy.ocsp_fresh_seconds)
+            result.revocation_sources = revcache.describe(cache, result.path, local, store=False)
     return result
 
 

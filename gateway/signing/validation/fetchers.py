@@ -30,7 +30,7 @@ from pyhanko_certvalidator.util import issuer_serial
 
 from gateway.signing.report import RevocationSource
 from gateway.signing.validation.fetchpolicy import FetchFailed, FetchPolicy, FetchRefused, Response, fetch
-from gateway.signing.validation.revcache import Candidate, Entry, RevocationCache, recency
+from gateway.signing.validation.revcache import Candidate, RevocationCache, describe
 
 DEFAULT_BACKOFF_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 900.0
@@ -38,8 +38,6 @@ MAX_URLS = 4096
 #: per validation: a real chain needs a dozen (OCSP, CRL and delta CRL per certificate, a few
 #: issuers); pyhanko's defaults (1000) let one hostile certificate cause far more
 LIMITS = FetchLimits(max_requests=24, max_cert_requests=8)
-#: what a report says about data that came several ways, first wins
-SOURCE_ORDER = ("embedded", "fetched", "cached")
 
 
 class _Flight:
@@ -167,29 +165,11 @@ class FetchSession:
 
     def sources(self, path: Sequence[x509.Certificate],
                 local: Iterable[Candidate]) -> list[RevocationSource]:
-        """Verify what this validation saw (`local`: what the file embeds and the cache folder
-        holds; plus what the fetchers fetched or reused) against `path` (root first), cache what
-        verified, and describe it for the report."""
+        """What verified for `path` among `local` (what the file embeds and the cache folder
+        holds) and what the fetchers fetched or reused; kept in the cache."""
         with self._lock:
             seen = list(self.seen)
-        merged: dict[bytes, Candidate] = {}
-        for c in [*local, *seen]:
-            known = merged.get(c.der)
-            if known is None:
-                merged[c.der] = Candidate(c.kind, c.der, c.source, c.url, c.fetched_at)
-                continue
-            known.url = known.url or c.url
-            known.fetched_at = known.fetched_at if known.fetched_at is not None else c.fetched_at
-            if SOURCE_ORDER.index(c.source) < SOURCE_ORDER.index(known.source):
-                known.source = c.source
-        newest: dict[tuple[str, ...], Entry] = {}
-        for entry in self.cache.remember(path, merged.values()):
-            key = (entry.kind, *entry.key)
-            if key not in newest or recency(entry) > recency(newest[key]):
-                newest[key] = entry
-        return [RevocationSource(type=e.kind, url=e.url, source=merged[e.der].source, issuer=e.issuer,
-                                 this_update=e.this_update, produced_at=e.produced_at)
-                for e in newest.values()]
+        return describe(self.cache, path, [*local, *seen], store=True)
 
 
 def _now() -> float:

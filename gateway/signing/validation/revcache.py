@@ -30,6 +30,7 @@ from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps
 
 from gateway.signing.certificates import name_text
+from gateway.signing.report import RevocationSource
 from gateway.signing.validation import algorithms
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_OCSP_FRESH_SECONDS = 3600.0
 MAX_ENTRIES = 4096
 SIGNATURE_ERRORS = (InvalidSignature, *PARSE_ERRORS)
+#: what a report says about data that came several ways, first wins
+SOURCE_ORDER = ("embedded", "fetched", "cached")
 
 @dataclass
 class Entry:
@@ -253,9 +256,11 @@ class RevocationCache:
             entry = self._entries.get(key)
         return entry if entry is not None and entry.usable(now, self.ocsp_fresh_seconds) else None
 
-    def remember(self, path: Sequence[x509.Certificate], candidates: Iterable[Candidate]) -> list[Entry]:
+    def remember(self, path: Sequence[x509.Certificate], candidates: Iterable[Candidate], *,
+                 store: bool = True) -> list[Entry]:
         """Verify each candidate against the issuers on `path` (root first) and keep those that
-        verified; returns them (with the candidate's URL) for the report."""
+        verified (unless not `store`: offline validation writes nothing); returns them (with the
+        candidate's URL) for the report."""
         pairs = list(zip(path, path[1:], strict=False))
         kept: list[Entry] = []
         for candidate in candidates:
@@ -266,7 +271,8 @@ class RevocationCache:
                 found = [replace(e, url=url, fetched_at=_received(candidate, e))
                          for e in self._verified(candidate, issuer, subject) if _covers(e, subject)]
                 for e in found:
-                    self._store(e)
+                    if store:
+                        self._store(e)
                     kept.append(e)
                 if found:
                     break
@@ -383,3 +389,28 @@ class Candidate:
     url: str | None = None
     #: time.time() of the fetch; None for data a file embeds or the folder holds
     fetched_at: float | None = None
+
+
+def describe(cache: RevocationCache, path: Sequence[x509.Certificate], candidates: Iterable[Candidate], *,
+             store: bool) -> list[RevocationSource]:
+    """The report's `revocation_sources`: the newest verified CRL/OCSP response per issuer (and
+    certificate, for OCSP) among `candidates`, each with how it came (embedded before fetched
+    before cached, when the same data came several ways)."""
+    merged: dict[bytes, Candidate] = {}
+    for c in candidates:
+        known = merged.get(c.der)
+        if known is None:
+            merged[c.der] = Candidate(c.kind, c.der, c.source, c.url, c.fetched_at)
+            continue
+        known.url = known.url or c.url
+        known.fetched_at = known.fetched_at if known.fetched_at is not None else c.fetched_at
+        if SOURCE_ORDER.index(c.source) < SOURCE_ORDER.index(known.source):
+            known.source = c.source
+    newest: dict[tuple[str, ...], Entry] = {}
+    for entry in cache.remember(path, merged.values(), store=store):
+        key = (entry.kind, *entry.key)
+        if key not in newest or recency(entry) > recency(newest[key]):
+            newest[key] = entry
+    return [RevocationSource(type=e.kind, url=e.url, source=merged[e.der].source, issuer=e.issuer,
+                             this_update=e.this_update, produced_at=e.produced_at)
+            for e in newest.values()]
