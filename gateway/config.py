@@ -200,10 +200,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
-    for key in ("fetch_timeout", "fetch_max_bytes", "ocsp_fresh_seconds", "fetch_backoff_seconds"):
-        if getattr(cfg.trust, key) < 0 or (key.startswith("fetch_") and key != "fetch_backoff_seconds"
-                                           and getattr(cfg.trust, key) == 0):
-            raise ConfigError(f"[trust] {key} must be positive")
+    trust = cfg.trust
+    if trust.fetch_timeout <= 0 or trust.fetch_max_bytes <= 0:
+        raise ConfigError("[trust] fetch_timeout and fetch_max_bytes must be positive")
+    if trust.ocsp_fresh_seconds < 0 or trust.fetch_backoff_seconds < 0:
+        raise ConfigError("[trust] ocsp_fresh_seconds and fetch_backoff_seconds must not be negative")
     return cfg
 
 
