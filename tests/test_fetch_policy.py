@@ -310,3 +310,12 @@ def test_one_certificate_cannot_cause_many_fetches():
         report = validate(sign_cms(leaf, DOC), ValidationPolicy(trust_roots=[root.asn1], fetch=allow))
         assert 0 < len(spy.requests) <= fetchers.LIMITS.max_requests
     assert report.signatures[0].subindication.name == "TRY_LATER"
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1", "017700000001", "localhost.",
+                                  "[::ffff:7f00:1]", "[0:0:0:0:0:0:0:1]"])
+def test_other_spellings_of_loopback_are_refused(host):
+    """Decimal, hex, short and octal IPv4 forms resolve (inet_aton) to loopback: the resolved
+    address is what is checked and what is connected to."""
+    with pytest.raises(FetchRefused, match="refused to fetch"):
+        FetchPolicy().check(f"http://{host}:8081/ocsp")
