@@ -146,7 +146,7 @@ def test_ocsp_response_reused_within_its_freshness_window(tmp_path):
 
 def test_concurrent_validations_share_one_fetch(tmp_path):
     root = make_cert("Council Root", ca=True)
-    with listener(crl_answer(root, delay=0.5)) as spy:
+    with listener(crl_answer(root, delay=1.5)) as spy:  # long enough for all threads to ask
         upload = sign_cms(make_cert("Seal", root, crl_url=f"{spy.base}/root.crl"), DOC)
         results = []
 
