@@ -47,6 +47,16 @@ class TrustConfig:
     anchors: list[str] = field(default_factory=list)
     revocation: str = "online"
     cache_dir: str = ""
+    #: extension: hosts, host:port and networks online validation may fetch from although they are
+    #: loopback/private/link-local/...; public addresses are always allowed (fetchpolicy.py)
+    fetch_allow: list[str] = field(default_factory=list)
+    #: extension: bounds of one OCSP/CRL/AIA fetch
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    #: extension: seconds a fetched OCSP response is reused (never past its nextUpdate)
+    ocsp_fresh_seconds: float = 3600.0
+    #: extension: first pause after a responder failed, doubling per failure (max 15 min)
+    fetch_backoff_seconds: float = 30.0
 
 
 @dataclass
@@ -125,6 +135,8 @@ def _coerce(value: str, current: Any, where: str) -> Any:
             return float(value)
         except ValueError:
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(current, list) and where.endswith("__FETCH_ALLOW"):
+        return value.replace(",", " ").split()  # host:port entries: ":" is not a separator here
     if isinstance(current, list):
         return [v for v in value.split(os.pathsep) if v]
     return value
@@ -188,6 +200,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
+    trust = cfg.trust
+    if trust.fetch_timeout <= 0 or trust.fetch_max_bytes <= 0:
+        raise ConfigError("[trust] fetch_timeout and fetch_max_bytes must be positive")
+    if trust.ocsp_fresh_seconds < 0 or trust.fetch_backoff_seconds < 0:
+        raise ConfigError("[trust] ocsp_fresh_seconds and fetch_backoff_seconds must not be negative")
     return cfg
 
 

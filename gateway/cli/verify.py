@@ -49,6 +49,7 @@ def parse_time(text: str) -> datetime:
 def build_policy(args: argparse.Namespace) -> Any:
     from gateway.pki.trust import trust_roots
     from gateway.signing.certificates import load_certificates
+    from gateway.signing.validation.fetchpolicy import from_settings
     from gateway.signing.validation.policy import ValidationPolicy
 
     config = config_from_args(args)
@@ -65,6 +66,9 @@ def build_policy(args: argparse.Namespace) -> Any:
         offline=args.offline or config.trust.revocation == "offline",
         at=parse_time(args.at) if args.at else None,
         cache_dir=cache_dir,
+        fetch=from_settings(config.trust),
+        ocsp_fresh_seconds=config.trust.ocsp_fresh_seconds,
+        fetch_backoff_seconds=config.trust.fetch_backoff_seconds,
         detached=detached,
         source_name=Path(args.file).name,
     )

@@ -104,6 +104,18 @@ class ChainEntry:
 
 
 @dataclass
+class RevocationSource:
+    """Revocation data a signature's validation used (INTERFACE.md additions)."""
+
+    type: str  # "crl" | "ocsp"
+    url: str | None
+    source: str  # "fetched" | "cached" | "embedded"
+    issuer: str = ""
+    this_update: datetime | None = None
+    produced_at: datetime | None = None  # OCSP only
+
+
+@dataclass
 class SignatureReport:
     id: str = ""
     format: str = "CMS"
@@ -119,6 +131,7 @@ class SignatureReport:
     signed_objects: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    revocation_sources: list[RevocationSource] = field(default_factory=list)
 
     def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
         """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
@@ -138,6 +151,8 @@ class SignatureReport:
         d["best_signature_time"] = _iso(self.best_signature_time)
         d["timestamps"] = [{**asdict(t), "time": _iso(t.time)} for t in self.timestamps]
         d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
+        d["revocation_sources"] = [{**asdict(r), "this_update": _iso(r.this_update),
+                                    "produced_at": _iso(r.produced_at)} for r in self.revocation_sources]
         return d
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from asn1crypto import x509
 
+from gateway.signing.validation.fetchpolicy import FetchPolicy
+
 
 @dataclass
 class ValidationPolicy:
@@ -19,6 +21,12 @@ class ValidationPolicy:
     at: datetime | None = None
     #: folder of cached CRLs/OCSP responses (read when offline, written when online)
     cache_dir: Path | None = None
+    #: what online validation may fetch (`[trust] fetch_allow`); the default refuses non-public addresses
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)
+    #: how long a fetched OCSP response is reused (never past its nextUpdate)
+    ocsp_fresh_seconds: float = 3600.0
+    #: first back-off after a revocation responder failed (doubles per failure)
+    fetch_backoff_seconds: float = 30.0
     #: detached signed contents, by file name (a signature may name the file it covers)
     detached: dict[str, Path] = field(default_factory=dict)
     #: the validated file's name, to pair it with one of several detached files (x.txt.p7s -> x.txt)

@@ -88,6 +88,7 @@ def conclude(
                           embedded_crls=evidence.revocation.crls, embedded_ocsps=evidence.revocation.ocsps,
                           content_time=content_time)
     report.chain = chain.chain
+    report.revocation_sources = chain.revocation_sources
     report.warnings.extend(chain.warnings)
     if not chain.passed:
         report.fail(chain.indication, chain.subindication, chain.errors[0] if chain.errors else "")
