@@ -47,6 +47,12 @@ class TrustConfig:
     anchors: list[str] = field(default_factory=list)
     revocation: str = "online"
     cache_dir: str = ""
+    #: extension: folder of the imported trusted lists (`gateway trust tl`), default `trusted-lists`
+    tl_dir: str = ""
+    #: extension: `gateway serve` refreshes the trusted lists this often (0: never)
+    tl_refresh_hours: float = 24.0
+    #: extension: warn when a list's NextUpdate is this close
+    tl_warning_days: float = 7.0
 
 
 @dataclass

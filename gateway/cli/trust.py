@@ -1,4 +1,5 @@
-"""`gateway trust add|list|remove [--config FILE]`: the trust anchors of a gateway."""
+"""`gateway trust add|list|remove|tl [--config FILE]`: the trust anchors of a gateway (trusted lists:
+`trust_tl`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.cli import trust_tl
 from gateway.cli.common import add_config_argument, config_from_args
 
 
@@ -24,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("selector")
     add_config_argument(rm)
     rm.set_defaults(func=run_remove)
+    trust_tl.register(actions)
 
 
 def _line(anchor) -> str:  # type: ignore[no-untyped-def]
