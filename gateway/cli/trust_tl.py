@@ -51,7 +51,8 @@ def _line(entry) -> str:  # type: ignore[no-untyped-def]
     kind = "LOTL" if m.get("lotl") else "TL"
     nxt = (m.get("next_update") or "-")[:10]
     err = f"  (last refresh refused: {m['last_error']})" if m.get("last_error") else ""
-    return f"{entry.id}  {m.get('territory')}  {kind} #{m.get('sequence')}  next update {nxt}  {entry.source}{err}"
+    return (f"{entry.id}  {m.get('territory')}  {kind} #{m.get('sequence')}  next update {nxt}  "
+            f"{entry.source}{err}")
 
 
 def _report(outcomes) -> int:  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ def parse_time(text: str) -> datetime:
 
 
 def build_policy(args: argparse.Namespace) -> Any:
-    from gateway.pki.trust import trust_roots
+    from gateway.pki.trust import tl_qualifier, trust_roots
     from gateway.signing.certificates import load_certificates
     from gateway.signing.validation.policy import ValidationPolicy
 
@@ -59,6 +59,7 @@ def build_policy(args: argparse.Namespace) -> Any:
         cache_dir=cache_dir,
         detached=detached,
         source_name=Path(args.file).name,
+        qualifier=tl_qualifier(config),
     )
 
 

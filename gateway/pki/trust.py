@@ -18,6 +18,8 @@ from asn1crypto import pem, x509
 
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.pki.tl.loaded import TrustedLists, anchor_certificates, read_lists
+from gateway.pki.tl.qualification import TrustedListQualifier
 from gateway.signing.certificates import CERT_SUFFIXES, fingerprint, load_certificates, name_text
 
 
@@ -48,7 +50,19 @@ def list_anchors(cfg: Config) -> list[Anchor]:
 
 
 def trust_roots(cfg: Config) -> list[x509.Certificate]:
-    return [a.certificate for a in list_anchors(cfg)]
+    """The configured anchors and the CA/TSA services of the imported trusted lists."""
+    return _merge([a.certificate for a in list_anchors(cfg)], anchor_certificates(read_lists(cfg)))
+
+
+def tl_qualifier(cfg: Config) -> TrustedListQualifier | None:
+    """Qualification by the imported trusted lists; None when there is none."""
+    lists = read_lists(cfg)
+    return TrustedListQualifier(lists) if lists else None
+
+
+def _merge(first: list[x509.Certificate], more: list[x509.Certificate]) -> list[x509.Certificate]:
+    known = {fingerprint(c) for c in first}
+    return first + [c for c in more if fingerprint(c) not in known]
 
 
 class TrustAnchors:
@@ -60,6 +74,7 @@ class TrustAnchors:
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._roots: list[x509.Certificate] = []
+        self.trusted_lists = TrustedLists(cfg)
 
     def _current_stamp(self) -> tuple:
         parts = []
@@ -79,9 +94,13 @@ class TrustAnchors:
         stamp = self._current_stamp()
         with self._lock:
             if stamp != self._stamp:
-                self._roots = trust_roots(self._cfg)
+                self._roots = [a.certificate for a in list_anchors(self._cfg)]
                 self._stamp = stamp
-            return list(self._roots)
+            roots = list(self._roots)
+        return _merge(roots, self.trusted_lists.anchors())
+
+    def qualifier(self) -> TrustedListQualifier | None:
+        return self.trusted_lists.qualifier()
 
 
 def _is_cert_file(path: Path) -> bool:

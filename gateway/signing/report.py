@@ -119,6 +119,10 @@ class SignatureReport:
     signed_objects: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: QESig | QESeal | AdESig-QC | AdESeal-QC | AdESig | AdESeal | NA; None without trusted lists
+    qualification: str | None = None
+    #: the trust service provider's name from the trusted list the qualification comes from
+    qualification_provider: str | None = None
 
     def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
         """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""

@@ -122,14 +122,18 @@ def _state(info: etree._Element) -> ServiceState:
     since = text(kid(info, "StatusStartingTime"))
     if not type_uri or not status or not since:
         raise TrustedListError("a service lacks its type, status or status starting time")
-    state = ServiceState(service_type(type_uri), type_uri, uri_tail(status), parse_time(since, "StatusStartingTime"))
+    state = ServiceState(
+        service_type(type_uri), type_uri, uri_tail(status), parse_time(since, "StatusStartingTime")
+    )
     for ext in kids(kid(info, "ServiceInformationExtensions"), "Extension"):
         for c in ext:
             if _local(c) == "AdditionalServiceInformation":
                 state.additional.append(uri_tail(text(kid(c, "URI"))))
             elif _local(c) == "Qualifications":
                 for q in kids(c, "QualificationElement"):
-                    qualifiers = [uri_tail(x.get("uri") or text(x)) for x in kids(kid(q, "Qualifiers"), "Qualifier")]
+                    qualifiers = [
+                        uri_tail(x.get("uri") or text(x)) for x in kids(kid(q, "Qualifiers"), "Qualifier")
+                    ]
                     crit_el = kid(q, "CriteriaList")
                     criteria = _criteria(crit_el) if crit_el is not None else Criteria(unsupported=True)
                     state.qualifications.append(Qualification(qualifiers, criteria))

@@ -52,7 +52,7 @@ def verify_list_signature(tree: etree._ElementTree, signers: Sequence[x509.Certi
         info = signed_info(sig)
         value = signature_value(sig)
         if info.signature_method not in xalg.SIGNATURES:
-            raise TrustedListError(f"the list is signed with an algorithm not allowed: {info.signature_method}")
+            raise TrustedListError(f"the list's signature algorithm is not allowed: {info.signature_method}")
         processor = ReferenceProcessor(tree, lambda _uri: None)
         results = [processor.process(ref, sig) for ref in info.references]
         for res in results:

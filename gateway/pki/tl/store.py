@@ -171,9 +171,9 @@ class TrustedListStore:
             except (TrustedListError, OSError):
                 continue
             for p in tl.pointers:
-                if p.territory.upper() == territory.upper() and p.mime_type in ("", XML_MIME):
-                    if p.certificates:
-                        return p.certificates, entry.id
+                same = p.territory.upper() == territory.upper()
+                if same and p.mime_type in ("", XML_MIME) and p.certificates:
+                    return p.certificates, entry.id
         return [], ""
 
     def save(self, source: str, checked: Checked, signers: list[x509.Certificate], via: str,
@@ -185,7 +185,8 @@ class TrustedListStore:
             previous = existing[0].meta.get("sequence", 0)
             if checked.tl.sequence < previous:
                 raise TrustedListError(
-                    f"the {checked.tl.territory} list #{checked.tl.sequence} is older than the one kept (#{previous})"
+                    f"the {checked.tl.territory} list #{checked.tl.sequence} is older than the one kept "
+                    f"(#{previous})"
                 )
         else:
             base = entry_id = _slug(source, checked.tl)
