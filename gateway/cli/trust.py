@@ -40,12 +40,17 @@ def _line(anchor) -> str:  # type: ignore[no-untyped-def]
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from gateway.pki.trust import add_anchors
+    from gateway.pki.trust import add_anchors, bundle_anchors
+    from gateway.signing.certificates import load_certificates
 
     cfg = config_from_args(args, required=True)
     added = add_anchors(cfg, args.file)
     for anchor in added:
         print(f"added {_line(anchor)}")
+    certs = load_certificates(args.file)
+    skipped = len(certs) - len(bundle_anchors(certs))
+    if skipped:
+        print(f"skipped {skipped} certificates of the bundle that are not CAs (OCSP, TSA, end entities)")
     if not added:
         print("nothing added: every certificate is trusted already")
     return 0

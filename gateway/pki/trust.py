@@ -33,6 +33,24 @@ class Anchor:
         return fingerprint(self.certificate)
 
 
+def is_ca(cert: x509.Certificate) -> bool:
+    """A CA certificate: basicConstraints cA, or a self-signed one without extensions (X.509 v1)."""
+    try:
+        constraints = cert.basic_constraints_value
+        if constraints is not None:
+            return bool(constraints["ca"].native)
+        return cert.self_signed != "no" and not cert["tbs_certificate"]["extensions"]
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def bundle_anchors(certs: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of a file that may become anchors: all of a single-certificate file (the
+    operator chose it), only the CA certificates of a bundle (IIT's CACertificates.p7b mixes roots
+    and CAs with OCSP and TSA certificates)."""
+    return certs if len(certs) <= 1 else [c for c in certs if is_ca(c)]
+
+
 def list_anchors(cfg: Config) -> list[Anchor]:
     found: list[Anchor] = []
     seen: set[str] = set()
@@ -42,7 +60,7 @@ def list_anchors(cfg: Config) -> list[Anchor]:
             raise GatewayError(f"[trust] anchors: {path} does not exist")
         files = sorted(p for p in path.iterdir() if _is_cert_file(p)) if path.is_dir() else [path]
         for file in files:
-            for cert in load_certificates(file):
+            for cert in bundle_anchors(load_certificates(file)):
                 if fingerprint(cert) not in seen:
                     seen.add(fingerprint(cert))
                     found.append(Anchor(cert, file))
@@ -131,10 +149,12 @@ def _save_anchor_list(cfg: Config, anchors: list[str]) -> None:
 
 
 def add_anchors(cfg: Config, source: Path) -> list[Anchor]:
-    """Copy every certificate of `source` into the managed folder; returns the ones added."""
+    """Copy every certificate of `source` (of a bundle: every CA certificate) into the managed
+    folder; returns the ones added."""
     certs = load_certificates(source)
     if not certs:
         raise GatewayError(f"{source}: no certificate found")
+    certs = bundle_anchors(certs)
     known = {a.fingerprint for a in list_anchors(cfg)}
     folder = _managed_dir(cfg)
     added = []
