@@ -78,9 +78,27 @@ def tl_qualifier(cfg: Config) -> TrustedListQualifier | None:
     return TrustedListQualifier(lists) if lists else None
 
 
-def _merge(first: list[x509.Certificate], more: list[x509.Certificate]) -> list[x509.Certificate]:
-    known = {fingerprint(c) for c in first}
-    return first + [c for c in more if fingerprint(c) not in known]
+def _merge(configured: list[x509.Certificate], listed: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The configured anchors and those of the trusted lists that are not issued by a root among
+    them: such a CA is trusted through its root anyway, and pyhanko-certvalidator cannot check a
+    CRL signed by an anchor that is not self-signed (the usual case of a provider's issuing CA)."""
+    roots = configured + [c for c in listed if c.self_signed != "no"]
+    known = {fingerprint(c) for c in configured}
+    out = list(configured)
+    for cert in listed:
+        if fingerprint(cert) in known or (cert.self_signed == "no" and _issued_by(cert, roots)):
+            continue
+        known.add(fingerprint(cert))
+        out.append(cert)
+    return out
+
+
+def _issued_by(cert: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
+    aki = cert.authority_key_identifier
+    return any(
+        i.subject == cert.issuer and (aki is None or i.key_identifier is None or i.key_identifier == aki)
+        for i in issuers
+    )
 
 
 class TrustAnchors:
