@@ -9,15 +9,20 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from test_trusted_lists_support import ServiceSpec, State, build_list, sign_list
 
 from gateway.cli import main
 from gateway.config import load_config
 from gateway.pki.tl.loaded import TrustedLists
 from gateway.pki.tl.parse import load_tree, parse_tree
+from gateway.pki.tl.refresher import start_refresher
+from gateway.pki.tl.store import TrustedListStore, tl_folder
 
 DATA = Path(__file__).parent / "data" / "tl"
 AT = "2019-10-01T00:00:00Z"  # the EU lists in DATA are current then (LOTL #248: 2019-09-04 .. 2020-03-04)
@@ -196,3 +201,36 @@ def test_ca_bundle_gives_only_ca_anchors(dev_pki, tmp_path: Path, monkeypatch, c
     listed = capsys.readouterr().out
     assert "Development Root CA" in listed and "Development Qualified CA" in listed
     assert "OCSP responder" not in listed and "Development TSA" not in listed and "seal" not in listed
+
+
+def test_serve_refreshes_lists_periodically(dev_pki, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The refresher `gateway serve` runs replaces a list by a newer one from its source and keeps
+    the last good copy when the source turns bad."""
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
+    (tmp_path / "gateway.toml").write_text("[trust]\ntl_refresh_hours = 0.0001\n", encoding="utf-8")
+    cfg = load_config(tmp_path / "gateway.toml")
+    granted = [State("granted", datetime(2020, 1, 1, tzinfo=UTC))]
+    ca = ServiceSpec("Dev Qualified CA", dev_pki.ca_cert.read_bytes(), granted)
+    source = tmp_path / "TL-UA.xml"
+    source.write_bytes(sign_list(build_list([ca], sequence=1), dev_pki))
+    assert main(["trust", "tl", "add", str(source), "--signer", str(dev_pki.seal_cert),
+                 "--config", str(tmp_path / "gateway.toml")]) == 0
+    source.write_bytes(sign_list(build_list([ca], sequence=2), dev_pki))
+    refresher = start_refresher(cfg)
+    assert refresher is not None
+    try:
+        deadline = time.monotonic() + 20
+        while TrustedListStore(tl_folder(cfg)).entries()[0].meta["sequence"] != 2:
+            assert time.monotonic() < deadline, "the list was not refreshed"
+            time.sleep(0.1)
+        good = (tl_folder(cfg) / "TL-UA" / "list.xml").read_bytes()
+        source.write_bytes(good.replace(b"Dev Qualified CA", b"Evil Qualified CA"))
+        rounds = refresher.rounds
+        while refresher.rounds < rounds + 2:
+            assert time.monotonic() < deadline, "the refresher stopped"
+            time.sleep(0.1)
+    finally:
+        refresher.stop()
+    [entry] = TrustedListStore(tl_folder(cfg)).entries()
+    assert entry.data() == good
+    assert "signature is broken" in entry.meta["last_error"]
