@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from test_trusted_lists_support import ServiceSpec, State, build_list, sign_list
+from test_trusted_lists_support import ServiceSpec, State, build_list, build_lotl, sign_list
 
 from gateway.cli import main
 from gateway.config import load_config
@@ -129,25 +129,13 @@ def test_national_list_signer_comes_from_the_lotl_pointer(gw: Path, capsys: pyte
 
 
 def test_list_from_a_url(gw: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            super().__init__(*args, directory=str(gw), **kwargs)
-
-        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/mra-zz-tl.xml"
+    with _serve(gw) as base:
+        url = f"{base}/mra-zz-tl.xml"
         code, out, err = tl(capsys, "add", url, "--signer", "zz-tl-signer.pem", "--at", "2022-07-01")
         assert code == 0, err
         assert "ZZ  TL #4" in out and url in out
         code, _, err = tl(capsys, "add", url.replace("mra-zz-tl", "missing"), "--signer", "zz-tl-signer.pem")
         refused(code, err, "HTTP 404")
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_parsed_services_with_status_history(gw: Path) -> None:
@@ -234,3 +222,53 @@ def test_serve_refreshes_lists_periodically(dev_pki, tmp_path: Path, monkeypatch
     [entry] = TrustedListStore(tl_folder(cfg)).entries()
     assert entry.data() == good
     assert "signature is broken" in entry.meta["last_error"]
+
+
+def test_lotl_follow_imports_pointed_lists_with_their_pinned_signers(  # type: ignore[no-untyped-def]
+    dev_pki, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A list of lists (signed by the pinned seal) points to the UA list and pins its signer (the
+    ECDSA seal); `--follow UA` fetches it over HTTP and checks it with that signer only."""
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gateway.toml").write_text("", encoding="utf-8")
+    granted = [State("granted", datetime(2020, 1, 1, tzinfo=UTC))]
+    national = build_list([ServiceSpec("Dev Qualified CA", dev_pki.ca_cert.read_bytes(), granted)])
+    (tmp_path / "TL-UA.xml").write_bytes(sign_list(national, dev_pki, dev_pki.seal_ec_p12))
+    (tmp_path / "TL-XX.xml").write_bytes(sign_list(national, dev_pki))  # signed by the wrong key
+    ec_cert = (dev_pki.dir / "seal-ec.pem").read_bytes()
+    with _serve(tmp_path) as base:
+        lotl = build_lotl([(f"{base}/TL-UA.xml", "UA", ec_cert), (f"{base}/TL-XX.xml", "XX", ec_cert)])
+        (tmp_path / "lotl.xml").write_bytes(sign_list(lotl, dev_pki))
+        code, out, err = tl(capsys, "add", "lotl.xml", "--signer", str(dev_pki.seal_cert), "--follow", "UA")
+        assert code == 0, err
+        assert "EU  LOTL #1" in out and "UA  TL #1  next update" in out
+        code, out, err = tl(capsys, "add", "lotl.xml", "--signer", str(dev_pki.seal_cert), "--follow", "*")
+        refused(code, err, "TL-XX.xml: the trusted list's signature does not verify with the pinned signer")
+        code, out, err = tl(capsys, "refresh")
+        assert code == 0, err
+    store = TrustedListStore(tl_folder(load_config("gateway.toml")))
+    entries = {e.meta["territory"]: e for e in store.entries()}
+    assert set(entries) == {"EU", "UA"} and entries["UA"].meta["via"] == entries["EU"].id
+
+
+class _serve:
+    """Serve a folder over HTTP on a free local port (quietly); yields the base URL."""
+
+    def __init__(self, folder: Path) -> None:
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+                super().__init__(*args, directory=str(folder), **kwargs)
+
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

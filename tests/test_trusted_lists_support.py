@@ -121,9 +121,36 @@ def build_list(
     ).encode()
 
 
-def sign_list(xml: bytes, dev_pki: DevPki) -> bytes:
-    """The list with an enveloped XAdES B-B by the development seal (its `seal.pem` is the signer)."""
-    key = load_signing_key(str(dev_pki.seal_p12), dev_pki.password())
+def build_lotl(pointers: list[tuple[str, str, bytes]], *, sequence: int = 1) -> bytes:
+    """A list of lists pointing to (location, territory, signer certificate PEM) lists."""
+    issued = datetime.now(UTC) - timedelta(days=1)
+    ptrs = "".join(
+        "<OtherTSLPointer><ServiceDigitalIdentities><ServiceDigitalIdentity><DigitalId>"
+        f"<X509Certificate>{_b64_cert(cert)}</X509Certificate></DigitalId></ServiceDigitalIdentity>"
+        f"</ServiceDigitalIdentities><TSLLocation>{location}</TSLLocation><AdditionalInformation>"
+        "<OtherInformation><TSLType>http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric</TSLType>"
+        f"</OtherInformation><OtherInformation><SchemeTerritory>{territory}</SchemeTerritory></OtherInformation>"
+        '<OtherInformation><ns3:MimeType xmlns:ns3="http://uri.etsi.org/02231/v2/additionaltypes#">'
+        "application/vnd.etsi.tsl+xml</ns3:MimeType></OtherInformation></AdditionalInformation></OtherTSLPointer>"
+        for location, territory, cert in pointers
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<TrustServiceStatusList xmlns="http://uri.etsi.org/02231/v2#" Id="lotl"><SchemeInformation>'
+        f"<TSLVersionIdentifier>5</TSLVersionIdentifier><TSLSequenceNumber>{sequence}</TSLSequenceNumber>"
+        "<TSLType>http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUlistofthelists</TSLType>"
+        '<SchemeOperatorName><Name xml:lang="en">Test LOTL operator</Name></SchemeOperatorName>'
+        f"<SchemeTerritory>EU</SchemeTerritory><PointersToOtherTSL>{ptrs}</PointersToOtherTSL>"
+        f"<ListIssueDateTime>{_time(issued)}</ListIssueDateTime>"
+        f"<NextUpdate><dateTime>{_time(issued + timedelta(days=180))}</dateTime></NextUpdate>"
+        "</SchemeInformation></TrustServiceStatusList>"
+    ).encode()
+
+
+def sign_list(xml: bytes, dev_pki: DevPki, p12: Path | None = None) -> bytes:
+    """The list with an enveloped XAdES B-B by the development seal (its `seal.pem` is the signer),
+    or by the key in `p12` (the development PKI's password)."""
+    key = load_signing_key(str(p12 or dev_pki.seal_p12), dev_pki.password())
     return sign_enveloped(key, xml, XadesOptions())
 
 
