@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from test_trusted_lists_support import ServiceSpec, State, build_list, issue_qc, sign_list
+from test_ua_sev import extract  # the SEV samples' reader (shared/sev-reference)
 
 from gateway.cli import main
 from gateway.pki.dev import DevPki
+from gateway.pki.tl.model import Criteria, Provider, Qualification, Service, ServiceState, TrustedList
 from gateway.pki.tl.parse import load_tree, parse_tree
-from gateway.pki.tl.qualification import TrustedListQualifier
+from gateway.pki.tl.qualification import TrustedListQualifier, cert_facts
 from gateway.signing.certificates import load_certificates
 from gateway.signing.validation.chain import simple_chain
 from gateway.signing.validation.xml import _certs_from
@@ -221,3 +224,26 @@ def test_real_third_country_signature_end_to_end(tmp_path, capsys, monkeypatch) 
     assert sig["qualification"] == "QESig" or (
         sig["qualification"] == "NA" and any("it would be QESig" in w for w in sig["warnings"])
     ), sig
+
+
+def test_real_ukrainian_certificate_from_a_sev_sample() -> None:
+    """The DSTU signer of SEV sample ds05 carries the national QcCompliance statement
+    (1.2.804.2.1.1.1.2.1) and the "qualified" policy mark; its CA listed by SKI (as the national
+    lists may do) with QCWithQSCD gives QESig while granted, AdESig once withdrawn."""
+    _doc, sig = extract("ds05")
+    [signer] = [c.chosen for c in cms.ContentInfo.load(sig)["content"]["certificates"]]
+    facts = cert_facts(signer)
+    assert facts.qc_compliance and "1.2.804.2.1.1.1.2.2" in facts.policies
+    since = signer.not_valid_before - timedelta(days=1)
+    signing = signer.not_valid_before + timedelta(days=1)
+
+    def qualify(*states: ServiceState) -> str:
+        service = Service("Test CA (DSTU)", [], [], [signer.authority_key_identifier], list(states))
+        tl = TrustedList("UA", "ualist", 1, since, None, "", [Provider("АЦСК", [service])], [])
+        return TrustedListQualifier([tl])(signer, [signer], signing, True).value
+
+    qscd = [Qualification(["qcwithqscd"], Criteria(key_usage=[{"nonRepudiation": True}]))]
+    assert qualify(ServiceState("ca/qc", "", "granted", since, [], qscd)) == "QESig"
+    assert qualify(ServiceState("ca/qc", "", "granted", since)) == "AdESig-QC"
+    withdrawn = ServiceState("ca/qc", "", "withdrawn", signing - timedelta(hours=1))
+    assert qualify(withdrawn, ServiceState("ca/qc", "", "granted", since, [], qscd)) == "AdESig"

@@ -33,6 +33,11 @@ QC_TYPE = "0.4.0.1862.1.6"
 QC_TYPES = {"0.4.0.1862.1.6.1": "esig", "0.4.0.1862.1.6.2": "eseal", "0.4.0.1862.1.6.3": "web"}
 #: pre-eIDAS qualified certificate policies (QCP public, QCP public + SSCD)
 QCP, QCP_SSCD = "0.4.0.1456.1.2", "0.4.0.1456.1.1"
+#: Ukrainian profile: the national QcCompliance statement, the "qualified" policy mark and the
+#: extended key usage of a seal ("stamp") certificate
+UA_QC_COMPLIANCE, UA_QUALIFIED_POLICY, UA_STAMP_USAGE = (
+    "1.2.804.2.1.1.1.2.1", "1.2.804.2.1.1.1.2.2", "1.2.804.2.1.1.1.3.9"
+)
 EIDAS_DATE = datetime(2016, 7, 1, tzinfo=UTC)
 
 
@@ -66,12 +71,15 @@ def cert_facts(cert: x509.Certificate) -> CertFacts:
         facts.policies = frozenset(p["policy_identifier"].dotted for p in policies or ())
         usage = cert.key_usage_value
         facts.key_usage = frozenset(usage.native) if usage is not None else frozenset()
+        extended = cert.extended_key_usage_value
+        if extended is not None and UA_STAMP_USAGE in {u.dotted for u in extended}:
+            facts.types = ("eseal",)
         for ext in cert["tbs_certificate"]["extensions"]:
             if ext["extn_id"].dotted != OID_QC_STATEMENTS:
                 continue
             for st in _Statements.load(ext["extn_value"].contents):
                 oid = st["statement_id"].dotted
-                if oid == QC_COMPLIANCE:
+                if oid in (QC_COMPLIANCE, UA_QC_COMPLIANCE):
                     facts.qc_compliance = True
                 elif oid == QC_SSCD:
                     facts.qscd = True
@@ -115,7 +123,7 @@ def _judge(state: ServiceState, facts: CertFacts, issued: datetime) -> tuple[_Ve
     }
     notes = []
     pre_eidas_qc = issued < EIDAS_DATE and bool({QCP, QCP_SSCD} & facts.policies)
-    qc = facts.qc_compliance or pre_eidas_qc
+    qc = facts.qc_compliance or pre_eidas_qc or UA_QUALIFIED_POLICY in facts.policies
     if "qcstatement" in qualifiers:
         qc = True
     if "notqualified" in qualifiers:
@@ -150,12 +158,14 @@ def _service_matches(service: Service, chain: Sequence[x509.Certificate]) -> boo
             return True
         if ski is not None and ski in service.skis and not service.certificates:
             return True
-    # the signer's issuer is the service certificate even when the chain has no copy of it
+    # the signer's issuer is the service (its certificate or SKI) even when the chain has no copy of it
     try:
         aki = chain[0].authority_key_identifier
     except PARSE_ERRORS:
         return False
-    return aki is not None and any(s.key_identifier == aki for s in service.certificates)
+    if aki is None:
+        return False
+    return aki in service.skis or any(s.key_identifier == aki for s in service.certificates)
 
 
 class TrustedListQualifier:
