@@ -29,6 +29,8 @@ def read_lists(cfg: Config) -> list[TrustedList]:
         return []
     lists = []
     for entry in TrustedListStore(tl_folder(cfg)).entries():
+        if entry.meta.get("lotl"):
+            continue  # a list of lists names no service: nothing to trust or qualify by
         try:
             tree = load_tree(entry.data())
             verify_list_signature(tree, entry.signers())

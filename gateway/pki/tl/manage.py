@@ -11,7 +11,15 @@ from asn1crypto import x509
 
 from gateway.config import Config
 from gateway.pki.tl.parse import TrustedListError, load_tree, parse_tree
-from gateway.pki.tl.store import XML_MIME, StoredList, TrustedListStore, check_list, read_source, tl_folder
+from gateway.pki.tl.store import (
+    XML_MIME,
+    StoredList,
+    TrustedListStore,
+    check_list,
+    is_url,
+    read_source,
+    tl_folder,
+)
 from gateway.signing.certificates import load_certificates
 
 
@@ -44,6 +52,8 @@ def add_list(
     TrustedListError when the list itself is refused; lists followed report their own errors."""
     store = TrustedListStore(tl_folder(cfg))
     pinned = [c for f in signer_files for c in load_certificates(f)]
+    if not is_url(source):
+        source = str(Path(source).resolve())  # refreshed later from another working folder
     data = read_source(source)
     signers, via = _signers_for(store, data, pinned)
     checked = check_list(data, signers, at or datetime.now(UTC), cfg.trust.tl_warning_days)

@@ -63,6 +63,10 @@ def tl_folder(cfg: Config) -> Path:
     return cfg.resolve(cfg.trust.tl_dir or "trusted-lists")
 
 
+def is_url(source: str) -> bool:
+    return urlsplit(source).scheme.lower() in ("http", "https")
+
+
 def read_source(source: str) -> bytes:
     """The bytes of a list from a file or an http(s) URL (a plain bounded GET: redirects followed
     by requests, at most MAX_TL_BYTES, FETCH_TIMEOUT seconds)."""
@@ -156,9 +160,12 @@ class TrustedListStore:
         return found
 
     def find(self, selector: str) -> list[StoredList]:
+        """Lists by id, source (a file also by its absolute path) or territory code."""
+        path = selector if is_url(selector) else str(Path(selector).resolve())
         return [
             e for e in self.entries()
-            if selector in (e.id, e.source) or selector.upper() == e.meta.get("territory", "").upper()
+            if e.source in (selector, path) or selector == e.id
+            or selector.upper() == e.meta.get("territory", "").upper()
         ]
 
     def pointer_signers(self, territory: str) -> tuple[list[x509.Certificate], str]:
