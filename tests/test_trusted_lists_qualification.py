@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from asn1crypto import cms
+from test_store_support import serve_app
 from test_trusted_lists_support import ServiceSpec, State, build_list, issue_qc, sign_list
 from test_ua_sev import extract  # the SEV samples' reader (shared/sev-reference)
 
+from gateway.api.app import create_app
 from gateway.cli import main
+from gateway.config import load_config
 from gateway.pki.dev import DevPki
 from gateway.pki.tl.model import Criteria, Provider, Qualification, Service, ServiceState, TrustedList
 from gateway.pki.tl.parse import load_tree, parse_tree
@@ -24,6 +28,8 @@ from gateway.signing.certificates import load_certificates
 from gateway.signing.validation.chain import simple_chain
 from gateway.signing.validation.xml import _certs_from
 from gateway.signing.xml.xmldsig import q
+from gateway.store.apikeys import create_key
+from gateway.store.db import open_database
 
 DATA = Path(__file__).parent / "data" / "tl"
 PROVIDER = "Dev Qualified Provider (ДП «Дія»-like)"
@@ -247,3 +253,34 @@ def test_real_ukrainian_certificate_from_a_sev_sample() -> None:
     assert qualify(ServiceState("ca/qc", "", "granted", since)) == "AdESig-QC"
     withdrawn = ServiceState("ca/qc", "", "withdrawn", signing - timedelta(hours=1))
     assert qualify(withdrawn, ServiceState("ca/qc", "", "granted", since, [], qscd)) == "AdESig"
+
+
+def test_rest_validation_carries_the_qualification(tmp_path, dev_pki, signed) -> None:  # type: ignore[no-untyped-def]
+    """POST /api/v1/validations of a running gateway; `trust tl remove` takes effect without restart."""
+    cfg_path = gateway(tmp_path, dev_pki)
+    cfg_path.write_text(cfg_path.read_text(encoding="utf-8") + (
+        f'[database]\nurl = "sqlite:///{tmp_path / "gw.db"}"\n[storage]\ndir = "{tmp_path / "blobs"}"\n'
+    ), encoding="utf-8")
+    add_list(cfg_path, dev_pki, [ca_service(dev_pki)])
+    cfg = load_config(cfg_path)
+    db = open_database(cfg)
+    with db.session() as s:
+        _, key = create_key(s, "edms")
+    db.dispose()
+    doc, p7s = signed["qseal"]
+
+    def validate(client: httpx.Client) -> dict:
+        files = [("file", (p7s.name, p7s.read_bytes())), ("detached", (doc.name, doc.read_bytes()))]
+        resp = client.post("/api/v1/validations", files=files)
+        assert resp.status_code == 200, resp.text
+        [sig] = resp.json()["signatures"]
+        return sig
+
+    with serve_app(create_app(cfg, workers=False)) as base, httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as client:
+        sig = validate(client)
+        assert (sig["indication"], sig["qualification"]) == ("TOTAL_PASSED", "QESeal")
+        assert sig["qualification_provider"] == PROVIDER
+        assert main(["trust", "tl", "remove", "UA", "--config", str(cfg_path)]) == 0
+        assert validate(client)["qualification"] is None
