@@ -205,10 +205,10 @@ def test_real_third_country_signature_is_qesig() -> None:
     chain = simple_chain(signer, [*certs, *load_certificates(DATA / "zz-anchors.pem")])
     assert len(chain) == 3
     at = datetime(2022, 7, 28, 8, 38, 26, tzinfo=UTC)  # the signature timestamp's time
-    result = TrustedListQualifier([zz])(signer, chain, at, True)
+    result = TrustedListQualifier([zz])(signer, chain, at)
     assert (result.value, result.provider) == ("QESig", "Third Country QTSP Company")
     # before the ZZ service was granted (2020-11-10) the list gives no qualified status
-    early = TrustedListQualifier([zz])(signer, chain, datetime(2020, 1, 1, tzinfo=UTC), True)
+    early = TrustedListQualifier([zz])(signer, chain, datetime(2020, 1, 1, tzinfo=UTC))
     assert early.value == "AdESig"
 
 
@@ -246,7 +246,7 @@ def test_real_ukrainian_certificate_from_a_sev_sample() -> None:
     def qualify(*states: ServiceState) -> str:
         service = Service("Test CA (DSTU)", [], [], [signer.authority_key_identifier], list(states))
         tl = TrustedList("UA", "ualist", 1, since, None, "", [Provider("АЦСК", [service])], [])
-        return TrustedListQualifier([tl])(signer, [signer], signing, True).value
+        return TrustedListQualifier([tl])(signer, [signer], signing).value
 
     qscd = [Qualification(["qcwithqscd"], Criteria(key_usage=[{"nonRepudiation": True}]))]
     assert qualify(ServiceState("ca/qc", "", "granted", since, [], qscd)) == "QESig"

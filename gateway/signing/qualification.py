@@ -31,8 +31,8 @@ class Qualifier(Protocol):
         signer: x509.Certificate,
         chain: Sequence[x509.Certificate],
         at: datetime,
-        acceptable: bool,
     ) -> QualificationResult:
         """Qualification of a signature by `signer` (with its `chain`, leaf first) at `at`, the best
-        signature time; `acceptable` is False when the signature did not pass validation."""
+        signature time, as if the signature passed validation (the engine makes it NA otherwise:
+        `SignatureReport.settle_qualification`)."""
         ...

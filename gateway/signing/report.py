@@ -134,6 +134,17 @@ class SignatureReport:
             self.indication = indication
             self.subindication = sub
 
+    def settle_qualification(self, lists_configured: bool) -> None:
+        """Once the verdict is final: with trusted lists, a signature that did not pass (or whose
+        signer was never found) has no qualification (NA); without lists it stays null."""
+        if lists_configured and self.qualification is None:
+            self.qualification = "NA"
+        if self.qualification not in (None, "NA") and self.indication != Indication.TOTAL_PASSED:
+            self.warnings.append(
+                f"the signature did not pass validation: qualification NA (it would be {self.qualification})"
+            )
+            self.qualification = "NA"
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["indication"] = str(self.indication)

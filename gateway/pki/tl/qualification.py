@@ -10,7 +10,8 @@
    QCQSCDManagedOnBehalf and their SSCD forms), and the service's additional information
    (ForeSignatures/ForeSeals) must allow the certificate's type.
 4. QC + QSCD gives QESig/QESeal, QC alone AdESig-QC/AdESeal-QC, neither AdESig/AdESeal; a
-   certificate for web sites, no CA/QC service, or a signature that did not pass gives NA.
+   certificate for web sites or no CA/QC service gives NA (and so does a signature that did not
+   pass validation: the report settles that once the verdict is final).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class TrustedListQualifier:
         ]
 
     def __call__(
-        self, signer: x509.Certificate, chain: Sequence[x509.Certificate], at: datetime, acceptable: bool
+        self, signer: x509.Certificate, chain: Sequence[x509.Certificate], at: datetime
     ) -> QualificationResult:
         found = self.matching(chain)
         if not found:
@@ -211,11 +212,7 @@ class TrustedListQualifier:
         if verdict is None:
             verdict, _ = _judge(service.current, facts, issued)
             verdict.qc = verdict.qscd = False
-        value = _name(verdict)
-        if not acceptable and value != "NA":
-            warnings.append(f"the signature did not pass validation: qualification NA (it would be {value})")
-            value = "NA"
-        return QualificationResult(value, provider.name or None, warnings)
+        return QualificationResult(_name(verdict), provider.name or None, warnings)
 
 
 def _name(v: _Verdict) -> str:

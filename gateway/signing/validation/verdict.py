@@ -73,8 +73,6 @@ def conclude(
 
     cert = check.signer_cert
     if cert is None:
-        if policy.qualifier is not None:
-            report.qualification = "NA"
         return
     fill_signer(report, cert)
 
@@ -103,7 +101,7 @@ def conclude(
 def _qualify(report: SignatureReport, cert: x509.Certificate, pool: list[x509.Certificate],
              qualifier: Qualifier, moment: datetime) -> None:
     """The signature's qualification at its best signature time (trusted lists)."""
-    result = qualifier(cert, simple_chain(cert, pool), moment, report.indication == Indication.TOTAL_PASSED)
+    result = qualifier(cert, simple_chain(cert, pool), moment)
     report.qualification = result.value
     report.qualification_provider = result.provider
     report.warnings.extend(w for w in result.warnings if w not in report.warnings)
