@@ -23,7 +23,7 @@ from gateway.config import load_config
 from gateway.pki.dev import DevPki
 from gateway.pki.tl.model import Criteria, Provider, Qualification, Service, ServiceState, TrustedList
 from gateway.pki.tl.parse import load_tree, parse_tree
-from gateway.pki.tl.qualification import TrustedListQualifier, cert_facts
+from gateway.pki.tl.qualification import TrustedListQualifier, cert_facts, criteria_match
 from gateway.signing.certificates import load_certificates
 from gateway.signing.validation.chain import simple_chain
 from gateway.signing.validation.xml import _certs_from
@@ -284,3 +284,20 @@ def test_rest_validation_carries_the_qualification(tmp_path, dev_pki, signed) ->
         assert sig["qualification_provider"] == PROVIDER
         assert main(["trust", "tl", "remove", "UA", "--config", str(cfg_path)]) == 0
         assert validate(client)["qualification"] is None
+
+
+@pytest.mark.parametrize(("criteria", "matches"), [
+    (Criteria(assert_="all", policies=[["1.2.804.2.1.1.1.2.2"]]), True),
+    (Criteria(assert_="all", policies=[["1.2.804.2.1.1.1.2.2", "0.4.0.194112.1.2"]]), False),
+    (Criteria(assert_="atLeastOne", policies=[["0.4.0.194112.1.2"]], key_usage=[{"nonRepudiation": True}]),
+     True),
+    (Criteria(assert_="none", key_usage=[{"keyCertSign": True}]), True),
+    (Criteria(assert_="none", key_usage=[{"digitalSignature": True}]), False),
+    (Criteria(assert_="all", unsupported=True), False),
+])
+def test_qualifier_criteria(criteria: Criteria, matches: bool) -> None:
+    """ecc:CriteriaList against the real Ukrainian signer of ds05 (policy 1.2.804.2.1.1.1.2.2, key
+    usage digitalSignature + nonRepudiation); criteria this code cannot evaluate never match."""
+    _doc, sig = extract("ds05")
+    [signer] = [c.chosen for c in cms.ContentInfo.load(sig)["content"]["certificates"]]
+    assert criteria_match(criteria, cert_facts(signer)) is matches

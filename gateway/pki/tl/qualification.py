@@ -150,7 +150,7 @@ def _judge(state: ServiceState, facts: CertFacts, issued: datetime) -> tuple[_Ve
 
 
 def _service_matches(service: Service, chain: Sequence[x509.Certificate]) -> bool:
-    for c in chain[1:] if len(chain) > 1 else chain:
+    for c in chain[1:]:
         try:
             key, subject, ski = c.public_key.dump(), c.subject, c.key_identifier
         except PARSE_ERRORS:
@@ -178,7 +178,7 @@ class TrustedListQualifier:
     def matching(self, chain: Sequence[x509.Certificate]) -> list[tuple[Provider, Service]]:
         return [
             (p, s) for tl in self.lists for p, s in tl.services()
-            if s.current.type.startswith("ca/qc") and _service_matches(s, chain)
+            if any(st.type.startswith("ca/qc") for st in s.states) and _service_matches(s, chain)
         ]
 
     def __call__(
@@ -201,10 +201,11 @@ class TrustedListQualifier:
         for candidate in found:
             provider, service = candidate
             at_issue, at_signing = service.state_at(issued), service.state_at(at)
-            if at_signing is None or at_issue is None or not (at_issue.granted and at_signing.granted):
-                status = at_signing.status if at_signing else "not listed"
-                warnings.append(f"the trusted service '{service.name}' was {status} at {at:%Y-%m-%d %H:%M}Z"
-                                if at_signing else f"the trusted service '{service.name}' was not listed yet")
+            problem = _not_qualified_state(at_signing, f"at {at:%Y-%m-%d %H:%M}Z") or _not_qualified_state(
+                at_issue, f"when the certificate was issued ({issued:%Y-%m-%d})"
+            )
+            if problem or at_signing is None:
+                warnings.append(f"the trusted service '{service.name}' {problem}")
                 continue
             verdict, notes = _judge(at_signing, facts, issued)
             warnings.extend(notes)
@@ -213,6 +214,17 @@ class TrustedListQualifier:
             verdict, _ = _judge(service.current, facts, issued)
             verdict.qc = verdict.qscd = False
         return QualificationResult(_name(verdict), provider.name or None, warnings)
+
+
+def _not_qualified_state(state: ServiceState | None, when: str) -> str:
+    """Why the service in `state` cannot back a qualified certificate, or ""."""
+    if state is None:
+        return f"was not listed yet {when}"
+    if not state.type.startswith("ca/qc"):
+        return f"was not a CA/QC service {when}"
+    if not state.granted:
+        return f"was {state.status} {when}"
+    return ""
 
 
 def _name(v: _Verdict) -> str:
