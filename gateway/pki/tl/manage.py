@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from asn1crypto import x509
 
@@ -16,7 +17,6 @@ from gateway.pki.tl.store import (
     StoredList,
     TrustedListStore,
     check_list,
-    is_url,
     read_source,
     tl_folder,
 )
@@ -52,7 +52,7 @@ def add_list(
     TrustedListError when the list itself is refused; lists followed report their own errors."""
     store = TrustedListStore(tl_folder(cfg))
     pinned = [c for f in signer_files for c in load_certificates(f)]
-    if not is_url(source):
+    if not urlsplit(source).scheme:
         source = str(Path(source).resolve())  # refreshed later from another working folder
     data = read_source(source)
     signers, via = _signers_for(store, data, pinned)
