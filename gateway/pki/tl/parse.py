@@ -81,7 +81,9 @@ def _certificates(digital_ids: list[etree._Element]) -> tuple[list[x509.Certific
         for el in kids(did, "X509Certificate"):
             try:
                 cert = x509.Certificate.load(base64.b64decode("".join(text(el).split()), validate=True))
-                cert.subject  # noqa: B018 - parse now: a damaged certificate is a format error
+                # parse now: a damaged certificate is a format error, and a parsed one can be
+                # shared by the threads of a running gateway (asn1crypto parses lazily)
+                cert.subject.dump(), cert.public_key.dump(), cert.key_identifier, cert.self_signed
             except (binascii.Error, ValueError, TypeError) as exc:
                 raise TrustedListError(f"a service certificate cannot be read: {exc}") from None
             certs.append(cert)
