@@ -245,8 +245,11 @@ def test_real_ukrainian_certificate_from_a_sev_sample() -> None:
 
     def qualify(*states: ServiceState) -> str:
         service = Service("Test CA (DSTU)", [], [], [signer.authority_key_identifier], list(states))
-        tl = TrustedList("UA", "ualist", 1, since, None, "", [Provider("АЦСК", [service])], [])
-        return TrustedListQualifier([tl])(signer, [signer], signing).value
+        tl = TrustedList("UA", "ualist", 7, since, since, "", [Provider("АЦСК", [service])], [])
+        result = TrustedListQualifier([tl])(signer, [signer], signing)
+        assert result.provider == "АЦСК"
+        assert "the UA trusted list #7 is past its NextUpdate" in result.warnings[0]  # kept, still used
+        return result.value
 
     qscd = [Qualification(["qcwithqscd"], Criteria(key_usage=[{"nonRepudiation": True}]))]
     assert qualify(ServiceState("ca/qc", "", "granted", since, [], qscd)) == "QESig"

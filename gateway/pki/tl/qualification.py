@@ -175,9 +175,9 @@ class TrustedListQualifier:
     def __init__(self, lists: Sequence[TrustedList]) -> None:
         self.lists = [tl for tl in lists if not tl.is_lotl]
 
-    def matching(self, chain: Sequence[x509.Certificate]) -> list[tuple[Provider, Service]]:
+    def matching(self, chain: Sequence[x509.Certificate]) -> list[tuple[TrustedList, Provider, Service]]:
         return [
-            (p, s) for tl in self.lists for p, s in tl.services()
+            (tl, p, s) for tl in self.lists for p, s in tl.services()
             if any(st.type.startswith("ca/qc") for st in s.states) and _service_matches(s, chain)
         ]
 
@@ -195,11 +195,14 @@ class TrustedListQualifier:
         except PARSE_ERRORS:
             issued = at
         facts = cert_facts(signer)
-        provider, service = found[0]
+        _tl, provider, service = found[0]
         warnings: list[str] = []
         verdict = None
         for candidate in found:
-            provider, service = candidate
+            tl, provider, service = candidate
+            if tl.next_update is not None and tl.next_update < datetime.now(UTC):
+                warnings.append(f"the {tl.territory} trusted list #{tl.sequence} is past its NextUpdate "
+                                f"({tl.next_update:%Y-%m-%d}): the last good copy is used")
             at_issue, at_signing = service.state_at(issued), service.state_at(at)
             problem = _not_qualified_state(at_signing, f"at {at:%Y-%m-%d %H:%M}Z") or _not_qualified_state(
                 at_issue, f"when the certificate was issued ({issued:%Y-%m-%d})"
