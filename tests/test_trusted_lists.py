@@ -118,6 +118,9 @@ def test_national_list_signer_comes_from_the_lotl_pointer(gw: Path, capsys: pyte
     code, out, err = tl(capsys, "add", "DK.xml", "--at", AT)
     assert code == 0, err
     assert "DK  TL #22" in out
+    code, out, _ = tl(capsys, "list", "--services")
+    assert ("    ca/pkc  recognisedatnationallevel since 2016-06-30, accredited since 2010-03-02  "
+            "Nets DanID A/S / Root Certification Authority of TRUST2408 OCES Primary CA") in out
     # the DK pointer's certificates do not verify another territory's list
     code, _, err = tl(capsys, "add", "mra-zz-tl.xml", "--at", "2022-07-01")
     refused(code, err, "no signer certificate for the ZZ list")

@@ -26,6 +26,8 @@ def register(actions: argparse._SubParsersAction) -> None:
     add_config_argument(add)
     add.set_defaults(func=run_add)
     lst = tl.add_parser("list", help="list the imported trusted lists")
+    lst.add_argument("--services", action="store_true",
+                     help="also each service: type, status since, provider and name")
     add_config_argument(lst)
     lst.set_defaults(func=run_list)
     ref = tl.add_parser("refresh", help="read every list again from its source (a refused one is kept)")
@@ -78,11 +80,17 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from gateway.pki.tl.manage import list_lists
+    from gateway.pki.tl.parse import load_tree, parse_tree
 
     cfg = config_from_args(args, required=True)
     entries = list_lists(cfg)
     for entry in entries:
         print(_line(entry))
+        if not args.services:
+            continue
+        for provider, service in parse_tree(load_tree(entry.data())).services():
+            history = ", ".join(f"{s.status} since {s.since:%Y-%m-%d}" for s in service.states)
+            print(f"    {service.current.type}  {history}  {provider.name} / {service.name}")
     if not entries:
         print("no trusted list imported: reports carry no qualification")
     return 0
