@@ -57,6 +57,12 @@ class TrustConfig:
     ocsp_fresh_seconds: float = 3600.0
     #: extension: first pause after a responder failed, doubling per failure (max 15 min)
     fetch_backoff_seconds: float = 30.0
+    #: extension: folder of the imported trusted lists (`gateway trust tl`), default `trusted-lists`
+    tl_dir: str = ""
+    #: extension: `gateway serve` refreshes the trusted lists this often (0: never)
+    tl_refresh_hours: float = 24.0
+    #: extension: warn when a list's NextUpdate is this close
+    tl_warning_days: float = 7.0
 
 
 @dataclass

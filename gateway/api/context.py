@@ -56,7 +56,8 @@ class GatewayContext:
             cache_dir=cfg.resolve(cfg.trust.cache_dir) if cfg.trust.cache_dir else None,
             fetch=from_settings(cfg.trust), ocsp_fresh_seconds=cfg.trust.ocsp_fresh_seconds,
             fetch_backoff_seconds=cfg.trust.fetch_backoff_seconds,
-            detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes)
+            detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes,
+            qualifier=self.anchors.qualifier())
 
     def validate_signature(self, signature: bytes, detached: dict[str, Path]) -> dict[str, Any]:
         """The INTERFACE.md report of a detached signature over the given files."""

@@ -22,6 +22,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
 from gateway.config import Config
+from gateway.pki.tl.refresher import start_refresher
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,15 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
         async with previous(a) as state:  # e.g. the development PKI's services, which signing needs
             ctx = GatewayContext.open(cfg)
             a.state.gateway = ctx
+            refresher = start_refresher(cfg) if workers else None  # trusted lists
             try:
                 ctx.seal = load_seal(cfg)
                 if workers:
                     start_workers(ctx)
                 yield state
             finally:
+                if refresher is not None:
+                    refresher.stop()
                 ctx.close()
 
     app.router.lifespan_context = lifespan

@@ -47,7 +47,7 @@ def parse_time(text: str) -> datetime:
 
 
 def build_policy(args: argparse.Namespace) -> Any:
-    from gateway.pki.trust import trust_roots
+    from gateway.pki.trust import tl_qualifier, trust_roots
     from gateway.signing.certificates import load_certificates
     from gateway.signing.validation.fetchpolicy import from_settings
     from gateway.signing.validation.policy import ValidationPolicy
@@ -71,6 +71,7 @@ def build_policy(args: argparse.Namespace) -> Any:
         fetch_backoff_seconds=config.trust.fetch_backoff_seconds,
         detached=detached,
         source_name=Path(args.file).name,
+        qualifier=tl_qualifier(config),
     )
 
 

@@ -132,6 +132,10 @@ class SignatureReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     revocation_sources: list[RevocationSource] = field(default_factory=list)
+    #: QESig | QESeal | AdESig-QC | AdESeal-QC | AdESig | AdESeal | NA; None without trusted lists
+    qualification: str | None = None
+    #: the trust service provider's name from the trusted list the qualification comes from
+    qualification_provider: str | None = None
 
     def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
         """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
@@ -142,6 +146,17 @@ class SignatureReport:
         ):
             self.indication = indication
             self.subindication = sub
+
+    def settle_qualification(self, lists_configured: bool) -> None:
+        """Once the verdict is final: with trusted lists, a signature that did not pass (or whose
+        signer was never found) has no qualification (NA); without lists it stays null."""
+        if lists_configured and self.qualification is None:
+            self.qualification = "NA"
+        if self.qualification not in (None, "NA") and self.indication != Indication.TOTAL_PASSED:
+            self.warnings.append(
+                f"the signature did not pass validation: qualification NA (it would be {self.qualification})"
+            )
+            self.qualification = "NA"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

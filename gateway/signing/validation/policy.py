@@ -9,6 +9,7 @@ from pathlib import Path
 from asn1crypto import x509
 
 from gateway.signing.validation.fetchpolicy import FetchPolicy
+from gateway.signing.qualification import Qualifier
 
 
 @dataclass
@@ -33,3 +34,5 @@ class ValidationPolicy:
     source_name: str = ""
     #: bound on the size of any one input read into memory
     max_input_bytes: int = 512 * 1024 * 1024
+    #: judges each signature's qualification (trusted lists); None: the report says null
+    qualifier: Qualifier | None = None
