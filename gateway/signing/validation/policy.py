@@ -8,8 +8,8 @@ from pathlib import Path
 
 from asn1crypto import x509
 
-from gateway.signing.validation.fetchpolicy import FetchPolicy
 from gateway.signing.qualification import Qualifier
+from gateway.signing.validation.fetchpolicy import FetchPolicy
 
 
 @dataclass
