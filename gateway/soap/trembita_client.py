@@ -76,6 +76,8 @@ class TrembitaClient:
             raise ConfigError("[trembita] security_server_url is needed to send over Трембіта")
         self.cfg = cfg
         self.session = requests.Session()
+        # the configured certificates, not REQUESTS_CA_BUNDLE or proxies from the environment
+        self.session.trust_env = False
         if t.tls_cert:
             self.session.cert = (str(cfg.resolve(t.tls_cert)), str(cfg.resolve(t.tls_key or t.tls_cert)))
         if t.server_ca:

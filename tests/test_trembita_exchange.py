@@ -1,0 +1,131 @@
+"""Two gateways deliver to each other over Трембіта on loopback (each one's service standing in for
+the other's security server): letters both ways, the "delivered" acknowledgement in the answer,
+acceptance, registration and rejection flowing back as deliverMessage calls, a partner outage
+(retries, then success), over plain HTTP and over HTTPS with client certificates."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+
+import httpx
+import pytest
+from test_exchange_support import letter_status, wait_for
+from test_trembita_support import Side, free_port, make_tls_pki, running_gateway, write_config
+
+from gateway.pki.dev import organization_seal
+
+A = ("Миколаївська міська рада", "04056612")
+B = ("Одеська обласна адміністрація", "37472062")
+
+
+def send(client: httpx.Client, to: tuple[str, str], reg_number: str, body: bytes) -> str:
+    meta = {
+        "to_edrpou": to[1],
+        "to_name": to[0],
+        "reg_number": reg_number,
+        "reg_date": "2026-11-25",
+        "title": f"Лист {reg_number}",
+        "purpose_type": 1,
+        "author": {"name": "Сєнкевич Олександр Федорович", "post": "міський голова"},
+    }
+    resp = client.post(
+        "/api/v1/outgoing",
+        data={"metadata": json.dumps(meta, ensure_ascii=False)},
+        files=[("file", ("лист.pdf", body, "application/pdf"))],
+        headers={"Idempotency-Key": reg_number},
+    )
+    assert resp.status_code == 202, resp.text
+    return resp.json()["id"]
+
+
+def _sides(tmp_path, dev_pki, tls: bool):
+    seal_a = organization_seal(dev_pki, name=A[0], edrpou=A[1])[0]
+    seal_b = organization_seal(dev_pki, name=B[0], edrpou=B[1])[0]
+    a = Side(A[0], A[1], tmp_path / "a", seal_a)
+    b = Side(B[0], B[1], tmp_path / "b", seal_b)
+    ca = None
+    if tls:
+        ca, certs = make_tls_pki(tmp_path / "tls", ["a", "b"])
+        a.tls, a.tls_port = certs["a"], free_port()
+        b.tls, b.tls_port = certs["b"], free_port()
+    return a, b, ca
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_letters_both_ways_with_acknowledgements(tmp_path, dev_pki, tls):
+    a, b, ca = _sides(tmp_path, dev_pki, tls)
+    conf_a, conf_b = write_config(a, b, dev_pki, tls_ca=ca), write_config(b, a, dev_pki, tls_ca=ca)
+    with ExitStack() as stack:
+        ga = stack.enter_context(running_gateway(a, b, conf_a))
+        gb = stack.enter_context(running_gateway(b, a, conf_b))
+        body = b"%PDF-1.4 letter " + bytes(range(256)) * 200
+        first, second = send(ga, B, "01-01/1", body), send(ga, B, "01-01/2", b"%PDF-1.4 second")
+        back = send(gb, A, "B-7", b"%PDF-1.4 from B")
+
+        wait_for(
+            lambda: letter_status(ga, first) == "accepted" and letter_status(ga, second) == "accepted",
+            timeout=90,
+            what="A's letters accepted by B",
+        )
+        wait_for(lambda: letter_status(gb, back) == "accepted", timeout=90, what="B's letter accepted by A")
+        items = gb.get("/api/v1/incoming").json()["items"]
+        assert len(items) == 2
+        by_number = {i["reg_number"]: i for i in items}
+        doc = gb.get(f"/api/v1/incoming/{by_number['01-01/1']['id']}").json()
+        assert (
+            doc["from_edrpou"] == A[1]
+            and doc["indication"] == "TOTAL_PASSED"
+            and doc["channel"] == "trembita"
+        )
+        assert gb.get(doc["files"][0]["url"]).content == body
+
+        assert (
+            gb.post(
+                f"/api/v1/incoming/{doc['id']}/registration",
+                json={"reg_number": "вх-77", "reg_date": "2026-11-26"},
+            ).status_code
+            == 200
+        )
+        assert (
+            gb.post(
+                f"/api/v1/incoming/{by_number['01-01/2']['id']}/rejection", json={"reason": "не за адресою"}
+            ).status_code
+            == 200
+        )
+        wait_for(lambda: letter_status(ga, first) == "registered", timeout=60, what="registered")
+        wait_for(lambda: letter_status(ga, second) == "rejected", timeout=60, what="rejected")
+
+        letter = ga.get(f"/api/v1/outgoing/{first}").json()
+        history = [h["status"] for h in letter["history"]]
+        assert history[:3] == ["queued", "signed", "sending"] and history[-1] == "registered"
+        assert "delivered" in history
+        acks = {x["type"]: x for x in letter["acknowledgements"]}
+        assert {"delivered", "accepted", "registered"} <= set(acks)
+        assert acks["registered"]["reg_number"] == "вх-77"
+        # the "delivered" acknowledgement came in the answer and again as a call: kept once
+        assert [x["type"] for x in letter["acknowledgements"]].count("delivered") == 1
+        rejected = ga.get(f"/api/v1/outgoing/{second}").json()
+        assert rejected["acknowledgements"][-1]["reason"] == "не за адресою"
+        # nothing stored twice on either side
+        assert len(gb.get("/api/v1/incoming").json()["items"]) == 2
+        assert len(ga.get("/api/v1/incoming").json()["items"]) == 1
+
+
+def test_partner_outage_retries_then_delivers(tmp_path, dev_pki):
+    a, b, _ = _sides(tmp_path, dev_pki, tls=False)
+    conf_a, conf_b = write_config(a, b, dev_pki), write_config(b, a, dev_pki)
+    with running_gateway(a, b, conf_a) as ga:
+        letter = send(ga, B, "01-02/1", b"%PDF-1.4 during the outage")
+        wait_for(
+            lambda: ga.get(f"/api/v1/outgoing/{letter}").json()["last_error"],
+            timeout=30,
+            what="a failed attempt",
+        )
+        view = ga.get(f"/api/v1/outgoing/{letter}").json()
+        assert view["status"] == "sending" and view["attempts"] >= 1
+        with running_gateway(b, a, conf_b) as gb:
+            wait_for(
+                lambda: letter_status(ga, letter) == "accepted", timeout=90, what="delivered after the outage"
+            )
+            assert len(gb.get("/api/v1/incoming").json()["items"]) == 1
