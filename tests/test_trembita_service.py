@@ -1,0 +1,309 @@
+"""The Трембіта service over real HTTP with hand-written SOAP requests: answers with the X-Road
+headers echoed, duplicates (by X-Road id and by msg_id in any case), getDeliveryStatus, the WSDL;
+and each refused request (missing headers, protocolVersion, unknown client or service, XXE,
+signature wrapping, duplicated ids, a sender that is not the caller) gets a SOAP fault with HTTP
+500 and leaves nothing stored."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import date
+
+import httpx
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+from test_store_support import serve_app
+from test_trembita_support import client_path
+
+from gateway.config import load_config
+from gateway.exchange.message import (
+    DocTransfer,
+    Document,
+    Header,
+    MsgType,
+    Organization,
+    SignInfo,
+    build_document,
+    parse_message,
+)
+from gateway.store.db import open_database
+from gateway.store.models import Incoming, TrembitaRequest
+from gateway.store.partners import upsert_partner
+
+US = "04056612"
+PARTNER = "37472062"
+STRANGER = "22883141"
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XRD = "http://x-road.eu/xsd/xroad.xsd"
+TNS = "http://mykolaiv.gov.ua/gateway/trembita/1207"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """A gateway (no workers) whose directory knows PARTNER (and STRANGER, without X-Road client)."""
+    from gateway.api.app import create_app
+
+    d = tmp_path_factory.mktemp("trembita-service")
+    (d / "gateway.toml").write_text(
+        f"""
+[organization]
+edrpou = "{US}"
+system_id = "sys-us"
+[server]
+public_url = "https://gateway.example.gov.ua:8443/"
+[database]
+url = "sqlite:///gateway.db"
+[trust]
+revocation = "offline"
+[trembita]
+enabled = true
+member_code = "{US}"
+subsystem = "SEV1207"
+security_server_url = "http://127.0.0.1:9/"
+max_request_bytes = 200000
+""",
+        encoding="utf-8",
+    )
+    cfg = load_config(d / "gateway.toml")
+    db = open_database(cfg)
+    with db.session() as s:
+        upsert_partner(
+            s, edrpou=PARTNER, name="Partner", channel="trembita", xroad_client=client_path(PARTNER)
+        )
+        upsert_partner(
+            s, edrpou=STRANGER, name="Stranger", channel="trembita", xroad_client=client_path(STRANGER)
+        )
+    with serve_app(create_app(cfg, workers=False)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        yield client, db, d
+    db.dispose()
+
+
+def message(msg_id: str | None = None, *, sender: str = PARTNER, files: int = 1) -> bytes:
+    header = Header(
+        msg_type=MsgType.DOCUMENT,
+        msg_id=msg_id or str(uuid.uuid4()),
+        from_org_id=sender,
+        from_organization="Partner",
+        from_sys_id="sys-p",
+        from_system="edms",
+        to_org_id=US,
+        to_organization="Council",
+        to_sys_id="",
+        to_system="",
+        msg_acknow=2,
+    )
+    transfers = [DocTransfer(str(n), f"f{n}.txt", "txt", f"file {n}".encode()) for n in range(1, files + 1)]
+    doc = Document(
+        idnumber="d1",
+        reg_number="01/1",
+        reg_date=date(2026, 11, 25),
+        files=transfers,
+        author=Organization(edrpou=sender, fullname="Partner"),
+    )
+    sigs = [SignInfo("1", b"\x30\x03\x02\x01\x01")]
+    return build_document(header, doc, sigs)
+
+
+def xroad_headers(
+    *,
+    client: str = client_path(PARTNER),
+    service_code: str = "deliverMessage",
+    xid: str | None = None,
+    version: str = "4.0",
+    skip: str = "",
+    member: str = US,
+    extra: str = "",
+) -> str:
+    inst, cls, code, sub = client.split("/")
+    parts = {
+        "client": f"""<xrd:client id:objectType="SUBSYSTEM"><id:xRoadInstance>{inst}</id:xRoadInstance>
+<id:memberClass>{cls}</id:memberClass><id:memberCode>{code}</id:memberCode>
+<id:subsystemCode>{sub}</id:subsystemCode></xrd:client>""",
+        "service": f"""<xrd:service id:objectType="SERVICE"><id:xRoadInstance>SEVDEIR-TEST</id:xRoadInstance>
+<id:memberClass>GOV</id:memberClass><id:memberCode>{member}</id:memberCode>
+<id:subsystemCode>SEV1207</id:subsystemCode><id:serviceCode>{service_code}</id:serviceCode>
+<id:serviceVersion>v1</id:serviceVersion></xrd:service>""",
+        "id": f"<xrd:id>{xid or uuid.uuid4()}</xrd:id>",
+        "userId": "<xrd:userId>UA1234567890</xrd:userId>",
+        "issue": "<xrd:issue>ticket-7</xrd:issue>",
+        "protocolVersion": f"<xrd:protocolVersion>{version}</xrd:protocolVersion>",
+    }
+    return "".join(v for k, v in parts.items() if k != skip) + extra
+
+
+def envelope(body: str, headers: str | None = None, prolog: str = "") -> bytes:
+    headers = xroad_headers() if headers is None else headers
+    return (
+        f"""{prolog}<soapenv:Envelope xmlns:soapenv="{ENV}" xmlns:xrd="{XRD}"
+ xmlns:id="http://x-road.eu/xsd/identifiers" xmlns:t="{TNS}">
+<soapenv:Header>{headers}</soapenv:Header><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"""
+    ).encode()
+
+
+def deliver_body(raw: bytes) -> str:
+    return f"<t:deliverMessage><t:message>{base64.b64encode(raw).decode()}</t:message></t:deliverMessage>"
+
+
+def post(client: httpx.Client, data: bytes) -> tuple[int, etree._Element]:
+    resp = client.post("/soap/trembita", content=data, headers={"Content-Type": "text/xml; charset=utf-8"})
+    return resp.status_code, etree.fromstring(resp.content)
+
+
+def stored(db) -> tuple[int, int]:
+    with db.session() as s:
+        return (
+            s.scalar(select(func.count()).select_from(Incoming)),
+            s.scalar(select(func.count()).select_from(TrembitaRequest)),
+        )
+
+
+def test_deliver_echoes_headers_acknowledges_and_answers_duplicates(service):
+    client, db, _ = service
+    before = stored(db)
+    msg_id = str(uuid.uuid4())
+    headers = xroad_headers(xid="call-1")
+    status, root = post(client, envelope(deliver_body(message(msg_id)), headers))
+    assert status == 200, etree.tostring(root)
+    assert root.findtext(f".//{{{TNS}}}status") == "accepted"
+    # every X-Road header echoed unchanged (same elements, same text, same order), issue included
+    sent = etree.fromstring(envelope("", headers)).find(f"{{{ENV}}}Header")
+    got = root.find(f"{{{ENV}}}Header")
+    assert [etree.tostring(e, method="c14n", exclusive=True) for e in got] == [
+        etree.tostring(e, method="c14n", exclusive=True) for e in sent
+    ]
+    ack = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert ack.header.msg_type == MsgType.NOTIFICATION and ack.acknowledgement.ack_type == 1
+    assert ack.acknowledgement.msg_id == msg_id and ack.header.from_org_id == US
+    assert stored(db) == (before[0] + 1, before[1] + 1)
+
+    # the same call again, and the same message in another call with its msg_id in upper case
+    for again in (headers, xroad_headers(xid="call-2")):
+        status, root = post(
+            client, envelope(deliver_body(message(msg_id.upper() if again != headers else msg_id)), again)
+        )
+        assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "duplicate"
+        # the same acknowledgement as the first answer (the caller may have lost that one)
+        assert parse_message(
+            base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement"))
+        ).header.msg_id == (ack.header.msg_id)
+    assert stored(db)[0] == before[0] + 1
+
+    status_body = f"<t:getDeliveryStatus><t:msgId>{msg_id.upper()}</t:msgId></t:getDeliveryStatus>"
+    status, root = post(client, envelope(status_body, xroad_headers(service_code="getDeliveryStatus")))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "received"
+    unknown = "<t:getDeliveryStatus><t:msgId>nope</t:msgId></t:getDeliveryStatus>"
+    status, root = post(client, envelope(unknown, xroad_headers(service_code="getDeliveryStatus")))
+    assert root.findtext(f".//{{{TNS}}}status") == "unknown"
+
+
+def test_wsdl_names_the_public_address(service):
+    client, _, _ = service
+    resp = client.get("/soap/trembita?wsdl")
+    assert resp.status_code == 200
+    root = etree.fromstring(resp.content)
+    [address] = root.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address")
+    assert address.get("location") == "https://gateway.example.gov.ua:8443/soap/trembita"
+    assert client.get("/soap/trembita").status_code == 404
+
+
+def _forged_in_front() -> bytes:
+    """A signed DocTransfer with a forged copy (same idnumber) placed in front of it."""
+    raw = message().decode()
+    forged = f'<DocTransfer type="txt" description="f1.txt" idnumber="1">{base64.b64encode(b"forged").decode()}</DocTransfer>'
+    return raw.replace("<DocTransfer ", forged + "<DocTransfer ", 1).encode()
+
+
+XXE = """<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]>"""
+REFUSED = {
+    "missing client": (
+        lambda: envelope(deliver_body(message()), xroad_headers(skip="client")),
+        "Client.MissingHeader",
+    ),
+    "missing id": (
+        lambda: envelope(deliver_body(message()), xroad_headers(skip="id")),
+        "Client.MissingHeader",
+    ),
+    "missing userId": (
+        lambda: envelope(deliver_body(message()), xroad_headers(skip="userId")),
+        "Client.MissingHeader",
+    ),
+    "missing protocolVersion": (
+        lambda: envelope(deliver_body(message()), xroad_headers(skip="protocolVersion")),
+        "Client.MissingHeader",
+    ),
+    "no header at all": (lambda: envelope(deliver_body(message()), ""), "Client.MissingHeader"),
+    "protocolVersion 3.1": (
+        lambda: envelope(deliver_body(message()), xroad_headers(version="3.1")),
+        "Client.InvalidProtocolVersion",
+    ),
+    "unknown client": (
+        lambda: envelope(deliver_body(message()), xroad_headers(client=client_path("11111111"))),
+        "Client.UnknownClient",
+    ),
+    "not our service": (
+        lambda: envelope(deliver_body(message()), xroad_headers(member="12345678")),
+        "Client.UnknownService",
+    ),
+    "service code of another operation": (
+        lambda: envelope(deliver_body(message()), xroad_headers(service_code="getDeliveryStatus")),
+        "Client.UnknownService",
+    ),
+    "XXE": (lambda: envelope(deliver_body(message()), prolog=XXE), "Client.InvalidRequest"),
+    "XXE inside the 1207 message": (
+        lambda: envelope(deliver_body(XXE.encode() + message().split(b"?>", 1)[1])),
+        "Client.InvalidMessage",
+    ),
+    "forged DocTransfer in front of the signed one": (
+        lambda: envelope(deliver_body(_forged_in_front())),
+        "Client.InvalidMessage",
+    ),
+    "two X-Road ids": (
+        lambda: envelope(deliver_body(message()), xroad_headers(extra="<xrd:id>second</xrd:id>")),
+        "Client.InvalidHeader",
+    ),
+    "two messages in one call": (
+        lambda: envelope(
+            deliver_body(message()).replace(
+                "</t:deliverMessage>",
+                f"<t:message>{base64.b64encode(message()).decode()}</t:message></t:deliverMessage>",
+            )
+        ),
+        "Client.InvalidRequest",
+    ),
+    "two operations in the Body": (
+        lambda: envelope(deliver_body(message()) + deliver_body(message())),
+        "Client.InvalidRequest",
+    ),
+    "a sender that is not the caller": (
+        lambda: envelope(deliver_body(message(sender=STRANGER))),
+        "Client.SenderMismatch",
+    ),
+    "not base64": (
+        lambda: envelope("<t:deliverMessage><t:message>%%%</t:message></t:deliverMessage>"),
+        "Client.InvalidRequest",
+    ),
+    "not a 1207 message": (lambda: envelope(deliver_body(b"<a/>")), "Client.InvalidMessage"),
+    "too large": (lambda: envelope(deliver_body(b"x" * 200_000)), "Client.RequestTooLarge"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED), ids=list(REFUSED))
+def test_refused_requests_get_a_fault_and_store_nothing(service, case):
+    client, db, d = service
+    build, code = REFUSED[case]
+    before = stored(db)
+    blobs = (
+        sorted(p.name for p in (d / "storage").rglob("*") if p.is_file()) if (d / "storage").exists() else []
+    )
+    status, root = post(client, build())
+    assert status == 500
+    fault = root.find(f"{{{ENV}}}Body/{{{ENV}}}Fault")
+    assert fault is not None and fault.findtext("faultcode") == code, etree.tostring(root)
+    assert fault.findtext("faultstring") and "Traceback" not in fault.findtext("faultstring")
+    assert stored(db) == before
+    after = (
+        sorted(p.name for p in (d / "storage").rglob("*") if p.is_file()) if (d / "storage").exists() else []
+    )
+    assert after == blobs
