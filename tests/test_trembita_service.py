@@ -211,7 +211,8 @@ def test_wsdl_names_the_public_address(service):
 def _forged_in_front() -> bytes:
     """A signed DocTransfer with a forged copy (same idnumber) placed in front of it."""
     raw = message().decode()
-    forged = f'<DocTransfer type="txt" description="f1.txt" idnumber="1">{base64.b64encode(b"forged").decode()}</DocTransfer>'
+    data = base64.b64encode(b"forged").decode()
+    forged = f'<DocTransfer type="txt" description="f1.txt" idnumber="1">{data}</DocTransfer>'
     return raw.replace("<DocTransfer ", forged + "<DocTransfer ", 1).encode()
 
 
