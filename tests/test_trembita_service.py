@@ -7,8 +7,13 @@ signature wrapping, duplicated ids, a sender that is not the caller) gets a SOAP
 from __future__ import annotations
 
 import base64
+import fcntl
+import json
+import shutil
+import subprocess
 import uuid
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -308,3 +313,69 @@ def test_refused_requests_get_a_fault_and_store_nothing(service, case):
         sorted(p.name for p in (d / "storage").rglob("*") if p.is_file()) if (d / "storage").exists() else []
     )
     assert after == blobs
+
+
+ORACLE = Path(__file__).resolve().parent / "oracles" / "trembita"
+
+
+@pytest.fixture(scope="module")
+def node_soap() -> Path:
+    """node-soap (npm `soap`), installed on demand into tests/oracles/trembita."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm not installed: the node-soap oracle cannot run")
+    with (ORACLE / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (ORACLE / "node_modules" / "soap").is_dir():
+            try:
+                out = subprocess.run(
+                    ["npm", "ci", "--no-audit", "--no-fund"],
+                    cwd=ORACLE,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+            except subprocess.TimeoutExpired:
+                pytest.skip("npm ci timed out: the npm registry is not reachable")
+            if out.returncode != 0:
+                pytest.skip(f"npm ci failed (registry unavailable?): {out.stderr.strip().splitlines()[-1:]}")
+    return ORACLE / "client.js"
+
+
+def _node_call(script: Path, wsdl_url: str, raw: bytes, headers: str, tmp_path: Path) -> dict:
+    (tmp_path / "message.xml").write_bytes(raw)
+    # node-soap takes the header elements as XML text, each with its namespace declarations
+    wrapper = etree.fromstring(
+        f'<w xmlns:xrd="{XRD}" xmlns:id="http://x-road.eu/xsd/identifiers">{headers}</w>'
+    )
+    (tmp_path / "headers.xml").write_bytes(b"".join(etree.tostring(el) for el in wrapper))
+    files = [str(tmp_path / "message.xml"), str(tmp_path / "headers.xml")]
+    endpoint = wsdl_url.removesuffix("?wsdl")
+    out = subprocess.run(
+        ["node", str(script), wsdl_url, *files, endpoint], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_node_soap_loads_the_wsdl_and_delivers(service, node_soap, tmp_path):
+    """A SOAP implementation that is neither ours nor zeep: the WSDL from the URL, deliverMessage,
+    the answer and the echoed X-Road headers read back; then a refused call read as a fault."""
+    client, db, _ = service
+    before = stored(db)
+    msg_id = str(uuid.uuid4())
+    wsdl_url = f"{str(client.base_url).rstrip('/')}/soap/trembita?wsdl"
+    # the WSDL names the public address; the call goes to this server (as to a security server)
+    got = _node_call(node_soap, wsdl_url, message(msg_id), xroad_headers(xid="node-1"), tmp_path)
+    assert got["result"]["status"] == "accepted", got
+    ack = parse_message(base64.b64decode(got["result"]["acknowledgement"]))
+    assert ack.acknowledgement.msg_id == msg_id and ack.acknowledgement.ack_type == 1
+    echoed = got["soapHeader"]
+    assert (
+        echoed["id"] == "node-1" and echoed["protocolVersion"] == "4.0" and echoed["userId"] == "UA1234567890"
+    )
+    assert echoed["client"]["memberCode"] == PARTNER and echoed["service"]["serviceCode"] == "deliverMessage"
+    assert stored(db)[0] == before[0] + 1
+
+    refused = _node_call(node_soap, wsdl_url, message(), xroad_headers(version="3.1"), tmp_path)
+    assert refused["fault"]["faultcode"] == "Client.InvalidProtocolVersion"
+    assert stored(db)[0] == before[0] + 1
