@@ -83,7 +83,7 @@ class TrembitaClient:
         if t.server_ca:
             self.session.verify = str(cfg.resolve(t.server_ca))
         self.transport = Transport(session=self.session, timeout=t.timeout, operation_timeout=t.timeout)
-        self._clients: dict[str, zeep.Client] = {}
+        self._operations: dict[tuple[str, str], Callable[..., Any]] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -106,22 +106,23 @@ class TrembitaClient:
         }
         return f"{url.scheme}://{url.netloc}/wsdl?" + urlencode({k: v for k, v in query.items() if v})
 
-    def _client(self, source: str) -> zeep.Client:
-        with self._lock:
-            client = self._clients.get(source)
-            if client is None:
-                client = self._clients[source] = zeep.Client(source, transport=self.transport)
-            return client
-
     def _operation(self, service: XRoadId, operation: str) -> Callable[..., Any]:
-        client = self._client(self.wsdl_source(service))
-        for qname, binding in client.wsdl.bindings.items():
-            if operation in binding._operations:
-                proxy = client.create_service(qname, self.cfg.trembita.security_server_url)
-                return getattr(proxy, operation)
-        raise ConfigError(f"the WSDL of {service.path} has no operation {operation!r}")
+        """The operation of the partner's WSDL, bound to the security server (loaded once)."""
+        source = self.wsdl_source(service)
+        with self._lock:
+            call = self._operations.get((source, operation))
+            if call is None:
+                client = zeep.Client(source, transport=self.transport)
+                for qname, binding in client.wsdl.bindings.items():
+                    if operation in binding._operations:
+                        proxy = client.create_service(qname, self.cfg.trembita.security_server_url)
+                        call = self._operations[(source, operation)] = getattr(proxy, operation)
+                        break
+                else:
+                    raise ConfigError(f"the WSDL of {service.path} has no operation {operation!r}")
+            return call
 
-    def _headers(self, service: XRoadId, request_id: str) -> dict[str, Any]:
+    def headers(self, service: XRoadId, request_id: str) -> dict[str, Any]:
         ours = our_subsystem(self.cfg)
         return {
             "client": _identifier(ours, "SUBSYSTEM" if ours.subsystem else "MEMBER"),
@@ -134,7 +135,7 @@ class TrembitaClient:
     def deliver(self, service: XRoadId, raw: bytes, request_id: str) -> Answer:
         """deliverMessage; zeep.exceptions.Fault for a fault, requests' errors for the transport."""
         call = self._operation(service, "deliverMessage")
-        result = call(message=raw, _soapheaders=self._headers(service, request_id))
+        result = call(message=raw, _soapheaders=self.headers(service, request_id))
         body = getattr(result, "body", result)
         return Answer(str(body["status"]), body["acknowledgement"], getattr(result, "header", None))
 
@@ -148,7 +149,7 @@ class TrembitaClient:
             service.service_version,
         )
         call = self._operation(status_service, "getDeliveryStatus")
-        result = call(msgId=msg_id, _soapheaders=self._headers(status_service, str(uuid.uuid4())))
+        result = call(msgId=msg_id, _soapheaders=self.headers(status_service, str(uuid.uuid4())))
         body = getattr(result, "body", result)
         return str(body["status"])
 
