@@ -6,6 +6,7 @@ acceptance, registration and rejection flowing back as deliverMessage calls, a p
 from __future__ import annotations
 
 import json
+import ssl
 from contextlib import ExitStack
 
 import httpx
@@ -37,6 +38,14 @@ def send(client: httpx.Client, to: tuple[str, str], reg_number: str, body: bytes
     )
     assert resp.status_code == 202, resp.text
     return resp.json()["id"]
+
+
+def _tls(ca, cert) -> ssl.SSLContext:
+    """A client TLS context trusting `ca`, presenting `cert` (certificate, key) when given."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if cert:
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+    return context
 
 
 def _sides(tmp_path, dev_pki, tls: bool):
@@ -129,3 +138,23 @@ def test_partner_outage_retries_then_delivers(tmp_path, dev_pki):
                 lambda: letter_status(ga, letter) == "accepted", timeout=90, what="delivered after the outage"
             )
             assert len(gb.get("/api/v1/incoming").json()["items"]) == 1
+
+
+def test_https_listener_requires_a_client_certificate(tmp_path, dev_pki):
+    a, b, ca = _sides(tmp_path, dev_pki, tls=True)
+    _, strangers = make_tls_pki(tmp_path / "other-ca", ["intruder"])
+    with running_gateway(b, a, write_config(b, a, dev_pki, tls_ca=ca)):
+        # with the HTTPS listener on, the plain-HTTP path refuses calls (the WSDL stays readable)
+        plain = httpx.post(b.url + "/soap/trembita", content=b"<x/>", timeout=10)
+        assert plain.status_code == 500 and b"Client.TlsRequired" in plain.content
+        assert httpx.get(b.url + "/soap/trembita?wsdl", timeout=10).status_code == 200
+        wsdl = f"https://127.0.0.1:{b.tls_port}/soap/trembita?wsdl"
+        # no client certificate, or one of another CA: refused in the TLS handshake
+        for cert in (None, strangers["intruder"]):
+            with pytest.raises(httpx.TransportError):
+                httpx.get(wsdl, verify=_tls(ca, cert), timeout=10)
+        with httpx.Client(verify=_tls(ca, a.tls), timeout=10) as ok:
+            assert ok.get(wsdl).status_code == 200
+            # only the Трембіта path is served there
+            assert ok.get(f"https://127.0.0.1:{b.tls_port}/api/v1/incoming").status_code == 404
+            assert ok.get(f"https://127.0.0.1:{b.tls_port}/healthz").status_code == 404

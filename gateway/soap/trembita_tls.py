@@ -66,6 +66,7 @@ def tls_server(app: Any, cfg: Config) -> uvicorn.Server:
         ssl_keyfile=str(cfg.resolve(t.tls_key or t.tls_cert)),
         ssl_ca_certs=str(cfg.resolve(t.client_ca)),
         ssl_cert_reqs=ssl.CERT_REQUIRED,
+        timeout_graceful_shutdown=5,  # a security server's idle keep-alive connection does not hold a stop
     )
     return _Sibling(config)
 
