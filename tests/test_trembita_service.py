@@ -379,3 +379,35 @@ def test_node_soap_loads_the_wsdl_and_delivers(service, node_soap, tmp_path):
     refused = _node_call(node_soap, wsdl_url, message(), xroad_headers(version="3.1"), tmp_path)
     assert refused["fault"]["faultcode"] == "Client.InvalidProtocolVersion"
     assert stored(db)[0] == before[0] + 1
+
+
+def test_zeep_client_from_the_served_wsdl(service, tmp_path):
+    """The gateway's own client (zeep, WSDL loaded from the URL) against the service: the answer,
+    the echoed headers, a fault raised as zeep's Fault, getDeliveryStatus."""
+    from zeep.exceptions import Fault
+
+    from gateway.soap.trembita_client import TrembitaClient
+    from gateway.soap.trembita_wire import XRoadId
+
+    client, db, _ = service
+    base = str(client.base_url).rstrip("/")
+    cfg = load_config(None, env={})
+    cfg.organization.edrpou = PARTNER  # calling as the partner
+    cfg.trembita.instance, cfg.trembita.subsystem = "SEVDEIR-TEST", "SEV1207"
+    cfg.trembita.security_server_url, cfg.trembita.wsdl = (
+        base + "/soap/trembita",
+        base + "/soap/trembita?wsdl",
+    )
+    caller = TrembitaClient(cfg)
+    ours = XRoadId("SEVDEIR-TEST", "GOV", US, "SEV1207", "deliverMessage", "v1")
+    msg_id = str(uuid.uuid4())
+    answer = caller.deliver(ours, message(msg_id), "zeep-1")
+    assert answer.status == "accepted" and answer.headers["id"] == "zeep-1"
+    assert answer.headers["client"]["memberCode"] == PARTNER and answer.headers["protocolVersion"] == "4.0"
+    assert parse_message(answer.acknowledgement).acknowledgement.msg_id == msg_id
+    assert caller.deliver(ours, message(msg_id), "zeep-1").status == "duplicate"
+    assert caller.delivery_status(ours, msg_id) == "received"
+    with pytest.raises(Fault) as fault:
+        caller.deliver(ours, message(sender=STRANGER), "zeep-2")
+    assert fault.value.code == "Client.SenderMismatch"
+    caller.close()

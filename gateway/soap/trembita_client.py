@@ -136,8 +136,10 @@ class TrembitaClient:
         """deliverMessage; zeep.exceptions.Fault for a fault, requests' errors for the transport."""
         call = self._operation(service, "deliverMessage")
         result = call(message=raw, _soapheaders=self.headers(service, request_id))
-        body = getattr(result, "body", result)
-        return Answer(str(body["status"]), body["acknowledgement"], getattr(result, "header", None))
+        echoed = getattr(result, "header", None)
+        if echoed is None or echoed["id"] != request_id:
+            raise RuntimeError(f"the answer to X-Road request {request_id} does not echo its id")
+        return Answer(str(result.body["status"]), result.body["acknowledgement"], echoed)
 
     def delivery_status(self, service: XRoadId, msg_id: str) -> str:
         status_service = XRoadId(
@@ -150,8 +152,7 @@ class TrembitaClient:
         )
         call = self._operation(status_service, "getDeliveryStatus")
         result = call(msgId=msg_id, _soapheaders=self.headers(status_service, str(uuid.uuid4())))
-        body = getattr(result, "body", result)
-        return str(body["status"])
+        return str(result.body["status"])
 
 
 class TrembitaChannel:
