@@ -30,6 +30,7 @@ from gateway.exchange.message import (
     MsgType,
     Organization,
     SignInfo,
+    acknowledge,
     build_document,
     parse_message,
 )
@@ -411,3 +412,53 @@ def test_zeep_client_from_the_served_wsdl(service, tmp_path):
         caller.deliver(ours, message(sender=STRANGER), "zeep-2")
     assert fault.value.code == "Client.SenderMismatch"
     caller.close()
+
+
+def _letter_to(db, to_edrpou: str) -> str:
+    """An outgoing letter of ours (as the outbox keeps it once sent); its msg_id."""
+    from gateway.store.models import Outgoing, utcnow
+
+    msg_id = str(uuid.uuid4())
+    with db.session() as s:
+        s.add(
+            Outgoing(
+                id=str(uuid.uuid4()),
+                msg_id=msg_id,
+                status="sent",
+                channel="trembita",
+                to_edrpou=to_edrpou,
+                to_name="x",
+                meta={},
+                attempts=0,
+                next_attempt_at=utcnow(),
+            )
+        )
+    return msg_id
+
+
+def _ack(letter_msg_id: str, ack_type: int, sender: str = PARTNER, **kw) -> bytes:
+    original = Header(MsgType.DOCUMENT, letter_msg_id, US, "Council", "sys-us", "", sender, "Partner", "", "")
+    return acknowledge(original, ack_type, **kw)
+
+
+def test_acknowledgements_move_our_letter_and_only_from_its_recipient(service):
+    from gateway.store.models import Outgoing
+
+    client, db, _ = service
+    letter = _letter_to(db, PARTNER)
+    registered = _ack(letter, 3, reg_number="вх-5", reg_date=date(2026, 11, 27))
+    status, root = post(client, envelope(deliver_body(registered)))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "accepted"
+    assert root.find(f".//{{{TNS}}}acknowledgement") is None  # an acknowledgement is not acknowledged
+    status, root = post(client, envelope(deliver_body(registered)))  # the same one in a new call
+    assert root.findtext(f".//{{{TNS}}}status") == "duplicate"
+    with db.session() as s:
+        row = s.scalar(select(Outgoing).where(Outgoing.msg_id == letter))
+        assert row.status == "registered"
+
+    # an acknowledgement of a letter we sent to another body is refused, the letter untouched
+    other = _letter_to(db, STRANGER)
+    status, root = post(client, envelope(deliver_body(_ack(other, 4, errortext="відхилено"))))
+    assert status == 500 and root.findtext(f".//{{{ENV}}}Fault/faultcode") == "Client.SenderMismatch"
+    with db.session() as s:
+        assert s.scalar(select(Outgoing.status).where(Outgoing.msg_id == other)) == "sent"

@@ -4,7 +4,8 @@ Unlike the SEV hub, a Трембіта caller waits for the answer, so whatever 
 refused in that answer (`Refused`, a fault for the caller) and nothing of it is stored: a message
 that is not a valid 1207 message (schema, two DocTransfers with one idnumber, a SignInfo naming a
 file that is not there), a caller that is not in the partners directory, a sender (`from_org_id`)
-that is not the partner the X-Road client belongs to, or a recipient that is not us.
+that is not the partner the X-Road client belongs to, a recipient that is not us, or an
+acknowledgement of a letter we sent to another body.
 
 A message is taken once: a repeated call (the caller's X-Road client and `id` seen before) and a
 message whose msg_id (compared case-insensitively) was taken before are answered "duplicate".
@@ -27,7 +28,7 @@ from gateway.exchange.message import MessageFormatError, MsgType, parse_message
 from gateway.exchange.outbox import apply_acknowledgement
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
-from gateway.store.models import Acknowledgement, Incoming, Partner, TrembitaRequest
+from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, TrembitaRequest
 
 CHANNEL = "trembita"
 
@@ -86,6 +87,8 @@ def deliver(
         raise Refused("Client.WrongRecipient", f"to_org_id {header.to_org_id} is not this organization")
     is_ack = header.msg_type == MsgType.NOTIFICATION
     with db.session() as s:
+        if msg.acknowledgement is not None:
+            _check_acknowledged_letter(s, msg.acknowledgement.msg_id, partner)
         seen = s.scalar(
             select(TrembitaRequest.msg_id).where(
                 TrembitaRequest.client == client, TrembitaRequest.xroad_id == xroad_id
@@ -106,6 +109,16 @@ def deliver(
     return Delivery(
         "duplicate" if got.duplicate else "accepted", header.msg_id, ack, stored=not got.duplicate
     )
+
+
+def _check_acknowledged_letter(s: Session, letter_msg_id: str, partner: Partner) -> None:
+    """A partner acknowledges only letters sent to it (not another body's)."""
+    to = s.scalar(select(Outgoing.to_edrpou).where(func.lower(Outgoing.msg_id) == letter_msg_id.lower()))
+    if to is not None and to != partner.edrpou:
+        raise Refused(
+            "Client.SenderMismatch",
+            f"acknowledges letter {letter_msg_id}, which was not sent to {partner.edrpou}",
+        )
 
 
 def _taken(s: Session, msg_id: str, is_ack: bool) -> bool:
