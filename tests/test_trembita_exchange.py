@@ -14,6 +14,7 @@ import pytest
 from test_exchange_support import letter_status, wait_for
 from test_trembita_support import Side, free_port, make_tls_pki, running_gateway, write_config
 
+from gateway.netutil import listen_tcp
 from gateway.pki.dev import organization_seal
 
 A = ("Миколаївська міська рада", "04056612")
@@ -124,20 +125,24 @@ def test_letters_both_ways_with_acknowledgements(tmp_path, dev_pki, tls):
 def test_partner_outage_retries_then_delivers(tmp_path, dev_pki):
     a, b, _ = _sides(tmp_path, dev_pki, tls=False)
     conf_a, conf_b = write_config(a, b, dev_pki), write_config(b, a, dev_pki)
+    port = b.sock.getsockname()[1]
+    b.sock.close()  # B is down: its port refuses connections
     with running_gateway(a, b, conf_a) as ga:
         letter = send(ga, B, "01-02/1", b"%PDF-1.4 during the outage")
         wait_for(
-            lambda: ga.get(f"/api/v1/outgoing/{letter}").json()["last_error"],
-            timeout=30,
-            what="a failed attempt",
+            lambda: ga.get(f"/api/v1/outgoing/{letter}").json()["attempts"] >= 3, timeout=30, what="retries"
         )
         view = ga.get(f"/api/v1/outgoing/{letter}").json()
-        assert view["status"] == "sending" and view["attempts"] >= 1
+        assert view["status"] == "sending" and "Connection refused" in view["last_error"]
+        b.sock = listen_tcp("127.0.0.1", port)
         with running_gateway(b, a, conf_b) as gb:
             wait_for(
                 lambda: letter_status(ga, letter) == "accepted", timeout=90, what="delivered after the outage"
             )
             assert len(gb.get("/api/v1/incoming").json()["items"]) == 1
+            view = ga.get(f"/api/v1/outgoing/{letter}").json()
+            assert view["last_error"] is None and view["attempts"] >= 3
+            assert [h["status"] for h in view["history"]].count("delivered") == 1
 
 
 def test_https_listener_requires_a_client_certificate(tmp_path, dev_pki):
