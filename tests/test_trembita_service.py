@@ -19,7 +19,7 @@ import httpx
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
-from test_store_support import serve_app
+from test_store_support import BACKENDS, database_url, serve_app
 from test_trembita_support import client_path
 
 from gateway.config import load_config
@@ -46,12 +46,17 @@ XRD = "http://x-road.eu/xsd/xroad.xsd"
 TNS = "http://mykolaiv.gov.ua/gateway/trembita/1207"
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    """A gateway (no workers) whose directory knows PARTNER (and STRANGER, without X-Road client)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(request, tmp_path_factory):
+    """A gateway (no workers, SQLite or PostgreSQL) whose directory knows PARTNER and STRANGER."""
     from gateway.api.app import create_app
 
     d = tmp_path_factory.mktemp("trembita-service")
+    with database_url(request.param, d) as url:
+        yield from _service(d, url, create_app)
+
+
+def _service(d, url, create_app):
     (d / "gateway.toml").write_text(
         f"""
 [organization]
@@ -60,7 +65,7 @@ system_id = "sys-us"
 [server]
 public_url = "https://gateway.example.gov.ua:8443/"
 [database]
-url = "sqlite:///gateway.db"
+url = "{url}"
 [trust]
 revocation = "offline"
 [trembita]
@@ -286,6 +291,12 @@ REFUSED = {
     "a sender that is not the caller": (
         lambda: envelope(deliver_body(message(sender=STRANGER))),
         "Client.SenderMismatch",
+    ),
+    "elements inside the message parameter": (
+        lambda: envelope(
+            "<t:deliverMessage><t:message>QUJD<t:message>QUJD</t:message></t:message></t:deliverMessage>"
+        ),
+        "Client.InvalidRequest",
     ),
     "not base64": (
         lambda: envelope("<t:deliverMessage><t:message>%%%</t:message></t:deliverMessage>"),

@@ -45,6 +45,7 @@ class Refused(Exception):
 @dataclass
 class Delivery:
     status: str  # "accepted" | "duplicate"
+    kind: str  # "document" | "acknowledgement"
     msg_id: str
     #: the 1207 "delivered" acknowledgement (documents only)
     acknowledgement: bytes | None
@@ -86,6 +87,7 @@ def deliver(
     if header.to_org_id != cfg.organization.edrpou:
         raise Refused("Client.WrongRecipient", f"to_org_id {header.to_org_id} is not this organization")
     is_ack = header.msg_type == MsgType.NOTIFICATION
+    kind = "acknowledgement" if is_ack else "document"
     with db.session() as s:
         if msg.acknowledgement is not None:
             _check_acknowledged_letter(s, msg.acknowledgement.msg_id, partner)
@@ -96,7 +98,11 @@ def deliver(
         )
         if seen is not None or _taken(s, header.msg_id, is_ack):
             return Delivery(
-                "duplicate", header.msg_id, _delivered_ack(cfg, s, blobs, seen or header.msg_id), stored=False
+                "duplicate",
+                kind,
+                header.msg_id,
+                _delivered_ack(cfg, s, blobs, seen or header.msg_id),
+                stored=False,
             )
     got = inbox.receive(db, blobs, raw, channel=CHANNEL, validator=validator)
     with db.session() as s:
@@ -107,7 +113,7 @@ def deliver(
             pass  # the same call, answered concurrently: it is recorded
         ack = None if is_ack else _delivered_ack(cfg, s, blobs, header.msg_id)
     return Delivery(
-        "duplicate" if got.duplicate else "accepted", header.msg_id, ack, stored=not got.duplicate
+        "duplicate" if got.duplicate else "accepted", kind, header.msg_id, ack, stored=not got.duplicate
     )
 
 

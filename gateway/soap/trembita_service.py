@@ -112,6 +112,7 @@ def handle(ctx: Any, body: bytes) -> Response:
             xroad_id=req.id,
             validator=ctx.validate_signature,
         )
+        ctx.metrics.incoming.labels(got.kind, "stored" if got.stored else "duplicate").inc()
         if got.stored:
             ctx.wake_workers()
         ack = base64.b64encode(got.acknowledgement).decode("ascii") if got.acknowledgement else None

@@ -178,6 +178,8 @@ def _request(
             raise TrembitaFault(
                 "Client.InvalidRequest", f"{name.localname!r} appears twice in {op.localname}"
             )
+        if len(child):
+            raise TrembitaFault("Client.InvalidRequest", f"{name.localname!r} must be text, not elements")
         params[name.localname] = child.text or ""
     for name in OPERATIONS[op.localname]:
         if name not in params:
