@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
+import sys
 from contextlib import ExitStack
 
 import httpx
@@ -163,3 +165,68 @@ def test_https_listener_requires_a_client_certificate(tmp_path, dev_pki):
             # only the Трембіта path is served there
             assert ok.get(f"https://127.0.0.1:{b.tls_port}/api/v1/incoming").status_code == 404
             assert ok.get(f"https://127.0.0.1:{b.tls_port}/healthz").status_code == 404
+
+
+def test_gateway_serve_runs_the_https_listener(tmp_path):
+    """`gateway serve` with `[trembita] listen`: the HTTPS listener answers a caller with a client
+    certificate, the plain path refuses calls, and SIGTERM stops both listeners."""
+    ca, certs = make_tls_pki(tmp_path / "tls", ["gw", "ss"])
+    port, tls_port = free_port(), free_port()
+    conf = tmp_path / "gateway.toml"
+    conf.write_text(
+        f"""
+[server]
+port = {port}
+[trembita]
+enabled = true
+subsystem = "SEV1207"
+security_server_url = "https://127.0.0.1:9/"
+tls_cert = "{certs["gw"][0]}"
+tls_key = "{certs["gw"][1]}"
+server_ca = "{ca}"
+client_ca = "{ca}"
+listen = "127.0.0.1:{tls_port}"
+""",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        lines = []
+        while "Трембіта HTTPS listener" not in "".join(lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        with httpx.Client(verify=_tls(ca, certs["ss"]), timeout=10) as ss:
+            wsdl = wait_for(
+                lambda: _get(ss, f"https://127.0.0.1:{tls_port}/soap/trembita?wsdl"), what="the listener"
+            )
+            assert b"deliverMessage" in wsdl.content
+        plain = wait_for(lambda: _post(f"http://127.0.0.1:{port}/soap/trembita"), what="the main listener")
+        assert plain.status_code == 500 and b"Client.TlsRequired" in plain.content
+    finally:
+        proc.terminate()
+        # uvicorn stops gracefully, then re-raises the SIGTERM it caught
+        assert proc.wait(timeout=30) in (0, -15)
+
+
+def _get(client: httpx.Client, url: str) -> httpx.Response | None:
+    """The answer once the gateway has started (503 before)."""
+    try:
+        got = client.get(url)
+    except httpx.TransportError:
+        return None
+    assert got.status_code in (200, 503), got.text
+    return got if got.status_code == 200 else None
+
+
+def _post(url: str) -> httpx.Response | None:
+    try:
+        return httpx.post(url, content=b"<x/>", timeout=10)
+    except httpx.TransportError:
+        return None

@@ -67,16 +67,26 @@ def wsdl(address: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def _context(request: Request) -> Any:
+    """The running gateway; None while it starts (the HTTPS listener may be up before it)."""
+    return getattr(request.app.state, "gateway", None)
+
+
 @router.get(PATH)
 def get_wsdl(request: Request) -> Response:
+    ctx = _context(request)
     if "wsdl" not in request.query_params:
         return Response(b"", status_code=404)
-    return Response(wsdl(public_address(request.app.state.gateway.cfg)), media_type=_XML)
+    if ctx is None:
+        return Response(b"", status_code=503, headers={"Retry-After": "1"})
+    return Response(wsdl(public_address(ctx.cfg)), media_type=_XML)
 
 
 @router.post(PATH)
 async def post(request: Request) -> Response:
-    ctx = request.app.state.gateway
+    ctx = _context(request)
+    if ctx is None:
+        return _fault("Server.Unavailable", "the gateway is starting; try again shortly")
     cfg: Config = ctx.cfg
     if cfg.trembita.listen and request.url.scheme != "https":
         return _fault("Client.TlsRequired", "this service is reached over HTTPS with a client certificate")
