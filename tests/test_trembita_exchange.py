@@ -14,6 +14,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 from test_exchange_support import letter_status, wait_for
+from test_store_support import database_url
 from test_trembita_support import Side, free_port, make_tls_pki, running_gateway, write_config
 
 from gateway.netutil import listen_tcp
@@ -64,11 +65,20 @@ def _sides(tmp_path, dev_pki, tls: bool):
     return a, b, ca
 
 
-@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
-def test_letters_both_ways_with_acknowledgements(tmp_path, dev_pki, tls):
+@pytest.mark.parametrize(
+    ("tls", "backend"),
+    [(False, "sqlite"), (True, "sqlite"), (False, "postgresql")],
+    ids=["http", "https", "http-pg"],
+)
+def test_letters_both_ways_with_acknowledgements(tmp_path, dev_pki, tls, backend):
     a, b, ca = _sides(tmp_path, dev_pki, tls)
-    conf_a, conf_b = write_config(a, b, dev_pki, tls_ca=ca), write_config(b, a, dev_pki, tls_ca=ca)
     with ExitStack() as stack:
+        if backend == "sqlite":
+            urls = ["", ""]
+        else:
+            urls = [stack.enter_context(database_url(backend, tmp_path / n)) for n in ("a", "b")]
+        conf_a = write_config(a, b, dev_pki, tls_ca=ca, db_url=urls[0])
+        conf_b = write_config(b, a, dev_pki, tls_ca=ca, db_url=urls[1])
         ga = stack.enter_context(running_gateway(a, b, conf_a))
         gb = stack.enter_context(running_gateway(b, a, conf_b))
         body = b"%PDF-1.4 letter " + bytes(range(256)) * 200

@@ -135,7 +135,7 @@ class Side:
 
 
 def write_config(
-    me: Side, partner: Side, dev_pki, *, tls_ca: Path | None = None, wsdl: str | None = None
+    me: Side, partner: Side, dev_pki, *, tls_ca: Path | None = None, wsdl: str | None = None, db_url: str = ""
 ) -> Path:
     me.dir.mkdir(parents=True, exist_ok=True)
     tls = ""
@@ -159,7 +159,7 @@ system_name = "gateway {me.edrpou}"
 public_url = "{me.url}"
 
 [database]
-url = "sqlite:///gateway.db"
+url = "{db_url or "sqlite:///gateway.db"}"
 
 [storage]
 dir = "storage"
