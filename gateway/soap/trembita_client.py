@@ -67,6 +67,17 @@ def _identifier(ident: XRoadId, object_type: str) -> dict[str, Any]:
     return out
 
 
+def _binding_of(client: zeep.Client, operation: str, service: XRoadId) -> str:
+    """The WSDL binding offering `operation` (a partner's WSDL may name things differently)."""
+    for qname, binding in client.wsdl.bindings.items():
+        try:
+            binding.get(operation)
+        except ValueError:
+            continue
+        return qname
+    raise ConfigError(f"the WSDL of {service.path} has no operation {operation!r}")
+
+
 class TrembitaClient:
     """zeep clients (one per WSDL source) calling through the security server."""
 
@@ -113,13 +124,10 @@ class TrembitaClient:
             call = self._operations.get((source, operation))
             if call is None:
                 client = zeep.Client(source, transport=self.transport)
-                for qname, binding in client.wsdl.bindings.items():
-                    if operation in binding._operations:
-                        proxy = client.create_service(qname, self.cfg.trembita.security_server_url)
-                        call = self._operations[(source, operation)] = getattr(proxy, operation)
-                        break
-                else:
-                    raise ConfigError(f"the WSDL of {service.path} has no operation {operation!r}")
+                proxy = client.create_service(
+                    _binding_of(client, operation, service), self.cfg.trembita.security_server_url
+                )
+                call = self._operations[(source, operation)] = getattr(proxy, operation)
             return call
 
     def headers(self, service: XRoadId, request_id: str) -> dict[str, Any]:
