@@ -82,6 +82,20 @@ class TrembitaConfig:
     member_code: str = ""
     subsystem: str = ""
     security_server_url: str = ""
+    #: extensions (README): the X-Road userId we send; the partners' service WSDL (a file or URL;
+    #: empty: the security server's metadata service); call timeout; the request size limit
+    user_id: str = "gateway"
+    wsdl: str = ""
+    timeout: float = 30.0
+    max_request_bytes: int = 32 * 1024 * 1024
+    #: HTTPS with client certificates to and from the security server: our information system's
+    #: certificate and key (PEM), the security server's certificate (or CA) we verify when calling
+    #: it, the certificates allowed to call us, and the HTTPS listener (host:port) for /soap/trembita
+    tls_cert: str = ""
+    tls_key: str = ""
+    server_ca: str = ""
+    client_ca: str = ""
+    listen: str = ""
 
 
 @dataclass

@@ -23,6 +23,10 @@ from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
 from gateway.config import Config
 from gateway.pki.tl.refresher import start_refresher
+from gateway.soap import (
+    trembita_client,  # noqa: F401 - registers the "trembita" worker channel
+    trembita_service,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
     install_error_handlers(app)
     for router in (outgoing.router, incoming.router, signatures.router, validations.router):
         app.include_router(router)
+    app.include_router(trembita_service.router)  # its own authentication (X-Road headers, TLS)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     def metrics(request: Request, _caller: ApiCaller) -> Response:

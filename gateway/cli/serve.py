@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.api.app import create_app
     from gateway.errors import GatewayError
     from gateway.netutil import listen_tcp
+    from gateway.soap.trembita_tls import running_tls_listener
 
     cfg = config_from_args(args, required=True)
     host = args.host or cfg.server.host
@@ -60,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("uvicorn.error").addFilter(lambda _record: app.error is None)
     print(f"gateway serving on http://{host}:{sock.getsockname()[1]} (config {cfg.path})", flush=True)
     try:
-        server.run(sockets=[sock])
+        with running_tls_listener(app, cfg) as tls_port:
+            if tls_port is not None:
+                print(f"Трембіта HTTPS listener on port {tls_port} (client certificates)", flush=True)
+            server.run(sockets=[sock])
     except SystemExit:  # uvicorn's way of ending a failed start-up
         if app.error is None:
             raise

@@ -219,3 +219,18 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("api_key_id", "key", name="uq_idempotency_key"),)
+
+
+class TrembitaRequest(Base):
+    """A deliverMessage call taken from Трембіта, by the caller's X-Road client and request `id`:
+    a repeated call (same client and id) is answered "duplicate" without storing anything."""
+
+    __tablename__ = "trembita_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(300))
+    xroad_id: Mapped[str] = mapped_column(String(200))
+    #: the 1207 msg_id the call carried
+    msg_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("client", "xroad_id", name="uq_trembita_request"),)
