@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import IntEnum
-from functools import cache
 from pathlib import Path
 
 from lxml import etree
@@ -231,20 +230,21 @@ def new_msg_id() -> str:
 # --------------------------------------------------------------------------- schema and parser
 
 
-@cache
-def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), hardened_parser()))
+def _load_schema(path: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(path), hardened_parser()))
 
 
+# Built once, here, while the module is imported (Python's import lock: one thread): libxml2's
+# schema compiler is not safe when several threads build at once, which a lazy build allowed.
+_SCHEMA = _load_schema(SCHEMA_PATH)
 _schema_lock = threading.Lock()  # an XMLSchema object is not safe to use from two threads at once
 
 
 def _validate(root: etree._Element) -> str | None:
-    schema = _schema()
     with _schema_lock:
-        if schema.validate(root):
+        if _SCHEMA.validate(root):
             return None
-        err = schema.error_log.last_error
+        err = _SCHEMA.error_log.last_error
     return f"line {err.line}: {err.message}" if err else "schema validation failed"
 
 
