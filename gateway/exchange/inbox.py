@@ -29,6 +29,7 @@ from gateway.exchange.message import (
     MessageFormatError,
     MsgType,
     build_acknowledgement,
+    msg_id_key,
     new_msg_id,
     parse_message,
 )
@@ -137,7 +138,7 @@ def _receive_malformed(
         reason = f"malformed message: {exc.reason}"[:2000]
         row = Incoming(
             id=str(uuid.uuid4()),
-            msg_id=h.msg_id,
+            msg_id=msg_id_key(h.msg_id),
             status="rejected",
             channel=channel,
             msg_type=int(h.msg_type),
@@ -156,7 +157,8 @@ def _receive_malformed(
 
 
 def _duplicate(s: Session, msg_id: str) -> Received | None:
-    row = s.scalar(select(Incoming).where(Incoming.msg_id == msg_id).options(lazyload(Incoming.files)))
+    key = msg_id_key(msg_id)
+    row = s.scalar(select(Incoming).where(Incoming.msg_id == key).options(lazyload(Incoming.files)))
     if row is None:
         return None
     if row.meta.get("malformed"):
@@ -220,7 +222,7 @@ def _insert(s: Session, msg: Message, files: list[_StoredFile], channel: str, me
     indication = min(verdicts, key=rank) if verdicts else "NO_SIGNATURE_FOUND"
     row = Incoming(
         id=str(uuid.uuid4()),
-        msg_id=h.msg_id,
+        msg_id=msg_id_key(h.msg_id),
         status="received",
         channel=channel,
         msg_type=int(h.msg_type),
@@ -271,7 +273,8 @@ def _queue_ack(
         Acknowledgement(
             direction="out",
             msg_id=new_msg_id(),
-            ref_msg_id=row.msg_id,
+            # the id exactly as the sender wrote it (its system may compare case-sensitively)
+            ref_msg_id=(row.meta.get("header") or {}).get("msg_id") or row.msg_id,
             ack_type=ack_type,
             reg_number=reg_number,
             reg_date=reg_date,

@@ -227,6 +227,12 @@ def new_msg_id() -> str:
     return str(uuid.uuid4())
 
 
+def msg_id_key(msg_id: str) -> str:
+    """The form a msg_id is stored and compared in: GUIDs are equal whatever their case (real
+    bodies send upper-case ids, this gateway lower-case ones), and braces or spaces around don't count."""
+    return msg_id.strip().strip("{}").strip().lower()
+
+
 # --------------------------------------------------------------------------- schema and parser
 
 
@@ -637,6 +643,7 @@ __all__: Sequence[str] = [
     "acknowledge",
     "build_acknowledgement",
     "build_document",
+    "msg_id_key",
     "new_msg_id",
     "parse_message",
 ]

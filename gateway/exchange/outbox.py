@@ -25,6 +25,7 @@ from gateway.exchange.message import (
     OfficialPerson,
     Organization,
     Reference,
+    msg_id_key,
     new_msg_id,
 )
 from gateway.store.models import (
@@ -191,7 +192,9 @@ def apply_acknowledgement(
 
     Returns (result, letter, previous status); result is "applied", "duplicate" (this ack was
     seen before) or "unknown" (no letter of ours has that msg_id; the ack is kept anyway).
+    Ids are compared without regard to case (`msg_id_key`).
     """
+    ack_msg_id, ref_msg_id = msg_id_key(ack_msg_id), msg_id_key(ref_msg_id)
     if session.scalar(select(Acknowledgement.id).where(Acknowledgement.msg_id == ack_msg_id)) is not None:
         return "duplicate", None, None
     # locked: two acknowledgements of one letter may be applied at the same time (PostgreSQL)
