@@ -15,7 +15,8 @@ from test_store_support import BACKENDS, database_url
 from gateway.api.seal import Seal
 from gateway.config import load_config
 from gateway.exchange.outbox import NewFile, queue_letter, requeue
-from gateway.exchange.workers import SevChannel, Workers, WorkerSettings, release_dead_leases
+from gateway.exchange.workers import Workers, WorkerSettings, release_dead_leases
+from gateway.soap.sev_channel import SevChannel
 from gateway.soap.sev_hub import HubServer
 from gateway.store.blobs import BlobStore
 from gateway.store.db import open_database

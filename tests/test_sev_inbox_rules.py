@@ -73,7 +73,8 @@ def test_an_upper_case_acknowledgement_of_our_letter_moves_it(env):
     letter = queue(db, blobs)
     assert letter.msg_id == letter.msg_id.lower()
     raw = build_acknowledgement(
-        their_header(MsgType.NOTIFICATION), AckContent(msg_id=letter.msg_id.upper(), ack_type=AckType.DELIVERED)
+        their_header(MsgType.NOTIFICATION),
+        AckContent(msg_id=letter.msg_id.upper(), ack_type=AckType.DELIVERED),
     )
     got = inbox.receive(db, blobs, raw, channel="sev", validator=lambda *_: {})
     assert got.outgoing_id == letter.id

@@ -22,6 +22,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
 from gateway.config import Config
+from gateway.soap import sev_channel  # noqa: F401 - registers the "sev" channel with the workers
 
 log = logging.getLogger(__name__)
 

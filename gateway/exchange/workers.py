@@ -8,9 +8,10 @@ processes on this host are released, and the step is redone:
 
 - signing is redone from the stored files (nothing left the gateway yet);
 - sending re-uploads the exact bytes stored before the first attempt, under the msg_id fixed at
-  queueing time. The hub resumes an unfinished upload of that MessageId and refuses a second copy
-  of a finished one (taken as "already sent"); the recipient stores a msg_id once. Nothing is
-  delivered twice.
+  queueing time. The channel's upload session is recorded before its first byte leaves
+  (`transport_session`); a later attempt hands it back and the channel asks the hub about it
+  (finished: done; unfinished: resumed) rather than uploading a second copy, which a hub might
+  well store. The recipient stores a msg_id once. Nothing is delivered twice.
 - polling stores a downloaded message (or sees it is a duplicate) before it tells the hub it is
   processed; a crash in between makes the hub offer it again, and it is recognised by its msg_id.
 """
@@ -24,7 +25,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
@@ -35,6 +35,15 @@ from sqlalchemy.orm import lazyload
 
 from gateway.config import Config
 from gateway.exchange import inbox
+from gateway.exchange.channels import (
+    CHANNELS,
+    Channel,
+    OfferTracking,
+    ResumableChannel,
+    configured_channels,
+    enabled_channels,
+    register_channel,
+)
 from gateway.exchange.message import (
     DocTransfer,
     Header,
@@ -51,6 +60,9 @@ from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, S
 log = logging.getLogger(__name__)
 
 
+#: what an upload needs: channel name, message blob, header (as stored), recorded upload session
+_Upload = tuple[str, str, dict[str, Any], str | None]
+
 #: the statuses in which letters and acknowledgements (to send) are worked on
 LETTER_WORK = ("queued", "signed", "sending")
 ACK_WORK = ("queued", "sending")
@@ -63,21 +75,6 @@ class Seal(Protocol):
 
     def sign_detached(self, data: bytes) -> bytes:
         """A detached CAdES signature (DER) of `data`, at the configured level."""
-
-
-class Channel(Protocol):
-    """A way to other bodies (the SEV hub, Trembita)."""
-
-    name: str
-
-    def send(self, raw: bytes, header: Header) -> None:
-        """Deliver one message; safe to repeat with the same msg_id. Raises on failure."""
-
-    def close(self) -> None:
-        """Release connections and threads."""
-
-    def poll(self, handle: Callable[[bytes], None]) -> int:
-        """Fetch waiting messages; confirm each to the channel only after `handle` returned."""
 
 
 @dataclass
@@ -335,7 +332,7 @@ class Workers:
             "referred": referred_documents(s, meta.get("reply_to")),
         }
 
-    def _sign_letter(self, ident: str, job: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    def _sign_letter(self, ident: str, job: dict[str, Any]) -> _Upload | None:
         """Seal every file, build the 1207 message, store it; then record signed and sending."""
         if self.seal is None:
             raise RuntimeError("no seal key configured ([signing] key)")
@@ -399,21 +396,47 @@ class Workers:
             msg_acknow=2,
         )
 
-    def _start_sending(self, s: Any, row: Outgoing) -> tuple[str, str, dict[str, Any]]:
+    def _start_sending(self, s: Any, row: Outgoing) -> _Upload:
         """Record an upload attempt (under a lease long enough for it); what the upload needs."""
         row.attempts += 1
         if row.status == "signed":
             set_status(s, row, "sending", f"to {row.channel}")
             self._observe("sending")
         row.lease_until = self._upload_lease(row.message_sha256)
-        return row.channel, row.message_sha256, row.meta.get("header")
+        return row.channel, row.message_sha256, row.meta.get("header"), row.transport_session
 
-    def _upload_letter(self, ident: str, channel_name: str, message_sha: str, header: dict[str, Any]) -> None:
+    def _deliver(
+        self, model: type, ident: Any, channel_name: str, raw: bytes, header: Header, session: str | None
+    ) -> None:
+        """Hand one message to its channel; a resumable channel's upload session is recorded
+        (under this worker's lease) before the first byte leaves."""
         channel = self.channels.get(channel_name)
+        if channel is None:
+            raise RuntimeError(f"channel {channel_name!r} is not enabled")
+        if not isinstance(channel, ResumableChannel):
+            channel.send(raw, header)
+            return
+
+        def record(new_session: str) -> None:
+            with self.db.session() as s:
+                mine = (model.id == ident) & (model.lease_owner == self.owner)
+                if not s.execute(update(model).where(mine).values(transport_session=new_session)).rowcount:
+                    raise RuntimeError("the lease was lost before the upload started")
+
+        channel.send_resumable(raw, header, session, record)
+
+    def _upload_letter(
+        self, ident: str, channel_name: str, message_sha: str, header: dict[str, Any], session: str | None
+    ) -> None:
         try:
-            if channel is None:
-                raise RuntimeError(f"channel {channel_name!r} is not enabled")
-            channel.send(self.blobs.get(message_sha), inbox.header_from_dict(header))
+            self._deliver(
+                Outgoing,
+                ident,
+                channel_name,
+                self.blobs.get(message_sha),
+                inbox.header_from_dict(header),
+                session,
+            )
         except Exception as exc:  # noqa: BLE001 - any failure: retry within the budget
             log.warning("sending letter %s failed: %s", ident, exc)
             self._count_error("sender")
@@ -474,12 +497,9 @@ class Workers:
                 row.message_sha256 = self.blobs.put(raw)
             row.status = "sending"
             row.attempts += 1
-            channel_name, message_sha = incoming.channel, row.message_sha256
-        channel = self.channels.get(channel_name)
+            channel_name, message_sha, session = incoming.channel, row.message_sha256, row.transport_session
         try:
-            if channel is None:
-                raise RuntimeError(f"channel {channel_name!r} is not enabled")
-            channel.send(self.blobs.get(message_sha), header)
+            self._deliver(Acknowledgement, ident, channel_name, self.blobs.get(message_sha), header, session)
         except Exception as exc:  # noqa: BLE001 - any failure: retry within the budget
             log.warning("sending acknowledgement %s failed: %s", ident, exc)
             self._count_error("acks")
@@ -526,85 +546,14 @@ def _fail_ack(_s: Any, row: Acknowledgement, error: str) -> None:
     row.status = "failed"
 
 
-#: channel name (a config section with `enabled`) -> factory; other channels register themselves
-CHANNELS: dict[str, Callable[[Config], Channel]] = {}
-
-
-def register_channel(name: str, factory: Callable[[Config], Channel]) -> None:
-    """Make a channel available to `gateway serve` (used when [name] enabled = true)."""
-    CHANNELS[name] = factory
-
-
-def enabled_channels(cfg: Config) -> dict[str, Channel]:
-    return {
-        name: factory(cfg)
-        for name, factory in CHANNELS.items()
-        if getattr(getattr(cfg, name, None), "enabled", False)
-    }
-
-
-class SevChannel:
-    """The SEV OVV hub as a channel (one SevClient per thread: its HTTP session is not shared)."""
-
-    name = "sev"
-
-    def __init__(self, cfg: Config, *, batch: int = 20, downloaders: int = 4) -> None:
-        from gateway.soap.sev_client import RetryPolicy, SevClient
-
-        self._factory = lambda: SevClient.from_config(
-            cfg, retry=RetryPolicy(attempts=3, budget_seconds=30), timeout=30
-        )
-        self._local = threading.local()
-        self.batch = batch
-        #: downloads overlap: while one waits for the hub, another parses or validates
-        self._pool = ThreadPoolExecutor(downloaders, thread_name_prefix="gateway-sev-download")
-        self._client()  # fail at start-up on a bad [sev] section
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._factory()
-        return client
-
-    def send(self, raw: bytes, header: Header) -> None:
-        from gateway.soap.sev_client import MessageInfo, SevSessionError
-        from gateway.soap.sev_hub import ErrorCode
-
-        info = MessageInfo(
-            message_id=header.msg_id,
-            from_org_id=header.from_org_id,
-            to_org_id=header.to_org_id,
-            type=MsgType(header.msg_type).transport_type,
-            from_sys_id=header.from_sys_id or None,
-            to_sys_id=header.to_sys_id or None,
-        )
-        try:
-            self._client().send(raw, info)
-        except SevSessionError as exc:
-            if exc.code == ErrorCode.DUPLICATE_MESSAGE:
-                log.info("message %s is already at the hub (an earlier attempt completed)", header.msg_id)
-                return
-            raise
-
-    def poll(self, handle: Callable[[bytes], None]) -> int:
-        infos = self._client().list_incoming(self.batch)
-
-        def take(message_id: str) -> None:
-            client = self._client()
-            got = client.download(message_id)
-            handle(got.data)
-            client.end_processing(got)  # only after the message is stored (or known)
-
-        futures = [self._pool.submit(take, info.message_id) for info in infos]
-        for future in futures:
-            try:
-                future.result()
-            except Exception as exc:  # noqa: BLE001 - this one is offered again; the others went on
-                log.warning("taking a message from the hub failed: %s", exc)
-        return len(infos)
-
-
-register_channel("sev", SevChannel)
+__all__ = [
+    "CHANNELS",
+    "Channel",
+    "OfferTracking",
+    "Workers",
+    "WorkerSettings",
+    "configured_channels",
+    "enabled_channels",
+    "register_channel",
+    "release_dead_leases",
+]

@@ -31,6 +31,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,8 +209,21 @@ class SevClient:
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, raw: bytes, info: MessageInfo, *, session_id: int | None = None) -> SendResult:
-        """Upload one message; resumes `session_id` if given and still open."""
+    def send(
+        self,
+        raw: bytes,
+        info: MessageInfo,
+        *,
+        session_id: int | None = None,
+        on_session: Callable[[int], None] | None = None,
+    ) -> SendResult:
+        """Upload one message; resumes `session_id` if given and still open.
+
+        `on_session(session_id)` is called with a newly opened session before its first chunk: a
+        caller that stores it durably and gives it back as `session_id` after a crash never
+        uploads a second copy, even to a hub that would accept one (the hub is asked about the
+        session first: complete, resumable, or unknown/failed and so opened afresh).
+        """
         if len(raw) == 0:
             raise SevError("refusing to send an empty message")
         digest = hashlib.sha256(raw).hexdigest().upper()
@@ -220,7 +234,7 @@ class SevClient:
         session: SessionInfo | None = None
         if session_id:
             session = self._resumable(session_id, info.message_id, size, digest)
-            if session is not None and session.status in ("Processed", "Delivered"):
+            if session is not None and _complete(session, size):
                 return SendResult(info.message_id, session_id, session.status or "", size, digest, size)
         if session is None:
             session = self._checked(
@@ -231,6 +245,8 @@ class SevClient:
                 ),
             )
         sid = session.session_id
+        if on_session is not None and sid != session_id:
+            on_session(sid)
         part = min(session.max_part_size or self.max_part_size_hint, MAX_CHUNK)
         position = resumed_from = session.transferred
         chunks = failures = 0
@@ -263,10 +279,10 @@ class SevClient:
                 part = min(answer.max_part_size, MAX_CHUNK)
         # the last chunk's answer normally tells how the upload ended; ask only when it does not
         final = answer if chunks else session
-        if final.status not in ("Processed", "Delivered"):
+        if not _complete(final, size):
             final = self.session_info(sid)
         _raise_for_error("upload", final)
-        if final.status not in ("Processed", "Delivered") or final.transferred != size:
+        if not _complete(final, size):
             raise SevSessionError(
                 "upload",
                 None,
@@ -291,7 +307,7 @@ class SevClient:
             session = self.session_info(session_id)
         except SevSessionError:
             return None  # unknown to the hub (e.g. a different hub): start afresh
-        if session.message_id != message_id or session.message_size != size:
+        if (session.message_id or "").lower() != message_id.lower() or session.message_size != size:
             return None
         if session.status not in ("Opened", "InProgress", "Processed", "Delivered") or session.error_code:
             return None
@@ -500,6 +516,17 @@ def _session(value: Any) -> SessionInfo:
         max_part_size=sev_wire.as_int(value.get("MaxPartSize")),
         error_code=sev_wire.as_int(error["Code"]) if error and error.get("Code") else None,
         error_text=error.get("Text") if error else None,
+    )
+
+
+def _complete(session: SessionInfo, size: int) -> bool:
+    """An upload is complete when the hub reports no error and all bytes transferred (what the
+    reference clients check; the status names of a hub are not relied on)."""
+    return (
+        session.error_code is None
+        and not session.error_text
+        and session.status != "Failed"
+        and session.transferred == size
     )
 
 
