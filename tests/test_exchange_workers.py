@@ -95,7 +95,7 @@ def test_retry_budget_then_failed_then_requeue_sends_once(setup, tmp_path):
     assert history(db, letter) == ["queued", "signed", "sending", "failed"]
     assert w.run_letters_once() == 0  # a failed letter waits for an operator
 
-    with HubServer(tmp_path / "hub") as hub:
+    with HubServer(tmp_path / "hub", open_registration=True) as hub:
         spec.hub_url = hub.url
         cfg2 = load_config(spec.write_config())
         with db.session() as s:

@@ -29,7 +29,7 @@ FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, budget_seconds=1
 
 @pytest.fixture
 def hub(tmp_path):
-    with HubServer(tmp_path / "hub", max_part_size=1_000_000) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1_000_000) as server:
         yield server
 
 
@@ -76,10 +76,10 @@ def test_three_megabytes_travel_in_chunks_and_are_offered_until_end_processing(h
 
 def test_a_restarted_hub_loses_nothing(tmp_path):
     raw = os.urandom(1500)
-    with HubServer(tmp_path / "hub", max_part_size=1000) as first:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1000) as first:
         client(first, "sys-b").list_incoming()
         client(first, "sys-a").send(raw, info("persisted"))
-    with HubServer(tmp_path / "hub", max_part_size=1000) as second:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1000) as second:
         b = client(second, "sys-b")
         (offered,) = b.list_incoming()
         got = b.download(offered.message_id)
@@ -124,7 +124,7 @@ def test_wrong_hash_fails_the_session_cleanly(hub):
 
 
 def test_data_damaged_on_the_way_up_fails_the_send(tmp_path):
-    with HubServer(tmp_path / "hub", faults=Faults(corrupt_uploads=True)) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, faults=Faults(corrupt_uploads=True)) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         with pytest.raises(SevSessionError) as err:
@@ -163,7 +163,7 @@ def test_routing_by_organization_when_the_system_is_not_named(tmp_path):
 
 def test_corrupted_download_is_detected_and_the_message_stays_offered(tmp_path):
     faults = Faults(corrupt_downloads=True)
-    with HubServer(tmp_path / "hub", faults=faults) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, faults=faults) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         a.send(b"<Header>payload</Header>", info("corrupt"))
@@ -216,7 +216,7 @@ def test_sessions_belong_to_their_system(hub):
 
 
 def test_hub_limits_and_a_non_delivered_end_keep_the_message(tmp_path):
-    with HubServer(tmp_path / "hub", max_part_size=1000, max_message_size=5000) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1000, max_message_size=5000) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         service, ident = raw_service(server, "sys-a")

@@ -191,7 +191,7 @@ class Capture:
 
 
 def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_path):
-    with HubServer(tmp_path / "hub", max_part_size=4096) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=4096) as server:
         a, b = SevClient(server.url, "a", "pa"), SevClient(server.url, "b", "pb")
         capture = Capture()
         for c in (a, b):
