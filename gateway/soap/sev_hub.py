@@ -31,6 +31,7 @@ It serves the operations of `schemas/sev-integration.wsdl` at
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -93,6 +94,9 @@ class Faults:
     drop_upload_answer: bool = False  # ... and instead of the 504 the connection breaks mid-answer
     corrupt_downloads: bool = False  # flip a bit in the first byte of every downloaded chunk
     corrupt_uploads: bool = False  # flip a bit in the first byte of every uploaded chunk
+    #: seconds the answer to an upload's last chunk is held back (the message is already queued):
+    #: a sender killed meanwhile never learns that its upload completed
+    completion_delay: float = 0.0
     _posts: int = field(default=0, repr=False)
     _uploads: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -520,6 +524,8 @@ def create_app(hub: SevHub) -> Starlette:
             # in the event loop: every operation is short (one lock, one SQLite transaction, at most
             # one fsync); a hop to a worker thread per call would cost more CPU than it saves
             answer = hub.run(operation, system_id, parts)
+            if hub.faults.completion_delay and operation == "UploadMessageChunk" and b">Processed<" in answer:
+                await asyncio.sleep(hub.faults.completion_delay)
         except soapxml.SoapRequestError as exc:
             return Response(soapxml.fault("Client", str(exc)), 500, media_type=xml)
         except AuthError as exc:
