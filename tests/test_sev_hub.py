@@ -216,7 +216,9 @@ def test_sessions_belong_to_their_system(hub):
 
 
 def test_hub_limits_and_a_non_delivered_end_keep_the_message(tmp_path):
-    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1000, max_message_size=5000) as server:
+    with HubServer(
+        tmp_path / "hub", open_registration=True, max_part_size=1000, max_message_size=5000
+    ) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         service, ident = raw_service(server, "sys-a")

@@ -4,6 +4,7 @@ and rate-limited, data files 0600 / folders 0700; and its mode that stores dupli
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import stat
 import statistics
@@ -92,10 +93,8 @@ def test_wrong_passwords_are_checked_off_the_event_loop_and_rate_limited(tmp_pat
         def storm(n: int) -> None:
             c = SevClient(server.url, f"sys-{n}", "wrong", retry=FAST)
             while not stop.is_set():
-                try:
+                with contextlib.suppress(SevError):
                     c.list_incoming()
-                except SevError:
-                    pass
 
         threads = [threading.Thread(target=storm, args=(n,)) for n in range(8)]
         for t in threads:
