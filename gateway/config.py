@@ -56,6 +56,10 @@ class SevConfig:
     system_id: str = ""
     password_env: str = ""
     poll_seconds: float = 5.0
+    #: the hub's wire form: "sev2" (the SEV 2.0 hub's own clients) or "wcf" (the older service)
+    dialect: str = "sev2"
+    #: a message the hub keeps offering that cannot be taken is set aside after this many tries
+    max_offer_attempts: int = 5
 
 
 @dataclass
@@ -186,6 +190,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         if key not in {f.name for f in fields(obj)}:
             raise ConfigError(f"{name}: unknown setting [{section}] {key}")
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
+    if cfg.sev.dialect not in ("sev2", "wcf"):
+        raise ConfigError('[sev] dialect must be "sev2" or "wcf"')
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
     return cfg

@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the FromOrgId of their first upload if no registered system has it (demos only)",
     )
     p.add_argument(
+        "--dialect",
+        choices=("sev2", "wcf"),
+        default="sev2",
+        help="the only wire form answered: sev2 (the SEV 2.0 hub, default) or wcf (the older service)",
+    )
+    p.add_argument(
         "--accept-duplicates",
         action="store_true",
         help="store a second upload of a MessageId instead of refusing it (as some hubs do; tests)",
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.netutil import listen_tcp
+    from gateway.soap.sev_dialect import dialect
     from gateway.soap.sev_hub import SERVICE_PATH, Faults, SevHub, create_app
 
     host, port = parse_listen(args.listen)
@@ -97,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         open_registration=args.open_registration,
         accept_duplicates=args.accept_duplicates,
         faults=faults,
+        dialect=dialect(args.dialect),
     )
     if args.systems:
         count = hub.load_systems(Path(args.systems))
@@ -107,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
     print(
-        f"SEV hub stand-in: http://{shown}:{port}{SERVICE_PATH} (WSDL: ?wsdl), data in {args.data}",
+        f"SEV hub stand-in: http://{shown}:{port}{SERVICE_PATH} (WSDL: ?wsdl), data in {args.data},"
+        f" dialect {args.dialect}",
         flush=True,
     )
     server = uvicorn.Server(uvicorn.Config(create_app(hub), log_level="warning", lifespan="off"))

@@ -19,9 +19,10 @@ Public API (the outbox/inbox workers call these):
 - Errors the hub reports in SessionInfo/Error raise `SevSessionError(code, text)`; a downloaded
   message whose hash differs from GetMessageValidationInfo raises `SevHashMismatch`.
 - The password is only ever put in request bodies, and request bodies are never logged.
-- Envelopes are built and read by `sev_wire` (lxml; the same bytes zeep would send, without its
-  per-call cost); HTTP goes over keep-alive connections (urllib3) of the client. Proxy and CA
-  bundle settings of the environment are read once, when the client is made.
+- Envelopes are built and read by `sev_wire` in the configured dialect (`[sev] dialect`: `sev2`,
+  the default, or `wcf`; see `sev_dialect`); HTTP goes over keep-alive connections (urllib3) of
+  the client. Proxy and CA bundle settings of the environment are read once, when it is made.
+- An upload is complete when the hub reports no error and all bytes transferred.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError, GatewayError
 from gateway.soap import sev_wire
+from gateway.soap.sev_dialect import SEV2, Dialect, dialect
 from gateway.soap.sev_wire import BadAnswer, Fields, SoapFault
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
 XML = "text/xml; charset=utf-8"
 USER_AGENT = "mykolaiv-gateway"
 COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
@@ -178,8 +178,10 @@ class SevClient:
         timeout: float = 60.0,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         sleep: Any = time.sleep,
+        dialect: Dialect = SEV2,
     ) -> None:
         self.url = url
+        self.dialect = dialect
         self.system_id = system_id
         self._password = password
         self.max_part_size_hint = max_part_size_hint
@@ -205,6 +207,10 @@ class SevClient:
         password = os.environ.get(sev.password_env)
         if not password:
             raise ConfigError(f"the SEV hub password variable {sev.password_env} is not set")
+        try:
+            kwargs.setdefault("dialect", dialect(sev.dialect))
+        except ValueError as exc:
+            raise ConfigError(f"[sev] dialect: {exc}") from None
         return cls(sev.url, sev.system_id, password, **kwargs)
 
     # ------------------------------------------------------------------ sending
@@ -393,11 +399,11 @@ class SevClient:
 
     def _once(self, operation: str, params: Fields) -> Any:
         """One request and its answer's Result (see sev_wire.answer)."""
-        body = sev_wire.request(operation, [("identity", self._identity()), *params])
+        body = sev_wire.request(operation, [("identity", self._identity()), *params], self.dialect)
         headers = {
             "User-Agent": USER_AGENT,
             "Content-Type": XML,
-            "SOAPAction": f'"{sev_wire.soap_action(operation)}"',
+            "SOAPAction": self.dialect.soap_action(operation),
         }
         response = self._http.request("POST", self.url, body=body, headers=headers)
         for observe in self.observers:

@@ -1,7 +1,9 @@
 """`gateway sev-hub`: a stand-in for the SEV OVV hub's IntegrationService (tests, demos, onboarding).
 
 It serves the operations of `schemas/sev-integration.wsdl` at
-`/csp/dirbus/bus.esb.IntegrationService.cls` (WSDL at `?wsdl`) with the real service's behaviour:
+`/csp/dirbus/bus.esb.IntegrationService.cls` (WSDL at `?wsdl`) with the real service's behaviour,
+in exactly one wire dialect (`sev2` by default, or `wcf`; see `sev_dialect`): a request in the
+other is a Client fault, so a client speaking the wrong one is caught.
 
 - identity: every call carries `identity{SystemId, Password}`. With a `--systems` file (TOML,
   `[[system]] id = "...", password = "..." | password_env = "...", org_id = "..."`) only those
@@ -53,12 +55,12 @@ from starlette.routing import Route
 
 from gateway.errors import ConfigError
 from gateway.soap import soapxml
+from gateway.soap.sev_dialect import SEV2, Dialect
 from gateway.soap.sev_hub_store import HubSession, HubStore
 
 log = logging.getLogger(__name__)
 
 SERVICE_PATH = "/csp/dirbus/bus.esb.IntegrationService.cls"
-WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_SIZE = 200 * 1024 * 1024
 #: a chunk's base64 must stay under libxml2's 10 MB text-node cap (the parser keeps huge_tree off)
@@ -158,6 +160,7 @@ class SevHub:
         open_registration: bool = False,
         accept_duplicates: bool = False,
         faults: Faults | None = None,
+        dialect: Dialect = SEV2,
     ) -> None:
         if not 1 <= max_part_size <= MAX_PART_SIZE_LIMIT:
             raise ConfigError(f"MaxPartSize must be between 1 and {MAX_PART_SIZE_LIMIT} bytes")
@@ -169,6 +172,8 @@ class SevHub:
         self.accept_duplicates = accept_duplicates
         self.faults = faults or Faults()
         self.logins = LoginLimiter()
+        #: the only wire form this hub answers (a request in another is a Client fault)
+        self.dialect = dialect
 
     def load_systems(self, path: Path) -> int:
         """Register the systems of a TOML file; returns how many."""
@@ -219,7 +224,7 @@ class SevHub:
     def run(self, operation: str, system_id: str, parts: dict[str, Any]) -> bytes:
         """One operation of an authenticated caller."""
         check_operation(operation)
-        return soapxml.response(operation, _OPERATIONS[operation](self, system_id, parts))
+        return soapxml.response(operation, _OPERATIONS[operation](self, system_id, parts), self.dialect)
 
     # ------------------------------------------------------------------ upload
 
@@ -492,8 +497,8 @@ class _BrokenAnswer:
         raise ConnectionAbortedError("fault injection: connection dropped in the middle of an answer")
 
 
-def wsdl_text(location: str) -> str:
-    return WSDL_PATH.read_text(encoding="utf-8").replace(PUBLISHED_LOCATION, location)
+def wsdl_text(location: str, dialect: Dialect = SEV2) -> str:
+    return dialect.wsdl.read_text(encoding="utf-8").replace(PUBLISHED_LOCATION, location)
 
 
 def create_app(hub: SevHub) -> Starlette:
@@ -505,7 +510,7 @@ def create_app(hub: SevHub) -> Starlette:
         if "wsdl" not in {k.lower() for k in request.query_params}:
             return Response("append ?wsdl for the service description\n", media_type="text/plain")
         location = str(request.url.replace(query="", fragment=""))
-        return Response(wsdl_text(location), media_type=xml)
+        return Response(wsdl_text(location, hub.dialect), media_type=xml)
 
     async def post(request: Request) -> Response:
         if hub.faults.take_unavailable():
@@ -516,7 +521,9 @@ def create_app(hub: SevHub) -> Starlette:
             if len(body) > limit:
                 return Response(soapxml.fault("Client", "request too large"), 413, media_type=xml)
         try:
-            operation, parts = soapxml.parse_request(bytes(body))
+            operation, parts = soapxml.parse_request(
+                bytes(body), hub.dialect, request.headers.get("soapaction", "")
+            )
             check_operation(operation)
             system_id = hub.known_identity(parts)
             if system_id is None:  # a password to check (PBKDF2): off the event loop
