@@ -415,9 +415,7 @@ def _read_org(el: etree._Element) -> Organization:
 
 
 def _check_consistency(message: Message, header: Header) -> None:
-    kind = header.msg_type
-    if kind == MsgType.NOTIFICATION and message.acknowledgement is None:
-        raise MessageFormatError("a notification (msg_type 0) without an Acknowledgement", header)
+    kind = header.msg_type  # a notification (0) need not be an acknowledgement (task lists, DocNumber, ...)
     if kind in (MsgType.DOCUMENT, MsgType.REPLY) and message.document is None:
         raise MessageFormatError(f"msg_type {kind} without a Document", header)
     files = [f.idnumber for f in message.document.files] if message.document else []

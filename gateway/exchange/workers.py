@@ -491,9 +491,12 @@ class Workers:
             sys_id = (
                 self.cfg.sev.system_id if incoming.channel == "sev" else ""
             ) or self.cfg.organization.system_id
-            header = inbox.ack_header(row, incoming, sys_id=sys_id, system=self.cfg.organization.system_name)
+            org = self.cfg.organization
+            header = inbox.ack_header(
+                row, incoming, sys_id=sys_id, system=org.system_name, org_edrpou=org.edrpou, org_name=org.name
+            )
             if row.message_sha256 is None:
-                raw = inbox.build_ack_message(row, header, malformed=bool(incoming.meta.get("malformed")))
+                raw = inbox.build_ack_message(row, header)
                 row.message_sha256 = self.blobs.put(raw)
             row.status = "sending"
             row.attempts += 1
@@ -517,8 +520,15 @@ class Workers:
     def handle_incoming(self, raw: bytes, channel: str) -> None:
         """Store (or recognise) one message taken from a channel; malformed ones are dropped."""
         try:
-            got = inbox.receive(self.db, self.blobs, raw, channel=channel, validator=self.validator)
-        except MessageFormatError as exc:
+            got = inbox.receive(
+                self.db,
+                self.blobs,
+                raw,
+                channel=channel,
+                validator=self.validator,
+                own_edrpou=self.cfg.organization.edrpou,
+            )
+        except MessageFormatError as exc:  # not expected: malformed messages are kept
             log.warning("dropped a malformed message from %s: %s", channel, exc.reason)
             if self.metrics is not None:
                 self.metrics.incoming.labels("malformed", "dropped").inc()
@@ -527,7 +537,7 @@ class Workers:
             self.metrics.incoming.labels(got.kind, "duplicate" if got.duplicate else "stored").inc()
             if got.kind == "acknowledgement" and got.outgoing_id and not got.duplicate:
                 self._observe_ack(got)
-        if got.kind != "acknowledgement":  # a document queued acknowledgements to send
+        if got.kind in ("document", "malformed"):  # acknowledgements were queued to send
             self.wake()
 
     def _observe_ack(self, got: inbox.Received) -> None:
