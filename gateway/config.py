@@ -17,6 +17,9 @@ class OrganizationConfig:
     edrpou: str = "00000000"
     system_id: str = ""
     system_name: str = "gateway"
+    #: the letters' Writer (1207 Document/Writer, required by Order1207 v2.2) when the EDMS names none
+    writer: str = ""
+    writer_post: str = ""
 
 
 @dataclass

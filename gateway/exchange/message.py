@@ -39,6 +39,11 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev1207.xsd"
 DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
 
+#: the recipient system of a letter whose addressee has no known system id: the hub (as in every
+#: known sample: to_sys_id="99999999", to_system="CЭВ" with a Latin C)
+HUB_SYS_ID = "99999999"
+HUB_SYSTEM = "C\u042d\u0412"
+
 ACK_TEXTS = {
     1: "Повідомлення доставлено без помилок",
     2: "Повідомлення було прийнято без помилок",
@@ -626,6 +631,8 @@ def _format_datetime(value: datetime) -> str:
 
 __all__: Sequence[str] = [
     "ACK_TEXTS",
+    "HUB_SYSTEM",
+    "HUB_SYS_ID",
     "AckType",
     "Acknowledgement",
     "DocTransfer",

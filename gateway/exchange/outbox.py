@@ -271,7 +271,8 @@ def letter_document(
     referred: list[Reference],
 ) -> Document:
     """The 1207 Document of a queued letter (its EDMS metadata), from our organization."""
-    author, writer = _person(meta.get("author")), _person(meta.get("writer"))
+    author = _person(meta.get("author"))
+    writer = _person(meta.get("writer")) or _person({"name": org.writer, "post": org.writer_post})
     return Document(
         idnumber=ident,
         reg_number=meta["reg_number"],
@@ -284,7 +285,8 @@ def letter_document(
         confidential=bool(meta.get("confidential")),
         author=Organization(edrpou=org.edrpou, fullname=org.name, officials=[author] if author else []),
         addressees=[Organization(edrpou=meta["to_edrpou"], fullname=meta.get("to_name") or "")],
-        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer]) if writer else None,
+        # always a Writer (Order1207 v2.2 requires one): the EDMS's, the configured default, or the body
+        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer] if writer else []),
         files=files,
         referred=referred,
     )

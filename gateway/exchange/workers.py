@@ -45,6 +45,8 @@ from gateway.exchange.channels import (
     register_channel,
 )
 from gateway.exchange.message import (
+    HUB_SYS_ID,
+    HUB_SYSTEM,
     DocTransfer,
     Header,
     MessageFormatError,
@@ -382,6 +384,9 @@ class Workers:
     ) -> Header:
         org = self.cfg.organization
         sys_id = (self.cfg.sev.system_id if channel == "sev" else "") or org.system_id
+        to_system = ""
+        if channel == "sev":  # as the samples: the hub's id when the partner's system is unknown
+            to_sys, to_system = to_sys or HUB_SYS_ID, HUB_SYSTEM
         return Header(
             msg_type=msg_type,
             msg_id=msg_id,
@@ -392,7 +397,7 @@ class Workers:
             to_org_id=to_edrpou,
             to_organization=to_name,
             to_sys_id=to_sys,
-            to_system="",
+            to_system=to_system,
             msg_acknow=2,
         )
 
