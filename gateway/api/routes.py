@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import incoming, outgoing, signatures, validations
+from gateway.api import incoming, offers, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
@@ -31,7 +31,8 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
     """Add the EDMS API to `app`. With `workers`, the lifespan also starts the background
     workers (when [sev] is enabled)."""
     install_error_handlers(app)
-    for router in (outgoing.router, incoming.router, signatures.router, validations.router):
+    routers = (outgoing.router, incoming.router, signatures.router, validations.router, offers.router)
+    for router in routers:
         app.include_router(router)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)

@@ -54,6 +54,7 @@ from gateway.exchange.message import (
     SignInfo,
     build_document,
 )
+from gateway.exchange.offers import OfferLedger
 from gateway.exchange.outbox import RANK, letter_document, referred_documents, set_status
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
@@ -141,6 +142,10 @@ class Workers:
         self.seal, self.validator, self.metrics = seal, validator, metrics
         self.settings = settings or WorkerSettings(poll_seconds=cfg.sev.poll_seconds)
         self.owner = lease_owner_id()
+        #: messages the channels could not take, set aside after [sev] max_offer_attempts tries
+        self.offers = OfferLedger(db, cfg.sev.max_offer_attempts)
+        #: per channel: "ok" or "failing: <why>" after its last poll (for /healthz)
+        self.channel_state: dict[str, str] = {name: "starting" for name in channels}
         self._stop = threading.Event()
         #: one idle sender is woken per wake() (not all of them: the others would only claim nothing)
         self._wake = threading.Condition()
@@ -156,6 +161,8 @@ class Workers:
         for i in range(self.settings.sender_threads):
             self._spawn(f"sender-{i}", self._sender_loop)
         for name, channel in self.channels.items():
+            if isinstance(channel, OfferTracking):
+                channel.set_offer_tracker(self.offers)
             self._spawn(f"poller-{name}", lambda c=channel: self._poller_loop(c))
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -203,8 +210,10 @@ class Workers:
         while not self._stop.is_set():
             try:
                 got = channel.poll(lambda raw: self.handle_incoming(raw, channel.name))
+                self.channel_state[channel.name] = "ok"
             except Exception as exc:  # noqa: BLE001 - transport trouble: try again next round
                 log.warning("polling %s failed: %s", channel.name, exc)
+                self.channel_state[channel.name] = f"failing: {exc}"[:300]
                 self._count_error(f"poller-{channel.name}")
                 got = 0
             if not got:
@@ -571,4 +580,14 @@ __all__ = [
     "enabled_channels",
     "register_channel",
     "release_dead_leases",
+    "sev_state",
 ]
+
+
+def sev_state(cfg: Config, workers: Workers | None) -> str:
+    """The SEV channel for /healthz: disabled, not running, starting, ok, or failing: <why>."""
+    if not cfg.sev.enabled:
+        return "disabled"
+    if workers is None or "sev" not in workers.channel_state:
+        return "not running"
+    return workers.channel_state["sev"]
