@@ -257,3 +257,24 @@ def test_a_notification_that_is_not_an_acknowledgement_is_kept(env):
     assert got.kind == "notification" and row.status == "notification"
     assert acks_of(db, got.incoming_id) == []  # notifications are not acknowledged
     assert take(env, raw).duplicate
+
+
+def test_indeterminate_documents_are_validated_again(env):
+    cfg, db, blobs = env
+    later = take(env, document(body=b"one")[1], INDETERMINATE)
+    failing = take(env, document(body=b"two")[1], INDETERMINATE)
+    verdicts = {b"one": PASSED, b"two": FAILED}
+
+    def validator(sig, files):
+        (path,) = files.values()
+        return verdicts[path.read_bytes()]
+
+    assert inbox.revalidate_pending(db, blobs, lambda *_: INDETERMINATE) == 2  # still unknown
+    assert incoming(db, later.incoming_id).status == "received"
+    assert inbox.revalidate_pending(db, blobs, validator) == 2
+    assert incoming(db, later.incoming_id).status == "accepted"
+    assert [a.ack_type for a in acks_of(db, later.incoming_id)] == [1, 2]
+    refused = incoming(db, failing.incoming_id)
+    assert refused.status == "rejected" and "не пройшов перевірку" in refused.reject_reason
+    assert [a.ack_type for a in acks_of(db, failing.incoming_id)] == [1, 4]
+    assert inbox.revalidate_pending(db, blobs, validator) == 0

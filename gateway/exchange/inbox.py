@@ -464,6 +464,46 @@ def _queue_ack(
     )
 
 
+def revalidate_pending(
+    db: Database, blobs: BlobStore, validator: Validator, *, max_rounds: int = 24, limit: int = 20
+) -> int:
+    """Validate again documents left INDETERMINATE (e.g. revocation data was not yet available):
+    TOTAL_PASSED accepts them, TOTAL_FAILED refuses them; after `max_rounds` they stay `received`
+    for an operator. Returns how many were looked at."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Incoming.id, Incoming.message_sha256, Incoming.meta)
+            .where(Incoming.status == "received", Incoming.indication == "INDETERMINATE")
+            .order_by(Incoming.updated_at)
+            .limit(limit * 4)
+        ).all()
+    due = [(i, sha) for i, sha, meta in rows if (meta or {}).get("revalidations", 0) < max_rounds][:limit]
+    for ident, message_sha in due:
+        stored = _store_bodies(blobs, parse_message(blobs.get(message_sha)), validator)
+        verdicts = [f.report["indication"] if f.report else "NO_SIGNATURE_FOUND" for f in stored]
+        indication = min(verdicts, key=rank) if verdicts else "NO_SIGNATURE_FOUND"
+        with db.session() as s:
+            row = s.get(Incoming, ident, options=[lazyload(Incoming.files)])
+            if row is None or row.status != "received":
+                continue
+            row.meta = {**row.meta, "revalidations": row.meta.get("revalidations", 0) + 1}
+            row.updated_at = utcnow()
+            if indication == row.indication:
+                continue
+            row.indication = indication
+            for f, new in zip(row.files, stored, strict=False):
+                f.report = new.report
+            refusal = _signature_refusal(stored)
+            if refusal is not None:
+                row.reject_reason = refusal
+                _set_incoming(s, row, "rejected", refusal)
+                _queue_ack(s, row, ACK_REJECTED, reason=refusal)
+            elif indication == "TOTAL_PASSED":
+                _set_incoming(s, row, "accepted", "every signature passed validation (validated again)")
+                _queue_ack(s, row, 2)
+    return len(due)
+
+
 class IncomingStateError(Exception):
     """Registration or rejection is not possible in the document's current status."""
 

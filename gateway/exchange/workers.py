@@ -90,6 +90,8 @@ class WorkerSettings:
     sender_threads: int = 3
     idle_seconds: float = 1.0
     poll_seconds: float = 5.0
+    #: how often documents left INDETERMINATE are validated again
+    revalidate_seconds: float = 600.0
 
 
 def lease_owner_id() -> str:
@@ -164,6 +166,7 @@ class Workers:
             if isinstance(channel, OfferTracking):
                 channel.set_offer_tracker(self.offers)
             self._spawn(f"poller-{name}", lambda c=channel: self._poller_loop(c))
+        self._spawn("revalidator", self._revalidate_loop)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=f"gateway-{name}", daemon=True)
@@ -218,6 +221,15 @@ class Workers:
                 got = 0
             if not got:
                 self._stop.wait(self.settings.poll_seconds)
+
+    def _revalidate_loop(self) -> None:
+        while not self._stop.wait(self.settings.revalidate_seconds):
+            try:
+                if inbox.revalidate_pending(self.db, self.blobs, self.validator):
+                    self.wake()  # acknowledgements may have been queued
+            except Exception:  # noqa: BLE001 - a worker never dies; tried again next round
+                log.exception("validating documents again failed")
+                self._count_error("revalidator")
 
     def _count_error(self, worker: str) -> None:
         if self.metrics is not None:
