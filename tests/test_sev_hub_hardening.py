@@ -109,7 +109,7 @@ def test_wrong_passwords_are_checked_off_the_event_loop_and_rate_limited(tmp_pat
         stop.set()
         for t in threads:
             t.join()
-        assert statistics.median(latencies) < 0.1, latencies
+        assert statistics.median(latencies) < 0.2, latencies  # PBKDF2 on the loop: ~0.3 s and more
         # the storm locked those systems out for a while: even the right password is refused now,
         # without a PBKDF2 check; other systems go on
         with pytest.raises(SevError, match="too many failed attempts"):
