@@ -32,10 +32,16 @@ def download_sessions(server: HubServer) -> int:
         return db.execute("SELECT COUNT(*) FROM sessions WHERE type = 'Download'").fetchone()[0]
 
 
+def delivered(server: HubServer, message_id: str) -> bool:
+    with server.hub.store.transaction() as db:
+        row = db.execute("SELECT delivered FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+    return row["delivered"] is not None
+
+
 @pytest.fixture
 def setup(tmp_path):
     root, seals = make_pki(tmp_path / "pki", ["A"])
-    with HubServer(tmp_path / "hub", faults=Faults(corrupt_downloads=True)) as server:
+    with HubServer(tmp_path / "hub", faults=Faults(corrupt_messages=frozenset({"zombie-1"}))) as server:
         spec = GatewaySpec("A", US, "sys-a", tmp_path / "a", server.url, root, seals["A"])
         conf = spec.write_config()
         conf.write_text(conf.read_text() + "max_offer_attempts = 3\n")
@@ -54,7 +60,7 @@ def test_a_message_that_cannot_be_taken_is_set_aside_and_shown(setup):
         cfg=cfg, db=db, blobs=blobs, channels={}, seal=Seal.from_config(cfg),
         validator=lambda *_: {}, settings=WorkerSettings(),
     )
-    channel = SevChannel(cfg)
+    channel = SevChannel(cfg, batch=1)  # one message per poll: the zombie is at the head of the queue
     channel.set_offer_tracker(workers.offers)
     try:
         for _ in range(6):
@@ -63,8 +69,13 @@ def test_a_message_that_cannot_be_taken_is_set_aside_and_shown(setup):
         (offer,) = offers_view(db)
         assert offer["message_id"] == "zombie-1" and offer["status"] == "set_aside" and offer["attempts"] == 3
         assert "hashes to" in offer["last_error"]
+        # a later message is not hidden behind the one set aside
+        SevClient(server.url, "sys-b", "pb").send(b"<Header>next</Header>", MessageInfo("next-1", THEM, US))
+        channel.poll(lambda raw: workers.handle_incoming(raw, "sev"))
+        assert delivered(server, "next-1") and not delivered(server, "zombie-1")
+        assert download_sessions(server) == 4
         assert workers.offers.retry("sev", "zombie-1")
-        server.hub.faults.corrupt_downloads = False  # the hub healed meanwhile
+        server.hub.faults.corrupt_messages = frozenset()  # the hub healed meanwhile
         channel.poll(lambda raw: workers.handle_incoming(raw, "sev"))
         assert offers_view(db) == []  # taken: forgotten
         assert SevClient(server.url, "sys-b", "pb").list_incoming() == []

@@ -56,6 +56,10 @@ class OfferTracker(Protocol):
     def taken(self, channel: str, message_id: str) -> None:
         """The message was taken after all: forget its failures."""
 
+    def set_aside_count(self, channel: str) -> int:
+        """How many of the channel's messages are set aside (a poll asks for that many more, so
+        that messages set aside at the head of the hub's queue do not hide newer ones)."""
+
 
 #: channel name (a config section with `enabled`) -> factory; adapters register themselves
 CHANNELS: dict[str, Callable[[Config], Channel]] = {}

@@ -69,6 +69,10 @@ class OfferLedger:
             if aside:
                 self._aside.add(key)
 
+    def set_aside_count(self, channel: str) -> int:
+        with self._lock:
+            return sum(1 for c, _ in self._aside if c == channel)
+
     def taken(self, channel: str, message_id: str) -> None:
         key = (channel, msg_id_key(message_id))
         with self._lock:

@@ -67,8 +67,9 @@ class SevChannel:
         self._client().send(raw, info, session_id=previous, on_session=lambda sid: record(str(sid)))
 
     def poll(self, handle: Callable[[bytes], None]) -> int:
-        infos = self._client().list_incoming(self.batch)
         tracker = self._tracker
+        aside = tracker.set_aside_count(self.name) if tracker is not None else 0
+        infos = self._client().list_incoming(min(self.batch + aside, 1000))
         wanted = [i for i in infos if tracker is None or not tracker.should_skip(self.name, i.message_id)]
 
         def take(message_id: str) -> None:

@@ -315,7 +315,9 @@ class SevClient:
             return None  # unknown to the hub (e.g. a different hub): start afresh
         if (session.message_id or "").lower() != message_id.lower() or session.message_size != size:
             return None
-        if session.status not in ("Opened", "InProgress", "Processed", "Delivered") or session.error_code:
+        if _complete(session, size):
+            return session  # it arrived: whatever else, never upload it again
+        if session.status not in ("Opened", "InProgress") or session.error_code or session.error_text:
             return None
         validation = self._call("GetMessageValidationInfo", [("sessionId", session_id)])
         if validation is None or (validation.get("Hash") or "").upper() != digest:

@@ -95,6 +95,8 @@ class Faults:
     lose_upload_answer_every: int = 0  # every Nth UploadMessageChunk is stored, then answered 504
     drop_upload_answer: bool = False  # ... and instead of the 504 the connection breaks mid-answer
     corrupt_downloads: bool = False  # flip a bit in the first byte of every downloaded chunk
+    #: ... of the downloads of these MessageIds only
+    corrupt_messages: frozenset[str] = frozenset()
     corrupt_uploads: bool = False  # flip a bit in the first byte of every uploaded chunk
     #: seconds the answer to an upload's last chunk is held back (the message is already queued):
     #: a sender killed meanwhile never learns that its upload completed
@@ -387,7 +389,8 @@ class SevHub:
         with open(self.store.message_path(session.info["upload_session"]), "rb") as fh:
             fh.seek(start)
             chunk = fh.read(count)
-        if self.faults.corrupt_downloads and chunk:
+        damaged = self.faults.corrupt_downloads or session.message_id in self.faults.corrupt_messages
+        if damaged and chunk:
             chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
         transferred = max(session.transferred, start + len(chunk))
         status = session.status if session.status == "Delivered" else "InProgress"
