@@ -17,6 +17,9 @@ class OrganizationConfig:
     edrpou: str = "00000000"
     system_id: str = ""
     system_name: str = "gateway"
+    #: the letters' Writer (1207 Document/Writer, required by Order1207 v2.2) when the EDMS names none
+    writer: str = ""
+    writer_post: str = ""
 
 
 @dataclass
@@ -72,6 +75,10 @@ class SevConfig:
     system_id: str = ""
     password_env: str = ""
     poll_seconds: float = 5.0
+    #: the hub's wire form: "sev2" (the SEV 2.0 hub's own clients) or "wcf" (the older service)
+    dialect: str = "sev2"
+    #: a message the hub keeps offering that cannot be taken is set aside after this many tries
+    max_offer_attempts: int = 5
 
 
 @dataclass
@@ -218,6 +225,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         if key not in {f.name for f in fields(obj)}:
             raise ConfigError(f"{name}: unknown setting [{section}] {key}")
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
+    if cfg.sev.dialect not in ("sev2", "wcf"):
+        raise ConfigError('[sev] dialect must be "sev2" or "wcf"')
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
     trust = cfg.trust

@@ -55,7 +55,7 @@ def two_gateways(request, tmp_path, dev_pki):
               "fetch_allow": f"127.0.0.1:{dev_pki.port}"}
     root = dev_pki.root_cert
     with ExitStack() as stack:
-        hub_app = create_app(SevHub(tmp_path / "hub", max_part_size=64 * 1024))
+        hub_app = create_app(SevHub(tmp_path / "hub", open_registration=True, max_part_size=64 * 1024))
         hub_url = stack.enter_context(serve_app(hub_app)) + SERVICE_PATH
         urls = [
             stack.enter_context(database_url(request.param, tmp_path / n))

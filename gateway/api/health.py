@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from gateway import __version__
+from gateway.exchange.workers import sev_state
 
 router = APIRouter(tags=["operations"])
 
@@ -26,6 +27,7 @@ def healthz(request: Request) -> JSONResponse:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["seal"] = "loaded" if ctx.seal is not None else "not loaded"
         checks["workers"] = "running" if ctx.workers is not None else "off"
+        checks["sev"] = sev_state(ctx.cfg, ctx.workers)
     services = getattr(request.app.state, "dev_pki", None)
     if services is not None:
         checks["dev_pki"] = "served" if services.running_here else "shared"

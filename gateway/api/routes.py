@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import incoming, outgoing, signatures, validations
+from gateway.api import incoming, offers, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
@@ -24,6 +24,7 @@ from gateway.api.metrics import MetricsMiddleware
 from gateway.config import Config
 from gateway.pki.tl.refresher import start_refresher
 from gateway.soap import (
+    sev_channel,  # noqa: F401 - registers the "sev" channel with the workers
     trembita_client,  # noqa: F401 - registers the "trembita" worker channel
     trembita_service,
 )
@@ -35,7 +36,8 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
     """Add the EDMS API to `app`. With `workers`, the lifespan also starts the background
     workers (when [sev] is enabled)."""
     install_error_handlers(app)
-    for router in (outgoing.router, incoming.router, signatures.router, validations.router):
+    routers = (outgoing.router, incoming.router, signatures.router, validations.router, offers.router)
+    for router in routers:
         app.include_router(router)
     app.include_router(trembita_service.router)  # its own authentication (X-Road headers, TLS)
 

@@ -10,7 +10,7 @@ from alembic import op
 import gateway.store.models
 
 revision = '0004_trembita'
-down_revision = '0001'
+down_revision = '0002_sev'
 branch_labels = None
 depends_on = None
 
