@@ -17,6 +17,8 @@ class OrganizationConfig:
     edrpou: str = "00000000"
     system_id: str = ""
     system_name: str = "gateway"
+    #: extension: refuse recipients' EDRPOU codes with a wrong check digit (false: SEV test codes)
+    edrpou_check_digit: bool = True
 
 
 @dataclass
@@ -25,6 +27,12 @@ class ServerConfig:
     port: int = 8080
     public_url: str = ""
     max_request_bytes: int = 64 * 1024 * 1024
+    #: extensions: connection limits (seconds; 0 turns a timeout off)
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    min_body_rate: int = 500
+    keep_alive_timeout: float = 5.0
+    limit_concurrency: int = 1000
 
 
 @dataclass

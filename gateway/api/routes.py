@@ -19,6 +19,7 @@ from gateway.api import incoming, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
+from gateway.api.gatekeeper import Gatekeeper
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
 from gateway.config import Config
@@ -38,7 +39,10 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
         body, content_type = request.app.state.gateway.metrics.render()
         return Response(body, media_type=content_type)
 
-    app.add_middleware(BodyLimitMiddleware, limit=cfg.server.max_request_bytes)
+    server = cfg.server
+    app.add_middleware(BodyLimitMiddleware, limit=server.max_request_bytes, timeout=server.body_timeout,
+                       min_rate=server.min_body_rate)
+    app.add_middleware(Gatekeeper)  # before the limits: no key, no body read at all
     app.add_middleware(_LazyMetricsMiddleware)
 
     previous = app.router.lifespan_context
