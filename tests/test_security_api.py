@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from test_store_support import serve_app
+from test_store_support import BACKENDS, database_url, serve_app
 
 from gateway.config import load_config
 from gateway.store.apikeys import create_key
@@ -17,16 +22,18 @@ from gateway.store.db import open_database
 SIXTY_MIB = 60 * 1024 * 1024
 
 
-@pytest.fixture
-def gateway(tmp_path):
-    """(base_url, api_key, cfg) of a gateway app (SQLite, no workers, SEV enabled for letters)."""
+@contextmanager
+def running_gateway(tmp_path: Path, url: str | None = None, **env: str) -> Iterator[tuple[str, str, Any]]:
+    """(base_url, api_key, cfg) of a gateway app without workers; SEV enabled so letters have a
+    channel, the development PKI's seal when a `dev_pki` is given through GATEWAY_SIGNING__*."""
     from gateway.api.app import create_app
 
     cfg = load_config(env={
-        "GATEWAY_DATABASE__URL": f"sqlite:///{tmp_path / 'db' / 'gateway.db'}",
+        "GATEWAY_DATABASE__URL": url or f"sqlite:///{tmp_path / 'db' / 'gateway.db'}",
         "GATEWAY_STORAGE__DIR": str(tmp_path / "storage"),
         "GATEWAY_SEV__ENABLED": "true",
         "GATEWAY_SERVER__MAX_REQUEST_BYTES": str(2 * 1024 * 1024),
+        **env,
     })
     db = open_database(cfg)
     with db.session() as s:
@@ -34,6 +41,64 @@ def gateway(tmp_path):
     db.dispose()
     with serve_app(create_app(cfg, workers=False)) as base:
         yield base, key, cfg
+
+
+def seal_env(dev_pki: Any) -> dict[str, str]:
+    return {
+        "GATEWAY_SIGNING__KEY": str(dev_pki.seal_p12),
+        "GATEWAY_SIGNING__KEY_PASSWORD_FILE": str(dev_pki.password_file),
+        "GATEWAY_SIGNING__DEFAULT_LEVEL": "B-B",
+        "GATEWAY_TRUST__ANCHORS": str(dev_pki.root_cert),
+        "GATEWAY_TRUST__REVOCATION": "offline",
+    }
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    with running_gateway(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def sealed(dev_pki, tmp_path):
+    """A gateway with the development PKI's seal; yields an authenticated client."""
+    with running_gateway(tmp_path, **seal_env(dev_pki)) as (base, key, _cfg), client_for(base, key) as c:
+        yield c
+
+
+@pytest.fixture(params=BACKENDS)
+def any_db(request, tmp_path):
+    """An authenticated client of a gateway on SQLite, then on PostgreSQL (which refuses NUL)."""
+    with (
+        database_url(request.param, tmp_path) as url,
+        running_gateway(tmp_path, url) as (base, key, _),
+        client_for(base, key) as c,
+    ):
+        yield c
+
+
+def client_for(base: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> str:
+    """The answer is `status` in the one error shape; returns its message."""
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and body["error"]["message"], body
+    if code:
+        assert body["error"]["code"] == code, body
+    return body["error"]["message"]
+
+
+META = {"to_edrpou": "37472062", "to_name": "Обласна адміністрація", "reg_number": "01-15/77",
+        "reg_date": "2026-11-25", "title": "Про тест"}
+
+
+def post_letter(c: httpx.Client, meta: Any = None, raw: str | None = None,
+                name: str = "лист.txt") -> httpx.Response:
+    text = raw if raw is not None else json.dumps(META if meta is None else meta)  # \\u escapes
+    return c.post("/api/v1/outgoing", data={"metadata": text}, files=[("file", (name, b"hello"))])
 
 
 def raw_request(base: str, head: str, body: bytes = b"", wait: float = 5.0) -> bytes:
@@ -109,3 +174,87 @@ def test_open_and_own_auth_paths(gateway):
         # /console has its own (session) authentication: the gate lets it through to the app
         assert anon.get("/console").status_code == 404
         assert anon.get("/console/../api/v1/incoming").status_code in (400, 401)
+
+
+ODD_NAMES = ["..", ".", "ф" * 300 + ".txt", "a/..", "..\\..", "\u202etxt.exe", "ab\x00c.txt", " "]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_odd_file_names_are_handled(sealed, name):
+    """Names that once gave 500 (IsADirectoryError, ENAMETOOLONG) are signed, validated, queued."""
+    signed = sealed.post("/api/v1/signatures", data={"format": "cades"}, files=[("file", (name, b"text"))])
+    assert signed.status_code == 200, signed.text
+    disposition = signed.headers["content-disposition"]
+    assert ".." not in disposition and "\u202e" not in disposition
+    report = sealed.post("/api/v1/validations", files=[("file", (name, signed.content))])
+    assert report.status_code == 200 and report.json()["indication"] != "TOTAL_PASSED"  # content missing
+    letter = post_letter(sealed, name=name)
+    assert letter.status_code == 202, letter.text
+    stored = sealed.get(f"/api/v1/outgoing/{letter.json()['id']}").json()["files"][0]["name"]
+    assert stored.strip(".") and "/" not in stored and "\\" not in stored and len(stored.encode()) <= 200
+    assert all(c not in stored for c in "\u202e\x00")
+
+
+def test_bidi_override_is_stripped_from_file_names(sealed):
+    letter = post_letter(sealed, name="звіт\u202efdp.exe")
+    assert sealed.get(f"/api/v1/outgoing/{letter.json()['id']}").json()["files"][0]["name"] == "звітfdp.exe"
+
+
+def test_odd_input_is_a_4xx_in_the_error_shape(any_db):
+    c = any_db
+    assert "nested too deep" in assert_error(post_letter(c, raw="[" * 100_000 + "]" * 100_000), 422)
+    big = json.dumps(META)[:-1] + ', "purpose_type": ' + "9" * 5000 + "}"
+    assert_error(post_letter(c, raw=big), 422, "invalid_metadata")
+    for path in ("/api/v1/outgoing", "/api/v1/incoming"):
+        assert "offset" in assert_error(c.get(path, params={"offset": 2**63}), 422, "invalid_request")
+        assert "limit" in assert_error(c.get(path, params={"limit": -(2**63)}), 422, "invalid_request")
+        assert_error(c.get(path, params={"status": "queued\x00"}), 422, "invalid_request")
+    assert_error(c.get("/api/v1/incoming/" + "9" * 40 + "/files/" + "9" * 30), 422, "invalid_request")
+    assert_error(c.get("/api/v1/incoming/a%00b"), 422, "invalid_request")
+    assert_error(c.get("/api/v1/outgoing/a%00b"), 422, "invalid_request")
+    assert_error(c.post("/api/v1/outgoing/%E2%80%AE/requeue"), 422, "invalid_request")
+    for call in ("registration", "rejection"):
+        body = {"reason": "\x00"} if call == "rejection" else {"reg_number": "\x00", "reg_date": "2026-11-25"}
+        assert "control characters" in assert_error(c.post(f"/api/v1/incoming/x/{call}", json=body), 422)
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("to_edrpou", "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668", "to_edrpou"),  # Arabic-Indic
+    ("to_edrpou", "\uff13\uff17\uff14\uff17\uff12\uff10\uff16\uff12", "to_edrpou"),  # full-width
+    ("to_edrpou", "37472063", "check digit"),
+    ("reg_number", "01\x00/77", "control characters"),
+    ("reg_number", "01\n77", "line breaks"),
+    ("title", "Про\x85тест", "control characters"),  # C1 NEL
+    ("annotation", "\x1b[31m", "control characters"),
+    ("to_name", "\ud800", "control characters"),  # a lone surrogate
+    ("author", {"name": "Іван\x07"}, "control characters"),
+])
+def test_letters_no_channel_could_send_are_refused_at_the_door(gateway, field, value, fragment):
+    base, key, _ = gateway
+    with client_for(base, key) as c:
+        message = assert_error(post_letter(c, {**META, field: value}), 422, "invalid_metadata")
+        assert fragment in message and field in message
+        assert c.get("/api/v1/outgoing").json()["items"] == []
+
+
+def test_multi_line_text_keeps_its_line_breaks(gateway):
+    base, key, _ = gateway
+    with client_for(base, key) as c:
+        assert post_letter(c, {**META, "annotation": "рядок 1\r\n\tрядок 2"}).status_code == 202
+
+
+def test_only_enabled_channels_are_accepted(tmp_path):
+    with running_gateway(tmp_path) as (base, key, _), client_for(base, key) as c:
+        message = assert_error(post_letter(c, {**META, "channel": "trembita"}), 422, "channel_disabled")
+        assert "[trembita] enabled" in message
+        assert post_letter(c, {**META, "channel": "sev"}).status_code == 202
+    with running_gateway(tmp_path / "nosev", GATEWAY_SEV__ENABLED="false") as (base, key, _), \
+            client_for(base, key) as c:
+        assert "[sev] enabled" in assert_error(post_letter(c), 422, "channel_disabled")  # the default channel
+
+
+def test_test_codes_can_be_allowed(tmp_path):
+    env = {"GATEWAY_ORGANIZATION__EDRPOU_CHECK_DIGIT": "false"}
+    with running_gateway(tmp_path, **env) as (base, key, _), client_for(base, key) as c:
+        assert post_letter(c, {**META, "to_edrpou": "37472063"}).status_code == 202
+        assert_error(post_letter(c, {**META, "to_edrpou": "\u0661" * 8}), 422, "invalid_metadata")

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
-from gateway.api.validations import save_upload
+from gateway.api.uploads import save_upload
 from gateway.errors import GatewayError
 
 router = APIRouter(prefix="/api/v1/signatures", tags=["signatures"])

@@ -1,0 +1,52 @@
+"""Uploaded files: the names they may carry and how they are written to a temporary folder.
+
+A client's file name is untrusted text that ends up as a path on disk, in a 1207 DocTransfer and in
+the EDMS's user interface. It is reduced to a plain name: the last path component, no control or
+format characters (C0/C1 controls, the bidi overrides such as U+202E that make `exe.pdf` of
+`fdp.exe`, zero-width characters), never `.` or `..`, and at most 200 bytes in UTF-8 (file systems
+allow 255; the rest is room for the `.p7s`, `.asice`, ... a signer appends), cut so that the
+extension survives.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from fastapi import UploadFile
+
+CHUNK = 1024 * 1024
+MAX_NAME_BYTES = 200
+_DROPPED = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+_MAX_SUFFIX = 16
+
+
+def safe_filename(raw: str | None, n: int) -> str:
+    """A plain file name for upload `n` (from 1; `file<n>` when nothing usable is left)."""
+    name = unicodedata.normalize("NFC", raw or "")
+    name = "".join(c for c in name if unicodedata.category(c) not in _DROPPED)
+    name = PureWindowsPath(PurePosixPath(name).name).name.strip()
+    if not name.strip("."):
+        return f"file{n}"
+    return _truncate(name)
+
+
+def _truncate(name: str) -> str:
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    suffix = PurePosixPath(name).suffix
+    if len(suffix) > _MAX_SUFFIX:
+        suffix = ""
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    budget = MAX_NAME_BYTES - len(suffix.encode())
+    return stem.encode()[:budget].decode(errors="ignore") + suffix
+
+
+def save_upload(upload: UploadFile, folder: Path, n: int) -> Path:
+    """Write an upload to `folder/n/<safe name>` (a folder per file keeps names apart)."""
+    path = folder / f"{n}" / safe_filename(upload.filename, n)
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as out:
+        while chunk := upload.file.read(CHUNK):
+            out.write(chunk)
+    return path
