@@ -258,3 +258,25 @@ def test_test_codes_can_be_allowed(tmp_path):
     with running_gateway(tmp_path, **env) as (base, key, _), client_for(base, key) as c:
         assert post_letter(c, {**META, "to_edrpou": "37472063"}).status_code == 202
         assert_error(post_letter(c, {**META, "to_edrpou": "\u0661" * 8}), 422, "invalid_metadata")
+
+
+def test_absolute_urls_never_reflect_the_host_header(tmp_path):
+    evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    public = "https://gateway.mykolaiv.example:8443"
+    with running_gateway(tmp_path, GATEWAY_SERVER__PUBLIC_URL=public) as (base, key, _), \
+            client_for(base, key) as c:
+        resp = c.get("/api/v1/outgoing/", params={"limit": 5}, headers=evil)
+        assert resp.status_code == 307
+        assert resp.headers["location"] == f"{public}/api/v1/outgoing?limit=5"
+    with running_gateway(tmp_path / "b") as (base, key, _), client_for(base, key) as c:
+        resp = c.get("/api/v1/incoming/", headers=evil)
+        assert resp.status_code == 307 and resp.headers["location"] == f"{base}/api/v1/incoming"
+
+
+def test_a_bad_public_url_stops_the_start_up(tmp_path):
+    from gateway.api.app import create_app
+    from gateway.errors import ConfigError
+
+    cfg = load_config(env={"GATEWAY_SERVER__PUBLIC_URL": "gateway.example:8080"})
+    with pytest.raises(ConfigError, match="public_url"):
+        create_app(cfg, workers=False)

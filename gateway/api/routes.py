@@ -22,6 +22,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.gatekeeper import Gatekeeper
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
+from gateway.api.public_url import PublicUrlMiddleware, parse_public_url
 from gateway.config import Config
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
                        min_rate=server.min_body_rate)
     app.add_middleware(Gatekeeper)  # before the limits: no key, no body read at all
     app.add_middleware(_LazyMetricsMiddleware)
+    public = parse_public_url(server.public_url) if server.public_url else None  # fails at start-up
+    app.add_middleware(PublicUrlMiddleware, public=public)  # outermost: before anything reads Host
 
     previous = app.router.lifespan_context
 
