@@ -31,7 +31,7 @@ class ServerConfig:
     header_timeout: float = 20.0
     body_timeout: float = 20.0
     min_body_rate: int = 500
-    keep_alive_timeout: float = 5.0
+    keep_alive_timeout: int = 5
     limit_concurrency: int = 1000
 
 

@@ -1,0 +1,84 @@
+"""The HTTP server of `gateway serve`: uvicorn with the connection limits of `[server]`.
+
+uvicorn closes an idle kept-alive connection (`keep_alive_timeout`), but a connection that sends
+nothing, or sends its request line and headers a byte at a time, is kept forever: a few hundred
+of them hold the server. `GuardedHttpProtocol` adds a header timeout: from the moment a
+connection opens (or a new request on it begins) the headers must be complete within
+`header_timeout` seconds, else it is answered 408 and closed. The body's time limit is
+`gateway.api.limits` (it needs to know when the application reads); `limit_concurrency` makes
+uvicorn answer 503 once that many connections or requests are open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gateway.config import ServerConfig
+
+_TIMEOUT_BODY = json.dumps({"error": {"code": "request_timeout",
+                                      "message": "the request headers came too slowly"}}).encode()
+_REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for the request headers."""
+
+    header_timeout: float = 20.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def _arm_header_timer(self) -> None:
+        if self.header_timeout > 0 and self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # never in the middle of an answer
+            self.transport.write(_REQUEST_TIMEOUT)
+        self.transport.close()
+
+
+def protocol_class(header_timeout: float) -> type[GuardedHttpProtocol]:
+    """The protocol class with this header timeout (uvicorn instantiates the class itself)."""
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"header_timeout": header_timeout})
+
+
+def uvicorn_config(app: Any, server: ServerConfig, **kwargs: Any) -> uvicorn.Config:
+    """uvicorn's configuration for `app` with the limits of `[server]` (other uvicorn settings,
+    such as `log_level`, through `kwargs`)."""
+    return uvicorn.Config(
+        app,
+        http=protocol_class(server.header_timeout),
+        timeout_keep_alive=server.keep_alive_timeout,
+        limit_concurrency=server.limit_concurrency or None,
+        proxy_headers=False,  # the client's address and scheme are the socket's, never a header's
+        **kwargs,
+    )
