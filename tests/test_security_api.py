@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -416,3 +417,18 @@ def test_held_connections_do_not_hold_the_server(limited):
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_data_at_rest_is_private_whatever_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        with running_gateway(tmp_path) as (base, key, _), client_for(base, key) as c:
+            assert post_letter(c).status_code == 202
+            modes = {p: oct(p.stat().st_mode & 0o777) for p in tmp_path.rglob("*")}  # while running
+    finally:
+        os.umask(old)
+    assert {"gateway.db", "gateway.db-wal", "gateway.db-shm"} <= {p.name for p in modes}
+    assert any(len(p.name) == 64 for p in modes)  # the letter's body
+    assert {mode for p, mode in modes.items() if p.is_file()} == {"0o600"}, modes
+    assert {mode for p, mode in modes.items() if p.is_dir()} == {"0o700"}, modes
