@@ -432,3 +432,15 @@ def test_data_at_rest_is_private_whatever_the_umask(tmp_path, umask):
     assert any(len(p.name) == 64 for p in modes)  # the letter's body
     assert {mode for p, mode in modes.items() if p.is_file()} == {"0o600"}, modes
     assert {mode for p, mode in modes.items() if p.is_dir()} == {"0o700"}, modes
+
+
+def test_files_of_the_same_name_are_refused_not_overwritten(sealed):
+    """Two `a.txt` once gave a ZIP with one signature twice (the second overwrote the first)."""
+    same = [("file", ("a.txt", b"one")), ("file", ("dir/a.txt", b"two"))]
+    assert "a.txt" in assert_error(sealed.post("/api/v1/signatures", data={"format": "cades"}, files=same),
+                                   422, "invalid_request")
+    detached = [("file", ("s.p7s", b"0")), ("detached", ("a.txt", b"1")), ("detached", ("a.txt", b"2"))]
+    assert_error(sealed.post("/api/v1/validations", files=detached), 422, "invalid_request")
+    two = sealed.post("/api/v1/signatures", data={"format": "cades"},
+                      files=[("file", ("a.txt", b"one")), ("file", ("b.txt", b"two"))])
+    assert two.status_code == 200 and two.headers["content-type"] == "application/zip"

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
-from gateway.api.uploads import save_upload
+from gateway.api.uploads import save_uploads
 from gateway.errors import GatewayError
 
 router = APIRouter(prefix="/api/v1/signatures", tags=["signatures"])
@@ -63,7 +63,7 @@ def post_signature(
     )
     with tempfile.TemporaryDirectory(prefix="gateway-sign-") as tmp:
         folder = Path(tmp)
-        inputs = [save_upload(u, folder / "in", n) for n, u in enumerate(file, start=1)]
+        inputs = save_uploads(file, folder / "in")
         out = folder / "out"
         out.mkdir()
         try:

@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from fastapi import UploadFile
 
+from gateway.api.errors import ApiError
+
 CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 200
 _DROPPED = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
@@ -40,6 +42,18 @@ def _truncate(name: str) -> str:
     stem = name[: len(name) - len(suffix)] if suffix else name
     budget = MAX_NAME_BYTES - len(suffix.encode())
     return stem.encode()[:budget].decode(errors="ignore") + suffix
+
+
+def save_uploads(uploads: list[UploadFile], folder: Path, first: int = 1) -> list[Path]:
+    """`save_upload` of each, numbered from `first`; two files whose (safe) names are the same are
+    refused: their signatures or detached contents would silently replace each other."""
+    seen: set[str] = set()
+    for n, upload in enumerate(uploads, start=first):
+        name = safe_filename(upload.filename, n)
+        if name in seen:
+            raise ApiError(422, "invalid_request", f"two files are named {name!r}; names must be distinct")
+        seen.add(name)
+    return [save_upload(u, folder, n) for n, u in enumerate(uploads, start=first)]
 
 
 def save_upload(upload: UploadFile, folder: Path, n: int) -> Path:

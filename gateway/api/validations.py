@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
-from gateway.api.uploads import save_upload
+from gateway.api.uploads import save_upload, save_uploads
 
 router = APIRouter(prefix="/api/v1/validations", tags=["signatures"])
 
@@ -31,7 +31,7 @@ def post_validation(
     with tempfile.TemporaryDirectory(prefix="gateway-validation-") as tmp:
         folder = Path(tmp)
         signed = save_upload(file, folder, 0)
-        saved = [save_upload(u, folder, i) for i, u in enumerate(detached or [], start=1)]
+        saved = save_uploads(detached or [], folder)
         contents = {p.name: p for p in saved}
         policy = ctx.policy(contents)
         policy.source_name = signed.name
