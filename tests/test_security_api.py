@@ -444,3 +444,16 @@ def test_files_of_the_same_name_are_refused_not_overwritten(sealed):
     two = sealed.post("/api/v1/signatures", data={"format": "cades"},
                       files=[("file", ("a.txt", b"one")), ("file", ("b.txt", b"two"))])
     assert two.status_code == 200 and two.headers["content-type"] == "application/zip"
+
+
+def test_endless_headers_are_refused(limited):
+    address, _ = limited
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nX-Endless: ")
+        try:
+            for _ in range(64):  # up to 4 MiB of one header line
+                sock.sendall(b"a" * 65536)
+        except OSError:
+            pass  # closed on us: as it should
+        answer, _ = read_until_closed(sock, 5)
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]

@@ -2,9 +2,10 @@
 
 uvicorn closes an idle kept-alive connection (`keep_alive_timeout`), but a connection that sends
 nothing, or sends its request line and headers a byte at a time, is kept forever: a few hundred
-of them hold the server. `GuardedHttpProtocol` adds a header timeout: from the moment a
-connection opens (or a new request on it begins) the headers must be complete within
-`header_timeout` seconds, else it is answered 408 and closed. The body's time limit is
+of them hold the server, and httptools buffers a header line of any length. `GuardedHttpProtocol`
+adds a header timeout: from the moment a connection opens (or a new request on it begins) the
+headers must be complete within `header_timeout` seconds, else it is answered 408 and closed;
+and headers over 64 KiB are answered 431 and closed. The body's time limit is
 `gateway.api.limits` (it needs to know when the application reads); `limit_concurrency` makes
 uvicorn answer 503 once that many connections or requests are open.
 """
@@ -20,21 +21,39 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.config import ServerConfig
 
-_TIMEOUT_BODY = json.dumps({"error": {"code": "request_timeout",
-                                      "message": "the request headers came too slowly"}}).encode()
-_REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-                    b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def _raw_error(status: bytes, code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 answer in the one error shape, for the protocol level (no app yet)."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return (b"HTTP/1.1 %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n%s" % (status, len(body), body))
+
+
+_REQUEST_TIMEOUT = _raw_error(b"408 Request Timeout", "request_timeout",
+                              "the request headers came too slowly")
+_HEADERS_TOO_LARGE = _raw_error(b"431 Request Header Fields Too Large", "headers_too_large",
+                                f"request line and headers larger than {MAX_HEADER_BYTES} bytes")
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for the request headers."""
+    """uvicorn's httptools protocol with a deadline and a size limit for the request headers."""
 
     header_timeout: float = 20.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes: int | None = 0  # None: not reading headers now
         super().connection_made(transport)
         self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._header_bytes is not None and not self.transport.is_closing():
+            self._header_bytes += len(data)  # httptools buffers a header of any size: bound it
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._refuse(_HEADERS_TOO_LARGE)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
@@ -42,9 +61,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._header_bytes = 0
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
+        self._header_bytes = None
         self._disarm_header_timer()
         super().on_headers_complete()
 
@@ -59,10 +80,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing():
-            return
+        if not self.transport.is_closing():
+            self._refuse(_REQUEST_TIMEOUT)
+
+    def _refuse(self, answer: bytes) -> None:
+        self._disarm_header_timer()
         if self.cycle is None or self.cycle.response_complete:  # never in the middle of an answer
-            self.transport.write(_REQUEST_TIMEOUT)
+            self.transport.write(answer)
         self.transport.close()
 
 
