@@ -457,3 +457,18 @@ def test_endless_headers_are_refused(limited):
             pass  # closed on us: as it should
         answer, _ = read_until_closed(sock, 5)
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
+def test_connection_with_an_unread_body_is_closed_after_the_answer(limited):
+    address, _ = limited
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc")
+        started = time.monotonic()
+        for _ in range(15):  # a byte every 0.2 s of a body nobody reads: the keep-alive timer never runs
+            try:
+                sock.sendall(b"x")
+            except OSError:
+                break
+            time.sleep(0.2)
+        answer, _ = read_until_closed(sock, 5)
+        assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - started < 2.5

@@ -69,6 +69,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm_header_timer()
         super().on_headers_complete()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+            # answered before its body was read (401, 413, an endpoint without a body): a client
+            # could trickle the rest of a huge declared body forever, no timer would stop it
+            self.transport.close()
+
     def _arm_header_timer(self) -> None:
         if self.header_timeout > 0 and self._header_timer is None:
             self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
