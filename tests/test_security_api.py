@@ -361,6 +361,15 @@ def test_silent_and_slow_header_connections_are_closed(limited):
         assert answer.startswith(b"HTTP/1.1 408 ")
 
 
+def test_garbage_instead_of_http_is_a_400_in_the_error_shape(limited):
+    address, _ = limited
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello to a plain port\r\n\r\n")
+        answer, _ = read_until_closed(sock, 5)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body)["error"]["code"] == "bad_request"
+
+
 def test_kept_alive_idle_connection_is_closed(limited):
     address, _ = limited
     with socket.create_connection(address) as sock:

@@ -69,6 +69,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm_header_timer()
         super().on_headers_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools cannot parse: the one error shape instead of uvicorn's plain text."""
+        self.transport.write(_raw_error(b"400 Bad Request", "bad_request", msg))
+        self.transport.close()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
