@@ -481,3 +481,21 @@ def test_connection_with_an_unread_body_is_closed_after_the_answer(limited):
             time.sleep(0.2)
         answer, _ = read_until_closed(sock, 5)
         assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - started < 2.5
+
+
+def test_every_route_but_healthz_needs_the_key(tmp_path):
+    """Each route the app has (today's and any added later) answers 401 without a valid key."""
+    from fastapi.routing import APIRoute
+
+    from gateway.api.app import create_app
+
+    with running_gateway(tmp_path) as (base, _, cfg), httpx.Client(base_url=base, timeout=10) as anon:
+        app = create_app(cfg, workers=False)
+        routes = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
+        routes |= {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+        assert len(routes) >= 12 and ("POST", "/api/v1/outgoing") in routes
+        for method, template in routes:
+            path = template.replace("{n}", "1").replace("{", "").replace("}", "")
+            resp = anon.request(method, path, headers={"Authorization": "Bearer gwk_forged"})
+            expected = 200 if path == "/healthz" else 401
+            assert resp.status_code == expected, (method, path, resp.text)
