@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -196,9 +198,43 @@ def test_odd_file_names_are_handled(sealed, name):
     assert all(c not in stored for c in "\u202e\x00")
 
 
+def download_name(resp: httpx.Response) -> str:
+    """The full file name of a Content-Disposition (RFC 6266 `filename*`, else `filename`)."""
+    disposition = resp.headers["content-disposition"]
+    if "filename*=utf-8''" in disposition.lower():
+        return unquote(disposition[disposition.lower().index("filename*=utf-8''") + 17:].split(";")[0])
+    return disposition.split('filename="')[1].split('"')[0]
+
+
 def test_bidi_override_is_stripped_from_file_names(sealed):
     letter = post_letter(sealed, name="звіт\u202efdp.exe")
     assert sealed.get(f"/api/v1/outgoing/{letter.json()['id']}").json()["files"][0]["name"] == "звітfdp.exe"
+    signed = sealed.post("/api/v1/signatures", data={"format": "cades"},
+                         files=[("file", ("звіт\u202efdp.exe", b"text"))])
+    assert download_name(signed) == "звітfdp.exe.p7s"  # whole, in UTF-8, without the override
+
+
+def test_a_senders_file_name_is_made_safe_for_download(gateway):
+    """A received document's file named with a bidi override by its sender is served without it."""
+    from gateway.exchange import inbox
+    from gateway.exchange.message import DocTransfer, Document, Header, build_document, new_msg_id
+    from gateway.store.blobs import BlobStore
+
+    base, key, cfg = gateway
+    header = Header(msg_type=1, msg_id=new_msg_id(), from_org_id="37472062", from_organization="Відправник",
+                    from_sys_id="S-A", from_system="sed", to_org_id="04056612", to_organization="Рада",
+                    to_sys_id="S-B", to_system="gw", msg_acknow=2)
+    raw = build_document(header, Document(idnumber="1", reg_number="7/1", reg_date=date(2026, 11, 20),
+                                          title="Лист", files=[DocTransfer("1", "рахунок\u202efdp.exe", "exe",
+                                                                           b"body")]))
+    db = open_database(cfg)
+    got = inbox.receive(db, BlobStore(cfg.resolve(cfg.storage.dir)), raw, channel="sev",
+                        validator=lambda sig, files: {})
+    db.dispose()
+    with client_for(base, key) as c:
+        resp = c.get(f"/api/v1/incoming/{got.incoming_id}/files/1")
+    assert resp.status_code == 200 and resp.content == b"body"
+    assert download_name(resp) == "рахунокfdp.exe"
 
 
 def test_odd_input_is_a_4xx_in_the_error_shape(any_db):

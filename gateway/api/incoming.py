@@ -20,6 +20,7 @@ from gateway.api.schemas import (
     ResourceId,
     StatusFilter,
 )
+from gateway.api.uploads import safe_filename
 from gateway.exchange.inbox import IncomingStateError, incoming_view, register, reject
 from gateway.store.models import Incoming
 
@@ -95,7 +96,8 @@ def get_incoming_file(
         if not match:
             raise ApiError(404, "not_found", f"document {incoming_id} has no file {n}")
         f = match[0]
-    return FileResponse(ctx.blobs.path(f.sha256), filename=f.name, media_type="application/octet-stream")
+    return FileResponse(ctx.blobs.path(f.sha256), filename=safe_filename(f.name, n),  # a sender's name
+                        media_type="application/octet-stream")
 
 
 @router.get("/{incoming_id}/files/{n}/signature", summary="The detached signature (.p7s) of the n-th file")
@@ -110,7 +112,8 @@ def get_incoming_signature(
             raise ApiError(404, "not_found", f"document {incoming_id} has no signature for file {n}")
         f = match[0]
     return FileResponse(
-        ctx.blobs.path(f.signature_sha256), filename=f"{f.name}.p7s", media_type="application/pkcs7-signature"
+        ctx.blobs.path(f.signature_sha256), filename=f"{safe_filename(f.name, n)}.p7s",
+        media_type="application/pkcs7-signature",
     )
 
 

@@ -23,6 +23,8 @@ from gateway.store.models import Incoming, Outgoing, Partner
 
 router = APIRouter(prefix="/api/v1/outgoing", tags=["outgoing"])
 MAX_FILES = 100
+
+
 def _metadata(text: str, cfg: Config) -> OutgoingMetadata:
     try:
         raw = json.loads(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from urllib.parse import quote
 
 from fastapi import UploadFile
 
@@ -42,6 +43,12 @@ def _truncate(name: str) -> str:
     stem = name[: len(name) - len(suffix)] if suffix else name
     budget = MAX_NAME_BYTES - len(suffix.encode())
     return stem.encode()[:budget].decode(errors="ignore") + suffix
+
+
+def content_disposition(name: str) -> str:
+    """`attachment` with the name as ASCII (for old clients) and in full (RFC 6266/5987)."""
+    fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def save_uploads(uploads: list[UploadFile], folder: Path, first: int = 1) -> list[Path]:
