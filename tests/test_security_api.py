@@ -250,6 +250,13 @@ def test_odd_input_is_a_4xx_in_the_error_shape(any_db):
     assert_error(c.get("/api/v1/incoming/a%00b"), 422, "invalid_request")
     assert_error(c.get("/api/v1/outgoing/a%00b"), 422, "invalid_request")
     assert_error(c.post("/api/v1/outgoing/%E2%80%AE/requeue"), 422, "invalid_request")
+    for ctype in (b"text/plain\x00", b"text/" + b"x" * 300):  # a part's Content-Type: NUL, too long
+        part = (b'--b\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n' + json.dumps(META).encode()
+                + b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+                + b"Content-Type: " + ctype + b"\r\n\r\nxyz\r\n--b--\r\n")
+        resp = c.post("/api/v1/outgoing", content=part,
+                      headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert resp.status_code == 202, resp.text
     for call in ("registration", "rejection"):
         body = {"reason": "\x00"} if call == "rejection" else {"reg_number": "\x00", "reg_date": "2026-11-25"}
         assert "control characters" in assert_error(c.post(f"/api/v1/incoming/x/{call}", json=body), 422)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError, _describe
 from gateway.api.schemas import Limit, Line, Offset, OutgoingMetadata, ResourceId, StatusFilter
-from gateway.api.uploads import safe_filename
+from gateway.api.uploads import safe_filename, safe_media_type
 from gateway.config import Config
 from gateway.exchange.edrpou import EdrpouError
 from gateway.exchange.edrpou import validate as validate_edrpou
@@ -78,10 +78,11 @@ def post_outgoing(
         raise ApiError(422, "invalid_request", f"at most {MAX_FILES} files per letter")
     stored = []
     for n, upload in enumerate(file, start=1):
+        name = safe_filename(upload.filename, n)
         sha, size = ctx.blobs.put_file(upload.file)
         if size == 0:
-            raise ApiError(422, "invalid_request", f"file {n} ({upload.filename}) is empty")
-        stored.append(NewFile(safe_filename(upload.filename, n), upload.content_type, sha, size))
+            raise ApiError(422, "invalid_request", f"file {n} ({name}) is empty")
+        stored.append(NewFile(name, safe_media_type(upload.content_type), sha, size))
     meta_dict = meta.model_dump(mode="json", exclude_none=True)
     for attempt in (1, 2):  # a concurrent request with the same key may win the insert
         try:

@@ -5,11 +5,12 @@ the EDMS's user interface. It is reduced to a plain name: the last path componen
 format characters (C0/C1 controls, the bidi overrides such as U+202E that make `exe.pdf` of
 `fdp.exe`, zero-width characters), never `.` or `..`, and at most 200 bytes in UTF-8 (file systems
 allow 255; the rest is room for the `.p7s`, `.asice`, ... a signer appends), cut so that the
-extension survives.
+extension survives. Its declared media type is kept only when it is one.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import quote
@@ -22,6 +23,7 @@ CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 200
 _DROPPED = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 _MAX_SUFFIX = 16
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 
 
 def safe_filename(raw: str | None, n: int) -> str:
@@ -43,6 +45,13 @@ def _truncate(name: str) -> str:
     stem = name[: len(name) - len(suffix)] if suffix else name
     budget = MAX_NAME_BYTES - len(suffix.encode())
     return stem.encode()[:budget].decode(errors="ignore") + suffix
+
+
+def safe_media_type(raw: str | None) -> str | None:
+    """The `type/subtype` of an upload's Content-Type (RFC 6838 names, lower-case, parameters
+    dropped), or None when the client sent something else (a NUL, 5000 characters, ...)."""
+    value = (raw or "").split(";", 1)[0].strip().lower()
+    return value if _MEDIA_TYPE.fullmatch(value) else None
 
 
 def content_disposition(name: str) -> str:
