@@ -80,14 +80,16 @@ def test_incoming_decisions(client, call, body):
 
 @FUZZ
 @given(meta=st.one_of(
+    st.just(META),  # a valid letter: what a file's name and media type do to it
     st.fixed_dictionaries({k: st.one_of(st.just(v), json_values) for k, v in META.items()},
                           optional={"channel": json_values, "author": json_values, "reply_to": json_values,
                                     "purpose_type": json_values, "annotation": json_values}),
-    json_values, url_text.map(lambda t: {"raw": t})), name=file_names, key=st.one_of(st.none(), header_text))
-def test_outgoing(client, meta: Any, name, key):
+    json_values, url_text.map(lambda t: {"raw": t})), name=file_names, key=st.one_of(st.none(), header_text),
+       ctype=st.one_of(st.none(), header_text, st.text("\x00\x01 /;=a", max_size=20)))
+def test_outgoing(client, meta: Any, name, key, ctype):
     text = meta["raw"] if isinstance(meta, dict) and set(meta) == {"raw"} else json.dumps(meta)
     headers = {"Idempotency-Key": key.encode("latin-1")} if key is not None else {}
-    check(client.post("/api/v1/outgoing", data={"metadata": text}, files=[("file", (name, b"body"))],
+    check(client.post("/api/v1/outgoing", data={"metadata": text}, files=[("file", (name, b"body", ctype))],
                       headers=headers))
 
 
