@@ -542,3 +542,14 @@ def test_every_route_but_healthz_needs_the_key(tmp_path):
             resp = anon.request(method, path, headers={"Authorization": "Bearer gwk_forged"})
             expected = 200 if path == "/healthz" else 401
             assert resp.status_code == expected, (method, path, resp.text)
+
+
+def test_fair_kept_alive_and_pipelined_requests_still_work(limited):
+    address, key = limited
+    one = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    big = b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() + b"\r\nX-Pad: " + \
+        b"p" * 30_000 + b"\r\n\r\n"
+    with socket.create_connection(address) as sock:
+        sock.sendall(one + big + one)  # pipelined, one of them with 30 kB of headers
+        answer, _ = read_until_closed(sock, 5)  # closed by the keep-alive timeout after the third
+    assert answer.count(b"HTTP/1.1 200 ") == 3, answer[:300]

@@ -49,9 +49,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
+        # httptools buffers a header of any size: bound it. Only chunks that began inside the
+        # headers count, so a body and the next pipelined request in one chunk are never counted
+        # as headers (the limit may let one extra chunk through, never refuse a fair request).
+        counting = self._header_bytes is not None
         super().data_received(data)
-        if self._header_bytes is not None and not self.transport.is_closing():
-            self._header_bytes += len(data)  # httptools buffers a header of any size: bound it
+        if counting and self._header_bytes is not None and not self.transport.is_closing():
+            self._header_bytes += len(data)
             if self._header_bytes > MAX_HEADER_BYTES:
                 self._refuse(_HEADERS_TOO_LARGE)
 
