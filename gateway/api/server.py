@@ -80,7 +80,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+        cycle = self.cycle  # the newest request: the one answered, unless another is pipelined
+        unread = cycle is not None and cycle.response_complete and cycle.more_body
+        if unread and not self.transport.is_closing():
             # answered before its body was read (401, 413, an endpoint without a body): a client
             # could trickle the rest of a huge declared body forever, no timer would stop it
             self.transport.close()
