@@ -196,6 +196,9 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
+    for key in ("header_timeout", "body_timeout", "min_body_rate", "keep_alive_timeout", "limit_concurrency"):
+        if getattr(cfg.server, key) < 0:
+            raise ConfigError(f"[server] {key} must be 0 (off) or more, got {getattr(cfg.server, key)}")
     return cfg
 
 

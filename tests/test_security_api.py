@@ -317,6 +317,15 @@ def test_absolute_urls_never_reflect_the_host_header(tmp_path):
         assert resp.status_code == 307 and resp.headers["location"] == f"{base}/api/v1/incoming"
 
 
+@pytest.mark.parametrize("key", ["HEADER_TIMEOUT", "BODY_TIMEOUT", "MIN_BODY_RATE", "KEEP_ALIVE_TIMEOUT",
+                                 "LIMIT_CONCURRENCY"])
+def test_negative_limits_are_a_configuration_error(key):
+    from gateway.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key.lower()):
+        load_config(env={f"GATEWAY_SERVER__{key}": "-1"})
+
+
 def test_a_bad_public_url_stops_the_start_up(tmp_path):
     from gateway.api.app import create_app
     from gateway.errors import ConfigError
