@@ -20,6 +20,8 @@ class OrganizationConfig:
     #: the letters' Writer (1207 Document/Writer, required by Order1207 v2.2) when the EDMS names none
     writer: str = ""
     writer_post: str = ""
+    #: extension: refuse recipients' EDRPOU codes with a wrong check digit (false: SEV test codes)
+    edrpou_check_digit: bool = True
 
 
 @dataclass
@@ -28,6 +30,12 @@ class ServerConfig:
     port: int = 8080
     public_url: str = ""
     max_request_bytes: int = 64 * 1024 * 1024
+    #: extensions: connection limits (seconds; 0 turns a timeout off)
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    min_body_rate: int = 500
+    keep_alive_timeout: int = 5
+    limit_concurrency: int = 1000
 
 
 @dataclass
@@ -234,6 +242,9 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         raise ConfigError("[trust] fetch_timeout and fetch_max_bytes must be positive")
     if trust.ocsp_fresh_seconds < 0 or trust.fetch_backoff_seconds < 0:
         raise ConfigError("[trust] ocsp_fresh_seconds and fetch_backoff_seconds must not be negative")
+    for key in ("header_timeout", "body_timeout", "min_body_rate", "keep_alive_timeout", "limit_concurrency"):
+        if getattr(cfg.server, key) < 0:
+            raise ConfigError(f"[server] {key} must be 0 (off) or more, got {getattr(cfg.server, key)}")
     return cfg
 
 

@@ -24,6 +24,7 @@ def api(request, tmp_path):
             env={
                 "GATEWAY_DATABASE__URL": url,
                 "GATEWAY_STORAGE__DIR": str(tmp_path / "blobs"),
+                "GATEWAY_SEV__ENABLED": "true",  # letters are refused for a channel that is off
                 "GATEWAY_SERVER__MAX_REQUEST_BYTES": str(2 * 1024 * 1024),
             }
         )

@@ -19,8 +19,10 @@ from gateway.api import incoming, offers, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
+from gateway.api.gatekeeper import Gatekeeper
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
+from gateway.api.public_url import PublicUrlMiddleware, parse_public_url
 from gateway.config import Config
 from gateway.pki.tl.refresher import start_refresher
 from gateway.soap import (
@@ -46,8 +48,13 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
         body, content_type = request.app.state.gateway.metrics.render()
         return Response(body, media_type=content_type)
 
-    app.add_middleware(BodyLimitMiddleware, limit=cfg.server.max_request_bytes)
+    server = cfg.server
+    app.add_middleware(BodyLimitMiddleware, limit=server.max_request_bytes, timeout=server.body_timeout,
+                       min_rate=server.min_body_rate)
+    app.add_middleware(Gatekeeper)  # before the limits: no key, no body read at all
     app.add_middleware(_LazyMetricsMiddleware)
+    public = parse_public_url(server.public_url) if server.public_url else None  # fails at start-up
+    app.add_middleware(PublicUrlMiddleware, public=public)  # outermost: before anything reads Host
 
     previous = app.router.lifespan_context
 

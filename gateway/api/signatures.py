@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
-from gateway.api.validations import save_upload
+from gateway.api.uploads import content_disposition, save_uploads
 from gateway.errors import GatewayError
 
 router = APIRouter(prefix="/api/v1/signatures", tags=["signatures"])
@@ -63,7 +63,7 @@ def post_signature(
     )
     with tempfile.TemporaryDirectory(prefix="gateway-sign-") as tmp:
         folder = Path(tmp)
-        inputs = [save_upload(u, folder / "in", n) for n, u in enumerate(file, start=1)]
+        inputs = save_uploads(file, folder / "in")
         out = folder / "out"
         out.mkdir()
         try:
@@ -75,7 +75,7 @@ def post_signature(
             return Response(
                 path.read_bytes(),
                 media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
-                headers={"Content-Disposition": f'attachment; filename="{_ascii(path.name)}"'},
+                headers={"Content-Disposition": content_disposition(path.name)},
             )
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -87,6 +87,3 @@ def post_signature(
             headers={"Content-Disposition": 'attachment; filename="signed.zip"'},
         )
 
-
-def _ascii(name: str) -> str:
-    return name.encode("ascii", "replace").decode().replace('"', "_")

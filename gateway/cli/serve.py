@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.api.server import uvicorn_config
     from gateway.errors import GatewayError
     from gateway.netutil import listen_tcp
     from gateway.soap.trembita_tls import running_tls_listener
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise GatewayError(f"[server] port must be a number from 0 to 65535, got {port!r}")
     sock = listen_tcp(host, port, backlog=2048)
     app = _StartupErrors(create_app(cfg))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(app, cfg.server, log_level="warning", lifespan="on"))
     logging.getLogger("uvicorn.error").addFilter(lambda _record: app.error is None)
     print(f"gateway serving on http://{host}:{sock.getsockname()[1]} (config {cfg.path})", flush=True)
     try:
