@@ -4,7 +4,7 @@ RUN_DIR ?= var/dev
 
 .PHONY: install run test bench lint conformance demo
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py gateway/crypto/ua/_native.c
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

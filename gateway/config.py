@@ -17,6 +17,11 @@ class OrganizationConfig:
     edrpou: str = "00000000"
     system_id: str = ""
     system_name: str = "gateway"
+    #: the letters' Writer (1207 Document/Writer, required by Order1207 v2.2) when the EDMS names none
+    writer: str = ""
+    writer_post: str = ""
+    #: extension: refuse recipients' EDRPOU codes with a wrong check digit (false: SEV test codes)
+    edrpou_check_digit: bool = True
 
 
 @dataclass
@@ -25,6 +30,12 @@ class ServerConfig:
     port: int = 8080
     public_url: str = ""
     max_request_bytes: int = 64 * 1024 * 1024
+    #: extensions: connection limits (seconds; 0 turns a timeout off)
+    header_timeout: float = 20.0
+    body_timeout: float = 20.0
+    min_body_rate: int = 500
+    keep_alive_timeout: int = 5
+    limit_concurrency: int = 1000
 
 
 @dataclass
@@ -47,6 +58,22 @@ class TrustConfig:
     anchors: list[str] = field(default_factory=list)
     revocation: str = "online"
     cache_dir: str = ""
+    #: extension: hosts, host:port and networks online validation may fetch from although they are
+    #: loopback/private/link-local/...; public addresses are always allowed (fetchpolicy.py)
+    fetch_allow: list[str] = field(default_factory=list)
+    #: extension: bounds of one OCSP/CRL/AIA fetch
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    #: extension: seconds a fetched OCSP response is reused (never past its nextUpdate)
+    ocsp_fresh_seconds: float = 3600.0
+    #: extension: first pause after a responder failed, doubling per failure (max 15 min)
+    fetch_backoff_seconds: float = 30.0
+    #: extension: folder of the imported trusted lists (`gateway trust tl`), default `trusted-lists`
+    tl_dir: str = ""
+    #: extension: `gateway serve` refreshes the trusted lists this often (0: never)
+    tl_refresh_hours: float = 24.0
+    #: extension: warn when a list's NextUpdate is this close
+    tl_warning_days: float = 7.0
 
 
 @dataclass
@@ -56,6 +83,10 @@ class SevConfig:
     system_id: str = ""
     password_env: str = ""
     poll_seconds: float = 5.0
+    #: the hub's wire form: "sev2" (the SEV 2.0 hub's own clients) or "wcf" (the older service)
+    dialect: str = "sev2"
+    #: a message the hub keeps offering that cannot be taken is set aside after this many tries
+    max_offer_attempts: int = 5
 
 
 @dataclass
@@ -66,6 +97,20 @@ class TrembitaConfig:
     member_code: str = ""
     subsystem: str = ""
     security_server_url: str = ""
+    #: extensions (README): the X-Road userId we send; the partners' service WSDL (a file or URL;
+    #: empty: the security server's metadata service); call timeout; the request size limit
+    user_id: str = "gateway"
+    wsdl: str = ""
+    timeout: float = 30.0
+    max_request_bytes: int = 32 * 1024 * 1024
+    #: HTTPS with client certificates to and from the security server: our information system's
+    #: certificate and key (PEM), the security server's certificate (or CA) we verify when calling
+    #: it, the certificates allowed to call us, and the HTTPS listener (host:port) for /soap/trembita
+    tls_cert: str = ""
+    tls_key: str = ""
+    server_ca: str = ""
+    client_ca: str = ""
+    listen: str = ""
 
 
 @dataclass
@@ -160,6 +205,8 @@ def _coerce(value: str, current: Any, where: str) -> Any:
             return float(value)
         except ValueError:
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(current, list) and where.endswith("__FETCH_ALLOW"):
+        return value.replace(",", " ").split()  # host:port entries: ":" is not a separator here
     if isinstance(current, list):
         return [v for v in value.split(os.pathsep) if v]
     return value
@@ -221,8 +268,18 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         if key not in {f.name for f in fields(obj)}:
             raise ConfigError(f"{name}: unknown setting [{section}] {key}")
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
+    if cfg.sev.dialect not in ("sev2", "wcf"):
+        raise ConfigError('[sev] dialect must be "sev2" or "wcf"')
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
+    trust = cfg.trust
+    if trust.fetch_timeout <= 0 or trust.fetch_max_bytes <= 0:
+        raise ConfigError("[trust] fetch_timeout and fetch_max_bytes must be positive")
+    if trust.ocsp_fresh_seconds < 0 or trust.fetch_backoff_seconds < 0:
+        raise ConfigError("[trust] ocsp_fresh_seconds and fetch_backoff_seconds must not be negative")
+    for key in ("header_timeout", "body_timeout", "min_body_rate", "keep_alive_timeout", "limit_concurrency"):
+        if getattr(cfg.server, key) < 0:
+            raise ConfigError(f"[server] {key} must be 0 (off) or more, got {getattr(cfg.server, key)}")
     return cfg
 
 

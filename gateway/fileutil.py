@@ -1,4 +1,5 @@
-"""Writing output files so a reader never sees half of one."""
+"""Writing files: atomically (a reader never sees half of one) and privately (0600 files in
+0700 folders, whatever the umask: document bodies and databases are nobody else's business)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,37 @@ def write_atomically(output: Path, data: bytes) -> Path:
         os.fsync(f.fileno())
     tmp.replace(output)
     return output
+
+
+def private_dir(path: Path) -> Path:
+    """Make `path` and its missing parents as folders only the owner can enter (0700), whatever
+    the umask; folders that already exist are left as they are (an operator may share them)."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made by a concurrent process meanwhile
+        os.chmod(folder, 0o700)  # mkdir's mode passes through the umask
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty with mode 0600 when it does not exist (a file that exists is left as it
+    is), so a program that opens it afterwards (SQLite) keeps data away from other users."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path

@@ -41,6 +41,7 @@ import sys, uvicorn
 from pathlib import Path
 from gateway.soap.sev_hub import SevHub, create_app
 hub = SevHub(Path(sys.argv[1]), max_part_size=int(sys.argv[3]))
+hub.load_systems(Path(sys.argv[4]))  # systems and their organizations, registered explicitly
 uvicorn.run(create_app(hub), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", lifespan="off")
 """
 
@@ -94,14 +95,26 @@ class Cluster:
 
     def _start(self) -> None:
         hub_port = free_port()
-        hub_args = [str(self.folder / "hub"), str(hub_port), str(self.max_part_size)]
-        self._spawn([sys.executable, "-c", HUB, *hub_args], "hub.log")
         hub_url = f"http://127.0.0.1:{hub_port}/csp/dirbus/bus.esb.IntegrationService.cls"
-        wait_until(lambda: httpx.get(hub_url + "?wsdl").status_code == 200, what="the hub")
         root, seals = make_pki(self.folder / "pki", list(ORGS))
-        for name, (org, edrpou, sys_id) in ORGS.items():
-            spec = GatewaySpec(org, edrpou, sys_id, self.folder / name, hub_url, root, seals[name])
-            conf = spec.write_config()
+        specs = {
+            name: GatewaySpec(org, edrpou, sys_id, self.folder / name, hub_url, root, seals[name])
+            for name, (org, edrpou, sys_id) in ORGS.items()
+        }
+        confs = {name: spec.write_config() for name, spec in specs.items()}  # hub passwords: environment
+        systems = self.folder / "hub-systems.toml"
+        systems.write_text(
+            "".join(
+                f'[[system]]\nid = "{spec.system_id}"\npassword_env = "{spec.password_env}"\n'
+                f'org_id = "{spec.edrpou}"\n'
+                for spec in specs.values()
+            ),
+            encoding="utf-8",
+        )
+        hub_args = [str(self.folder / "hub"), str(hub_port), str(self.max_part_size), str(systems)]
+        self._spawn([sys.executable, "-c", HUB, *hub_args], "hub.log")
+        wait_until(lambda: httpx.get(hub_url + "?wsdl").status_code == 200, what="the hub")
+        for name, conf in confs.items():
             db = open_database(load_config(conf))
             with db.session() as s:
                 _, key = create_key(s, "edms")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from gateway.pki.dev import DevPki, create_dev_pki
 from gateway.pki.services import start_pki_services
+from gateway.signing.validation.fetchpolicy import FetchPolicy
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -30,3 +32,16 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPki]:
     services = start_pki_services(pki)
     yield pki
     services.stop()
+
+
+# The PKI answers on loopback, which validation refuses to fetch from unless it is allowed.
+
+
+def dev_pki_fetch(pki: DevPki) -> FetchPolicy:
+    """A fetch policy that lets in-process validations reach the development PKI's OCSP/CRL."""
+    return FetchPolicy.from_items([f"127.0.0.1:{pki.port}"])
+
+
+def dev_pki_env(pki: DevPki) -> dict[str, str]:
+    """The environment for a `gateway` subprocess that validates against the development PKI."""
+    return {**os.environ, "GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{pki.port}"}

@@ -24,6 +24,7 @@ def api(request, tmp_path):
             env={
                 "GATEWAY_DATABASE__URL": url,
                 "GATEWAY_STORAGE__DIR": str(tmp_path / "blobs"),
+                "GATEWAY_SEV__ENABLED": "true",  # letters are refused for a channel that is off
                 "GATEWAY_SERVER__MAX_REQUEST_BYTES": str(2 * 1024 * 1024),
             }
         )
@@ -191,7 +192,7 @@ def test_incoming_registration_and_rejection(api, tmp_path):
         DocTransfer,
         Document,
         Header,
-        MessageFormatError,
+        SignInfo,
         build_document,
         new_msg_id,
     )
@@ -199,6 +200,10 @@ def test_incoming_registration_and_rejection(api, tmp_path):
 
     base, key, cfg = api
     db = open_database(cfg)
+
+    def validator(sig, files):  # revocation data not yet available: INDETERMINATE, not a refusal
+        return {"indication": "INDETERMINATE", "subindication": "TRY_LATER", "signatures": []}
+
     blobs = BlobStore(cfg.resolve(cfg.storage.dir))
     ids = []
     for title in ("A", "B"):
@@ -224,10 +229,11 @@ def test_incoming_registration_and_rejection(api, tmp_path):
                 title=title,
                 files=[DocTransfer("1", "a.txt", "txt", b"body")],
             ),
+            [SignInfo("1", b"\x30\x00")],
         )
-        got = inbox.receive(db, blobs, raw, channel="sev", validator=lambda sig, files: {})
+        got = inbox.receive(db, blobs, raw, channel="sev", validator=validator)
         assert not got.duplicate
-        again = inbox.receive(db, blobs, raw, channel="sev", validator=lambda sig, files: {})
+        again = inbox.receive(db, blobs, raw, channel="sev", validator=validator)
         assert again.duplicate and again.incoming_id == got.incoming_id
         ids.append(got.incoming_id)
     # a malformed document whose header is readable is kept as rejected and answered "rejected"
@@ -235,14 +241,15 @@ def test_incoming_registration_and_rejection(api, tmp_path):
     bad = inbox.receive(db, blobs, broken, channel="sev", validator=lambda sig, files: {})
     assert bad.kind == "malformed" and bad.status == "rejected"
     assert inbox.receive(db, blobs, broken, channel="sev", validator=lambda sig, files: {}).duplicate
-    with pytest.raises(MessageFormatError):
-        inbox.receive(db, blobs, b"<not-1207/>", channel="sev", validator=lambda sig, files: {})
+    unreadable = inbox.receive(db, blobs, b"<not-1207/>", channel="sev", validator=validator)
+    assert unreadable.kind == "malformed" and unreadable.status == "malformed"  # kept, not answered
     db.dispose()
     with client_for(base, key) as c:
         listed = c.get("/api/v1/incoming", params={"status": "received"}).json()["items"]
         assert sorted(i["id"] for i in listed) == sorted(ids)
         doc = c.get(f"/api/v1/incoming/{ids[0]}").json()
-        assert doc["indication"] == "NO_SIGNATURE_FOUND" and doc["files"][0]["validation"] is None
+        assert doc["indication"] == "INDETERMINATE"
+        assert doc["files"][0]["validation"]["subindication"] == "TRY_LATER"
         assert c.get(doc["files"][0]["url"]).content == b"body"
         assert_error(c.get(f"/api/v1/incoming/{ids[0]}/files/9"), 404, "not_found")
         reg = c.post(

@@ -27,6 +27,7 @@ def signing_api(dev_pki, tmp_path):
             "GATEWAY_SIGNING__KEY_PASSWORD_FILE": str(dev_pki.password_file),
             "GATEWAY_SIGNING__TSA_URL": dev_pki.tsa_url,
             "GATEWAY_TRUST__ANCHORS": str(dev_pki.root_cert),
+            "GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{dev_pki.port}",
         }
     )
     db = open_database(cfg)

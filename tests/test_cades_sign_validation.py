@@ -4,6 +4,7 @@ from the validation data embedded at signing time only."""
 from __future__ import annotations
 
 import pytest
+from conftest import dev_pki_fetch
 from test_cades_sign_support import asn1_cert, minimal_pdf
 
 from gateway.signing.formats import SignRequest, sign_files
@@ -39,7 +40,8 @@ def test_own_validator_accepts_level(seal, dev_pki, tmp_path, fmt, level, expect
     req = SignRequest(level=level, tsa_url=dev_pki.tsa_url if level != "B-B" else None, trust_roots=roots)
     (out,) = sign_files(fmt, seal, [src], req)
     detached = {src.name: src} if fmt == "cades" else {}
-    policy = ValidationPolicy(trust_roots=roots, detached=detached, cache_dir=tmp_path / "cache")
+    policy = ValidationPolicy(trust_roots=roots, detached=detached, cache_dir=tmp_path / "cache",
+                              fetch=dev_pki_fetch(dev_pki))
     online = validate(out, policy)
     sig = online.signatures[0]
     assert online.indication.name == "TOTAL_PASSED", online.to_dict()

@@ -132,7 +132,7 @@ def test_kill9_during_upload_and_download_delivers_exactly_once(tmp_path, backen
     root, seals = make_pki(tmp_path / "pki", ["A", "B"])
     body = os.urandom(1024 * 1024)
     with ExitStack() as stack:
-        hub = SevHub(tmp_path / "hub", max_part_size=8 * 1024)
+        hub = SevHub(tmp_path / "hub", open_registration=True, max_part_size=8 * 1024)
         hub_url = stack.enter_context(serve_app(create_app(hub))) + SERVICE_PATH
         urls = [None, None]
         if backend != "sqlite":

@@ -51,10 +51,11 @@ def two_gateways(request, tmp_path, dev_pki):
         "A": organization_seal(dev_pki, name=A[0], edrpou=A[1])[0],
         "B": organization_seal(dev_pki, name=B[0], edrpou=B[1])[0],
     }
-    common = {"password_file": dev_pki.password_file, "tsa_url": dev_pki.tsa_url, "revocation": "online"}
+    common = {"password_file": dev_pki.password_file, "tsa_url": dev_pki.tsa_url, "revocation": "online",
+              "fetch_allow": f"127.0.0.1:{dev_pki.port}"}
     root = dev_pki.root_cert
     with ExitStack() as stack:
-        hub_app = create_app(SevHub(tmp_path / "hub", max_part_size=64 * 1024))
+        hub_app = create_app(SevHub(tmp_path / "hub", open_registration=True, max_part_size=64 * 1024))
         hub_url = stack.enter_context(serve_app(hub_app)) + SERVICE_PATH
         urls = [
             stack.enter_context(database_url(request.param, tmp_path / n))

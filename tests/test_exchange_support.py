@@ -115,6 +115,8 @@ class GatewaySpec:
     password_file: Path | None = None
     tsa_url: str = ""
     revocation: str = "offline"
+    #: `[trust] fetch_allow`: the development PKI's host:port when validating online against it
+    fetch_allow: str = ""
 
     @property
     def password_env(self) -> str:
@@ -152,6 +154,7 @@ tsa_url = "{self.tsa_url}"
 anchors = ["{self.root_pem}"]
 revocation = "{self.revocation}"
 cache_dir = "revocation-cache"
+fetch_allow = [{f'"{self.fetch_allow}"' if self.fetch_allow else ""}]
 
 [sev]
 enabled = true

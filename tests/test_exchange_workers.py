@@ -15,7 +15,8 @@ from test_store_support import BACKENDS, database_url
 from gateway.api.seal import Seal
 from gateway.config import load_config
 from gateway.exchange.outbox import NewFile, queue_letter, requeue
-from gateway.exchange.workers import SevChannel, Workers, WorkerSettings, release_dead_leases
+from gateway.exchange.workers import Workers, WorkerSettings, release_dead_leases
+from gateway.soap.sev_channel import SevChannel
 from gateway.soap.sev_hub import HubServer
 from gateway.store.blobs import BlobStore
 from gateway.store.db import open_database
@@ -94,7 +95,7 @@ def test_retry_budget_then_failed_then_requeue_sends_once(setup, tmp_path):
     assert history(db, letter) == ["queued", "signed", "sending", "failed"]
     assert w.run_letters_once() == 0  # a failed letter waits for an operator
 
-    with HubServer(tmp_path / "hub") as hub:
+    with HubServer(tmp_path / "hub", open_registration=True) as hub:
         spec.hub_url = hub.url
         cfg2 = load_config(spec.write_config())
         with db.session() as s:

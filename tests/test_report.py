@@ -45,7 +45,9 @@ def test_json_shape_matches_interface():
     s = data["signatures"][0]
     assert set(s) == {"id", "format", "indication", "subindication", "intact", "signer", "algorithm",
                       "claimed_signing_time", "best_signature_time", "timestamps", "chain",
-                      "signed_objects", "errors", "warnings"}
+                      "signed_objects", "errors", "warnings", "revocation_sources", "qualification",
+                      "qualification_provider"}
+    assert s["qualification"] is None  # no trusted list configured
     assert set(s["signer"]) == {"subject", "issuer", "serial", "edrpou", "drfo"}
     assert s["claimed_signing_time"] == "2026-01-02T03:04:05Z"
 

@@ -29,7 +29,7 @@ def pair(server: HubServer, retry: RetryPolicy = FAST) -> tuple[SevClient, SevCl
 
 def test_http_503s_are_retried_with_backoff(tmp_path):
     faults = Faults(unavailable_every=3)
-    with HubServer(tmp_path / "hub", max_part_size=300_000, faults=faults) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=300_000, faults=faults) as server:
         a, b = pair(server)
         b.list_incoming()
         raw = os.urandom(1_000_000)
@@ -44,7 +44,8 @@ def test_http_503s_are_retried_with_backoff(tmp_path):
 
 def test_lost_chunk_answers_resume_from_transferred_bytes_without_doubling(tmp_path):
     with HubServer(
-        tmp_path / "hub", max_part_size=250_000, faults=Faults(lose_upload_answer_every=2)
+        tmp_path / "hub",
+        open_registration=True, max_part_size=250_000, faults=Faults(lose_upload_answer_every=2)
     ) as server:
         a, b = pair(server)
         b.list_incoming()
@@ -58,7 +59,8 @@ def test_lost_chunk_answers_resume_from_transferred_bytes_without_doubling(tmp_p
 
 def test_an_interrupted_upload_resumes_in_a_later_call(tmp_path):
     with HubServer(
-        tmp_path / "hub", max_part_size=200_000, faults=Faults(lose_upload_answer_every=3)
+        tmp_path / "hub",
+        open_registration=True, max_part_size=200_000, faults=Faults(lose_upload_answer_every=3)
     ) as server:
         impatient = SevClient(server.url, "sys-a", "secret-a", retry=RetryPolicy(attempts=1))
         SevClient(server.url, "sys-b", "secret-b").list_incoming()
@@ -83,7 +85,8 @@ def test_an_interrupted_upload_resumes_in_a_later_call(tmp_path):
 def test_reopening_an_unfinished_upload_continues_it(tmp_path):
     """A client that lost its session id re-opens with the same MessageId and hash and resumes."""
     with HubServer(
-        tmp_path / "hub", max_part_size=100_000, faults=Faults(lose_upload_answer_every=4)
+        tmp_path / "hub",
+        open_registration=True, max_part_size=100_000, faults=Faults(lose_upload_answer_every=4)
     ) as server:
         SevClient(server.url, "sys-b", "secret-b").list_incoming()
         raw = os.urandom(500_000)
@@ -117,7 +120,7 @@ def test_an_unreachable_hub_exhausts_the_retry_budget():
 
 def test_the_password_is_never_logged(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    with HubServer(tmp_path / "hub", faults=Faults(unavailable_every=3)) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, faults=Faults(unavailable_every=3)) as server:
         a, b = pair(server)
         b.list_incoming()
         a.send(b"<Header>x</Header>", info("quiet"))
@@ -157,14 +160,15 @@ def test_message_info_comes_from_the_1207_header():
 def test_an_upload_resumes_across_a_hub_restart(tmp_path):
     raw = os.urandom(700_000)
     with HubServer(
-        tmp_path / "hub", max_part_size=200_000, faults=Faults(lose_upload_answer_every=2)
+        tmp_path / "hub",
+        open_registration=True, max_part_size=200_000, faults=Faults(lose_upload_answer_every=2)
     ) as first:
         SevClient(first.url, "sys-b", "secret-b").list_incoming()
         with pytest.raises(SevTransportError) as err:
             SevClient(first.url, "sys-a", "secret-a", retry=RetryPolicy(attempts=1)).send(
                 raw, info("restart")
             )
-    with HubServer(tmp_path / "hub", max_part_size=200_000) as second:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=200_000) as second:
         sent = SevClient(second.url, "sys-a", "secret-a", retry=FAST).send(
             raw, info("restart"), session_id=err.value.session_id
         )
@@ -174,7 +178,7 @@ def test_an_upload_resumes_across_a_hub_restart(tmp_path):
 
 def test_connections_broken_mid_answer_are_survived(tmp_path):
     faults = Faults(lose_upload_answer_every=2, drop_upload_answer=True)
-    with HubServer(tmp_path / "hub", max_part_size=250_000, faults=faults) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=250_000, faults=faults) as server:
         a, b = pair(server)
         b.list_incoming()
         raw = os.urandom(1_000_000)

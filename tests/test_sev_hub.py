@@ -12,8 +12,8 @@ import zeep
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.soap import sev_wire
 from gateway.soap.sev_client import (
-    WSDL_PATH,
     MessageInfo,
     RetryPolicy,
     SevClient,
@@ -21,27 +21,56 @@ from gateway.soap.sev_client import (
     SevHashMismatch,
     SevSessionError,
 )
+from gateway.soap.sev_dialect import DIALECTS, Dialect
 from gateway.soap.sev_hub import Faults, HubServer
 from gateway.soap.soapxml import SoapRequestError, parse_request
 
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, budget_seconds=10)
 
 
+@pytest.fixture(params=sorted(DIALECTS))
+def hub(tmp_path, request):
+    """The strict stand-in in each dialect (the clients below speak the hub's)."""
+    with HubServer(
+        tmp_path / "hub", open_registration=True, max_part_size=1_000_000, dialect=DIALECTS[request.param]
+    ) as server:
+        yield server
+
+
 @pytest.fixture
-def hub(tmp_path):
-    with HubServer(tmp_path / "hub", max_part_size=1_000_000) as server:
+def wcf_hub(tmp_path):
+    with HubServer(tmp_path / "hub", open_registration=True, dialect=DIALECTS["wcf"]) as server:
         yield server
 
 
 def client(server: HubServer, name: str, **kw) -> SevClient:
-    return SevClient(server.url, name, f"secret-{name}", retry=kw.pop("retry", FAST), **kw)
+    return SevClient(
+        server.url, name, f"secret-{name}", retry=kw.pop("retry", FAST), dialect=server.hub.dialect, **kw
+    )
+
+
+class DialectPlugin(zeep.Plugin):
+    """zeep quotes every SOAPAction; the sev2 form carries it unquoted (and an empty Header)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def egress(self, envelope, http_headers, operation, binding_options):
+        if not self.dialect.quoted_action:
+            http_headers["SOAPAction"] = http_headers["SOAPAction"].strip('"')
+        return envelope, http_headers
+
+
+def zeep_client(dialect: Dialect) -> zeep.Client:
+    return zeep.Client(str(dialect.wsdl), plugins=[DialectPlugin(dialect)])
 
 
 def raw_service(server: HubServer, name: str) -> tuple[Any, dict[str, str]]:
-    """zeep (an independent SOAP implementation) bound to the hub, and `name`'s identity: for
-    requests the gateway's client would never send."""
-    service = zeep.Client(str(WSDL_PATH)).create_service(
-        "{http://tempuri.org/}IntegrationServiceSoap", server.url
+    """zeep (an independent SOAP implementation) bound to the hub, in its dialect, and `name`'s
+    identity: for requests the gateway's client would never send."""
+    dialect = server.hub.dialect
+    service = zeep_client(dialect).create_service(
+        f"{{{dialect.operation_ns}}}IntegrationServiceSoap", server.url
     )
     return service, {"Password": f"secret-{name}", "SystemId": name}
 
@@ -76,10 +105,10 @@ def test_three_megabytes_travel_in_chunks_and_are_offered_until_end_processing(h
 
 def test_a_restarted_hub_loses_nothing(tmp_path):
     raw = os.urandom(1500)
-    with HubServer(tmp_path / "hub", max_part_size=1000) as first:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1000) as first:
         client(first, "sys-b").list_incoming()
         client(first, "sys-a").send(raw, info("persisted"))
-    with HubServer(tmp_path / "hub", max_part_size=1000) as second:
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=1000) as second:
         b = client(second, "sys-b")
         (offered,) = b.list_incoming()
         got = b.download(offered.message_id)
@@ -124,7 +153,7 @@ def test_wrong_hash_fails_the_session_cleanly(hub):
 
 
 def test_data_damaged_on_the_way_up_fails_the_send(tmp_path):
-    with HubServer(tmp_path / "hub", faults=Faults(corrupt_uploads=True)) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, faults=Faults(corrupt_uploads=True)) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         with pytest.raises(SevSessionError) as err:
@@ -163,7 +192,7 @@ def test_routing_by_organization_when_the_system_is_not_named(tmp_path):
 
 def test_corrupted_download_is_detected_and_the_message_stays_offered(tmp_path):
     faults = Faults(corrupt_downloads=True)
-    with HubServer(tmp_path / "hub", faults=faults) as server:
+    with HubServer(tmp_path / "hub", open_registration=True, faults=faults) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         a.send(b"<Header>payload</Header>", info("corrupt"))
@@ -179,7 +208,7 @@ def test_wsdl_is_served_and_loads_in_zeep(hub):
     response = httpx.get(hub.url + "?wsdl")
     assert response.status_code == 200
     assert f'location="{hub.url}"' in response.text
-    remote = zeep.Client(hub.url + "?wsdl")
+    remote = zeep.Client(hub.url + "?wsdl", plugins=[DialectPlugin(hub.hub.dialect)])
     service = remote.bind("IntegrationService", "IntegrationServiceSoap")
     assert service.GetInputMessages(identity={"SystemId": "z", "Password": "z"}, **{"\u0441ount": 1}) in (
         None,
@@ -200,8 +229,9 @@ def test_wsdl_is_served_and_loads_in_zeep(hub):
         ),
     ],
 )
-def test_malformed_requests_get_a_client_fault(hub, body, needle):
-    response = httpx.post(hub.url, content=body, headers={"Content-Type": "text/xml"})
+def test_malformed_requests_get_a_client_fault(wcf_hub, body, needle):
+    headers = {"Content-Type": "text/xml", "SOAPAction": '"http://tempuri.org/ICoverIntegrationService/Evil"'}
+    response = httpx.post(wcf_hub.url, content=body, headers=headers)
     assert response.status_code == 500
     assert "Client" in response.text and needle in response.text
 
@@ -216,7 +246,9 @@ def test_sessions_belong_to_their_system(hub):
 
 
 def test_hub_limits_and_a_non_delivered_end_keep_the_message(tmp_path):
-    with HubServer(tmp_path / "hub", max_part_size=1000, max_message_size=5000) as server:
+    with HubServer(
+        tmp_path / "hub", open_registration=True, max_part_size=1000, max_message_size=5000
+    ) as server:
         a, b = client(server, "sys-a"), client(server, "sys-b")
         b.list_incoming()
         service, ident = raw_service(server, "sys-a")
@@ -256,7 +288,7 @@ def test_any_request_body_is_a_soap_request_or_a_clear_refusal(body):
         assert str(exc)
 
 
-def test_a_non_numeric_session_id_is_a_client_fault(hub):
+def test_a_non_numeric_session_id_is_a_client_fault(wcf_hub):
     envelope = (
         b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>'
         b'<t:GetSessionInfo xmlns:t="http://tempuri.org/"><t:identity>'
@@ -264,6 +296,27 @@ def test_a_non_numeric_session_id_is_a_client_fault(hub):
         b'<c:SystemId xmlns:c="http://schemas.datacontract.org/2004/07/Cover.Contracts">s</c:SystemId>'
         b"</t:identity><t:sessionId>x1</t:sessionId></t:GetSessionInfo></e:Body></e:Envelope>"
     )
-    response = httpx.post(hub.url, content=envelope, headers={"Content-Type": "text/xml"})
+    action = '"http://tempuri.org/ICoverIntegrationService/GetSessionInfo"'
+    response = httpx.post(
+        wcf_hub.url, content=envelope, headers={"Content-Type": "text/xml", "SOAPAction": action}
+    )
     assert response.status_code == 500
     assert "Client" in response.text and "not an integer" in response.text
+
+
+@pytest.mark.parametrize(("hub_dialect", "client_dialect"), [("sev2", "wcf"), ("wcf", "sev2")])
+def test_the_stand_in_answers_only_its_own_dialect(tmp_path, hub_dialect, client_dialect):
+    with HubServer(tmp_path / "hub", open_registration=True, dialect=DIALECTS[hub_dialect]) as server:
+        wrong = SevClient(server.url, "a", "pw", retry=FAST, dialect=DIALECTS[client_dialect])
+        with pytest.raises(SevError, match=f"speaks the {hub_dialect} dialect"):
+            wrong.list_incoming()
+        assert wrong.retries == 0  # a Client fault: not retried
+        # the right namespaces but the other SOAPAction quoting is caught too
+        identity = [("identity", [("Password", "pw"), ("SystemId", "a")])]
+        body = sev_wire.request("GetInputMessages", identity, DIALECTS[hub_dialect])
+        other = DIALECTS[client_dialect].soap_action("GetInputMessages")
+        headers = {"Content-Type": "text/xml", "SOAPAction": other}
+        response = httpx.post(server.url, content=body, headers=headers)
+        assert response.status_code == 500 and "SOAPAction" in response.text
+        right = SevClient(server.url, "a", "pw", retry=FAST, dialect=DIALECTS[hub_dialect])
+        assert right.list_incoming() == []

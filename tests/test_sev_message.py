@@ -246,10 +246,11 @@ def test_size_bound():
         parse_message(raw, max_bytes=len(raw) - 1)
 
 
-def test_notification_without_acknowledgement_is_refused():
+def test_a_notification_need_not_be_an_acknowledgement():
+    # e.g. a DocNumber or task-list notification: kept by the inbox, not refused as malformed
     raw = build_document(_header(), _document()).replace(b'msg_type="1"', b'msg_type="0"')
-    with pytest.raises(MessageFormatError, match="without an Acknowledgement"):
-        parse_message(raw)
+    msg = parse_message(raw)
+    assert msg.header.msg_type == MsgType.NOTIFICATION and msg.acknowledgement is None
 
 
 def test_a_file_larger_than_libxml2s_text_node_cap_travels():

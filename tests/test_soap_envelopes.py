@@ -21,7 +21,8 @@ import zeep
 from lxml import etree
 
 from gateway.soap import sev_wire
-from gateway.soap.sev_client import COUNT, WSDL_PATH, MessageInfo, SevClient, SevSessionError
+from gateway.soap.sev_client import COUNT, MessageInfo, SevClient, SevSessionError
+from gateway.soap.sev_dialect import SEV2, WCF
 from gateway.soap.sev_hub import HubServer
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "sev-reference"
@@ -92,7 +93,7 @@ def published() -> etree._ElementTree:
 
 @pytest.fixture(scope="module")
 def zeep_client() -> tuple[zeep.Client, object]:
-    client = zeep.Client(str(WSDL_PATH))
+    client = zeep.Client(str(WCF.wsdl))
     return client, client.create_service("{http://tempuri.org/}IntegrationServiceSoap", "http://127.0.0.1:9/")
 
 
@@ -104,7 +105,7 @@ def as_fields(value):
 
 
 def lean(operation: str, **params) -> bytes:
-    return sev_wire.request(operation, as_fields({"identity": IDENTITY, **params}))
+    return sev_wire.request(operation, as_fields({"identity": IDENTITY, **params}), WCF)
 
 
 def body_element(envelope: etree._Element) -> etree._Element:
@@ -127,7 +128,7 @@ def test_requests_follow_the_published_wsdl_and_data_contracts(contracts, publis
     assert names == published_fields(published, operation)  # every parameter, in the service's order
     binding = published.find(f"{{{WSDL}}}binding/{{{WSDL}}}operation[@name='{operation}']")
     action = binding.find("{http://schemas.xmlsoap.org/wsdl/soap/}operation").get("soapAction")
-    assert sev_wire.soap_action(operation) == action
+    assert WCF.soap_action(operation) == f'"{action}"'
 
 
 def test_the_contracts_reject_a_request_in_the_wrong_namespace(contracts):
@@ -165,7 +166,7 @@ def test_the_client_sends_exactly_the_bytes_zeep_would(zeep_client, operation, p
     )
     theirs = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")  # zeep's etree_to_string
     mine = sev_wire.request(
-        operation, as_fields({"identity": {"Password": "p<&>w", "SystemId": "s"}, **params})
+        operation, as_fields({"identity": {"Password": "p<&>w", "SystemId": "s"}, **params}), WCF
     )
     assert mine == theirs
     assert etree.tostring(etree.fromstring(mine), method="c14n") == etree.tostring(envelope, method="c14n")
@@ -191,8 +192,8 @@ class Capture:
 
 
 def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_path):
-    with HubServer(tmp_path / "hub", max_part_size=4096) as server:
-        a, b = SevClient(server.url, "a", "pa"), SevClient(server.url, "b", "pb")
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=4096, dialect=WCF) as server:
+        a, b = SevClient(server.url, "a", "pa", dialect=WCF), SevClient(server.url, "b", "pb", dialect=WCF)
         capture = Capture()
         for c in (a, b):
             c.observers.append(capture)
@@ -210,3 +211,66 @@ def test_a_whole_exchange_validates_against_the_data_contracts(contracts, tmp_pa
     assert operations == {f"{op}Response" for op in REQUESTS}  # every operation was exercised
     for element in capture.sent + capture.received:
         assert contracts.validate(element), (etree.QName(element).localname, contracts.error_log.last_error)
+
+
+# ---------------------------------------------------------------------------- the sev2 dialect
+
+
+@pytest.fixture(scope="module")
+def published_sev2(published) -> etree.XMLSchema:
+    """The published WSDL's own types, as the SEV 2.0 hub's clients read them: in its s0 namespace
+    (http://tempuri.org), children unqualified. Requests and answers in sev2 must validate."""
+    schema = published.find(f"{{{WSDL}}}types/{{{XS}}}schema")
+    schema = etree.fromstring(etree.tostring(schema))
+    schema.set("targetNamespace", "http://tempuri.org")
+    schema.set("elementFormDefault", "unqualified")
+    return etree.XMLSchema(schema)
+
+
+@pytest.fixture(scope="module")
+def zeep_sev2() -> tuple[zeep.Client, object]:
+    client = zeep.Client(str(SEV2.wsdl))
+    return client, client.create_service("{http://tempuri.org}IntegrationServiceSoap", "http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize(("operation", "params"), WIRE_CASES)
+def test_sev2_requests_are_what_zeep_makes_of_the_sev2_wsdl(zeep_sev2, published_sev2, operation, params):
+    client, service = zeep_sev2
+    envelope = client.create_message(
+        service, operation, identity={"Password": "p<&>w", "SystemId": "s"}, **params
+    )
+    mine = etree.fromstring(
+        sev_wire.request(
+            operation, as_fields({"identity": {"Password": "p<&>w", "SystemId": "s"}, **params}), SEV2
+        )
+    )
+    assert etree.QName(body_element(mine)).namespace == "http://tempuri.org"
+    assert all(etree.QName(e).namespace is None for e in body_element(mine).iterdescendants())
+    assert etree.tostring(body_element(mine), method="c14n") == etree.tostring(
+        body_element(envelope), method="c14n"
+    )
+    header = mine.find(f"{{{SOAP_ENV}}}Header")
+    assert header is not None and len(header) == 0  # an empty SOAP Header, as the SEV 2.0 clients send
+    assert published_sev2.validate(body_element(mine)), published_sev2.error_log.last_error
+
+
+def test_a_whole_sev2_exchange_follows_the_published_types(published_sev2, tmp_path):
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=4096, dialect=SEV2) as server:
+        a, b = SevClient(server.url, "a", "pa"), SevClient(server.url, "b", "pb")
+        capture = Capture()
+        for c in (a, b):
+            c.observers.append(capture)
+        b.list_incoming()
+        sent = a.send(os.urandom(10_000), MessageInfo("m-1", "04056612", "37472062", to_sys_id="b"))
+        (offered,) = b.list_incoming()
+        b.end_processing(b.download(offered.message_id))
+        with pytest.raises(SevSessionError):
+            b.session_info(sent.session_id)
+    # the SOAPAction unquoted, as the SEV 2.0 clients send it
+    prefix = "http://tempuri.org/ICoverIntegrationService/"
+    assert all(action == prefix + op for op, action in capture.actions)
+    for element in capture.sent + capture.received:
+        assert published_sev2.validate(element), (
+            etree.QName(element).localname,
+            published_sev2.error_log.last_error,
+        )

@@ -31,6 +31,7 @@ from second_opinion import openssl_cms_verify
 
 from gateway.signing.report import Indication, SubIndication
 from gateway.signing.validation.engine import validate
+from gateway.signing.validation.fetchpolicy import FetchPolicy
 from gateway.signing.validation.policy import ValidationPolicy
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -70,7 +71,9 @@ class Pki:
     ocsp_revoked: Identity | None = None
 
     def policy(self, **kw) -> ValidationPolicy:
-        return ValidationPolicy(trust_roots=[self.root.cert], **kw)
+        # the PKI is served on loopback, which validation fetches from only when allowed
+        allow = FetchPolicy.from_items([self.base_url.removeprefix("http://")])
+        return ValidationPolicy(trust_roots=[self.root.cert], fetch=allow, **kw)
 
 
 _KEYS: dict[str, rsa.RSAPrivateKey] = {}

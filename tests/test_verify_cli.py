@@ -24,6 +24,12 @@ def gateway(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.fixture(autouse=True)
+def allow_test_pki(pki: Pki, monkeypatch):
+    """The test PKI answers on loopback: `gateway verify` may fetch from it only when allowed."""
+    monkeypatch.setenv("GATEWAY_TRUST__FETCH_ALLOW", pki.base_url.removeprefix("http://"))
+
+
 @pytest.fixture(scope="module")
 def files(pki: Pki, tmp_path_factory):
     d = tmp_path_factory.mktemp("verify")

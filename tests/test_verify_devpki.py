@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import dev_pki_env
 
 DOC = "Рішення міської ради № 42\n".encode() * 10
 
@@ -50,7 +51,8 @@ def signer(dev_pki, tmp_path):
 
 
 def verify(dev_pki, signature: str, *extra: str) -> tuple[int, dict]:
-    done = gateway("verify", "--json", "--trust", str(dev_pki.root_cert), *extra, signature)
+    done = gateway("verify", "--json", "--trust", str(dev_pki.root_cert), *extra, signature,
+                   env=dev_pki_env(dev_pki))
     assert done.returncode in (0, 1, 3), done.stderr
     return done.returncode, json.loads(done.stdout)
 

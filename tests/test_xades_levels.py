@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import dev_pki_env, dev_pki_fetch
 from lxml import etree
 from test_xades_support import needs_openssl, needs_xmlsec1, xmlsec1_verify
 
@@ -41,7 +42,8 @@ def _opts(pki, level: str) -> XadesOptions:
 
 def _validate(data: bytes, pki, offline: bool, detached=None):
     return validate(
-        data, ValidationPolicy(trust_roots=pki["roots"], offline=offline, detached=detached or {})
+        data, ValidationPolicy(trust_roots=pki["roots"], offline=offline, detached=detached or {},
+                               fetch=dev_pki_fetch(pki["pki"]))
     )
 
 
@@ -166,6 +168,7 @@ def test_cli_b_t(pki, tmp_path, fmt, output):
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=dev_pki_env(pki["pki"]),
         timeout=120,
     )
     report = json.loads(out.stdout)

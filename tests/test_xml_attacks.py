@@ -16,6 +16,7 @@ from test_xades_support import load_key, make_identity, trust_roots, validate_by
 from gateway.signing.certificates import load_certificates
 from gateway.signing.xades import self_check, sign_detached, sign_enveloped, to_bytes
 from gateway.signing.xml.builder import DataObject, XadesBuilder, XadesOptions
+from gateway.signing.xml.xades import XADES
 from gateway.signing.xml.xmldsig import DS, ReferenceProcessor
 from gateway.xmlsafe import parse_xml
 
@@ -273,6 +274,7 @@ def test_damaged_signatures_always_give_a_clear_report(ident):
 
     rnd = random.Random(11)
     base = etree.fromstring(sign_enveloped(ident["key"], b'<doc><a Id="x">1</a></doc>', XadesOptions()))
+    assert validate_bytes(etree.tostring(base), ident["roots"]).indication == "TOTAL_PASSED"
     for _ in range(120):
         tree = etree.fromstring(etree.tostring(base))
         nodes = list(tree.iter())[1:]
@@ -284,11 +286,24 @@ def test_damaged_signatures_always_give_a_clear_report(ident):
                 del node.attrib[rnd.choice(list(node.attrib))]
             else:
                 node.text = rnd.choice(["", "x", "AAAA", "!"])
-        report = validate_bytes(etree.tostring(tree))
+        report = validate_bytes(etree.tostring(tree), ident["roots"])
         reasons = report.errors + [e for s in report.signatures for e in s.errors]
         assert not any(r.startswith("cannot validate") or "malformed signature (" in r for r in reasons), (
             reasons
         )
+        if report.indication == "TOTAL_PASSED":
+            assert _protected_parts(tree) == _protected_parts(base)
+
+
+def _protected_parts(root: etree._Element) -> list[bytes]:
+    """The document outside the signature, SignedInfo, SignatureValue and SignedProperties."""
+    doc = etree.fromstring(etree.tostring(root))
+    parts = []
+    for sig in doc.iter(f"{{{DS}}}Signature"):
+        parts += [etree.tostring(e, method="c14n") for e in sig.iter(
+            f"{{{DS}}}SignedInfo", f"{{{DS}}}SignatureValue", f"{{{XADES}}}SignedProperties")]
+        sig.getparent().remove(sig)
+    return [etree.tostring(doc, method="c14n"), *parts]
 
 
 def test_many_references_to_a_big_document_are_bounded(ident):

@@ -49,13 +49,17 @@ class GatewayContext:
         self.db.dispose()
 
     def policy(self, detached: dict[str, Path] | None = None) -> Any:
+        from gateway.signing.validation.fetchpolicy import from_settings
         from gateway.signing.validation.policy import ValidationPolicy
 
         cfg = self.cfg
         return ValidationPolicy(
             trust_roots=self.anchors.roots(), offline=cfg.trust.revocation == "offline",
             cache_dir=cfg.resolve(cfg.trust.cache_dir) if cfg.trust.cache_dir else None,
-            detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes)
+            fetch=from_settings(cfg.trust), ocsp_fresh_seconds=cfg.trust.ocsp_fresh_seconds,
+            fetch_backoff_seconds=cfg.trust.fetch_backoff_seconds,
+            detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes,
+            qualifier=self.anchors.qualifier())
 
     def validate_signature(self, signature: bytes, detached: dict[str, Path]) -> dict[str, Any]:
         """The INTERFACE.md report of a detached signature over the given files."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from gateway.errors import GatewayError
 
@@ -15,7 +17,8 @@ log = logging.getLogger(__name__)
 
 _CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid_request", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
 }
 
@@ -31,6 +34,18 @@ class ApiError(Exception):
 def error_response(status: int, code: str, message: str,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def send_error(send: Send, status: int, code: str, message: str, *,
+                     headers: list[tuple[bytes, bytes]] | None = None, close: bool = False) -> None:
+    """The error shape sent from ASGI middleware (which answers before FastAPI runs). `close`
+    ends the connection after the answer: needed whenever a request body is left unread."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw + list(headers or ())})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _describe(errors: list[dict]) -> str:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from gateway.api.auth import Decider, LetterReader
 from gateway.api.errors import ApiError
-from gateway.api.schemas import Registration, Rejection
+from gateway.api.schemas import (
+    FileNumber,
+    Limit,
+    Offset,
+    Registration,
+    Rejection,
+    ResourceId,
+    StatusFilter,
+)
+from gateway.api.uploads import safe_filename
 from gateway.exchange.inbox import IncomingStateError, incoming_view, register, reject
 from gateway.store.audit import append as audit
 from gateway.store.models import Incoming
@@ -34,9 +43,9 @@ def _view(s: Any, row: Incoming) -> dict[str, Any]:
 def list_incoming(
     request: Request,
     _caller: LetterReader,
-    status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    status: StatusFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
@@ -68,7 +77,7 @@ def list_incoming(
 
 
 @router.get("/{incoming_id}", summary="A received document with the validation reports of its files")
-def get_incoming(incoming_id: str, request: Request, _caller: LetterReader) -> dict[str, Any]:
+def get_incoming(incoming_id: ResourceId, request: Request, _caller: LetterReader) -> dict[str, Any]:
     with request.app.state.gateway.db.session() as s:
         return _view(s, _get(s, incoming_id))
 
@@ -78,7 +87,9 @@ def get_incoming(incoming_id: str, request: Request, _caller: LetterReader) -> d
     summary="The n-th file (from 1) of a received document",
     response_class=FileResponse,
 )
-def get_incoming_file(incoming_id: str, n: int, request: Request, _caller: LetterReader) -> FileResponse:
+def get_incoming_file(
+    incoming_id: ResourceId, n: FileNumber, request: Request, _caller: LetterReader
+) -> FileResponse:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _get(s, incoming_id)
@@ -86,11 +97,14 @@ def get_incoming_file(incoming_id: str, n: int, request: Request, _caller: Lette
         if not match:
             raise ApiError(404, "not_found", f"document {incoming_id} has no file {n}")
         f = match[0]
-    return FileResponse(ctx.blobs.path(f.sha256), filename=f.name, media_type="application/octet-stream")
+    return FileResponse(ctx.blobs.path(f.sha256), filename=safe_filename(f.name, n),  # a sender's name
+                        media_type="application/octet-stream")
 
 
 @router.get("/{incoming_id}/files/{n}/signature", summary="The detached signature (.p7s) of the n-th file")
-def get_incoming_signature(incoming_id: str, n: int, request: Request, _caller: LetterReader) -> FileResponse:
+def get_incoming_signature(
+    incoming_id: ResourceId, n: FileNumber, request: Request, _caller: LetterReader
+) -> FileResponse:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _get(s, incoming_id)
@@ -99,13 +113,14 @@ def get_incoming_signature(incoming_id: str, n: int, request: Request, _caller: 
             raise ApiError(404, "not_found", f"document {incoming_id} has no signature for file {n}")
         f = match[0]
     return FileResponse(
-        ctx.blobs.path(f.signature_sha256), filename=f"{f.name}.p7s", media_type="application/pkcs7-signature"
+        ctx.blobs.path(f.signature_sha256), filename=f"{safe_filename(f.name, n)}.p7s",
+        media_type="application/pkcs7-signature",
     )
 
 
 @router.post("/{incoming_id}/registration", summary="Register it; sends the 'registered' acknowledgement")
 def post_registration(
-    incoming_id: str, body: Registration, request: Request, caller: Decider
+    incoming_id: ResourceId, body: Registration, request: Request, caller: Decider
 ) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
@@ -123,7 +138,9 @@ def post_registration(
 
 
 @router.post("/{incoming_id}/rejection", summary="Refuse it; sends the 'rejected' acknowledgement")
-def post_rejection(incoming_id: str, body: Rejection, request: Request, caller: Decider) -> dict[str, Any]:
+def post_rejection(
+    incoming_id: ResourceId, body: Rejection, request: Request, caller: Decider
+) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _get(s, incoming_id)

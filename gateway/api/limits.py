@@ -1,11 +1,24 @@
-"""Request size limit ([server] max_request_bytes), for declared and for streamed bodies."""
+"""Request body limits: size ([server] max_request_bytes) and time ([server] body_timeout,
+min_body_rate), for declared and for streamed bodies.
+
+The size is checked against Content-Length before anything is read and counted while a chunked
+body streams. The time limit is that of Apache's mod_reqtimeout: the body must arrive within
+`body_timeout` seconds, extended by one second for every `min_body_rate` bytes received, so a
+large upload on a slow line passes while a client trickling a byte now and then (slowloris) is
+cut off with 408 and the connection closed.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.errors import send_error
+
+_CLOSE = {"Connection": "close"}
 
 
 class BodyTooLarge(HTTPException):
@@ -13,15 +26,24 @@ class BodyTooLarge(HTTPException):
     FastAPI's body parsing passes it on instead of calling it a parse error)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body larger than {limit} bytes")
+        super().__init__(413, f"request body larger than {limit} bytes", headers=_CLOSE)
+
+
+class BodyTimeout(HTTPException):
+    """Raised from `receive` when the body does not arrive in time."""
+
+    def __init__(self) -> None:
+        super().__init__(408, "the request body did not arrive in time", headers=_CLOSE)
 
 
 class BodyLimitMiddleware:
-    """Answers 413 in the common JSON error shape when a request body exceeds `limit` bytes."""
+    """413 (size) and 408 (time) in the common JSON error shape for request bodies."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 0, min_rate: float = 0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
+        self.min_rate = min_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,18 +56,30 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > self.limit:
-                    await self._reject(send)
+                    await send_error(send, 413, "payload_too_large",
+                                     f"request body larger than {self.limit} bytes", close=True)
                     return
         seen = 0
+        body_done = False
         started = False
+        began = time.monotonic()
 
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def limited_receive() -> Message:
+            nonlocal seen, body_done
+            if body_done or not self.timeout:
+                message = await receive()  # after the body: only http.disconnect, no deadline
+            else:
+                extra = seen / self.min_rate if self.min_rate else 0.0
+                remaining = began + self.timeout + extra - time.monotonic()
+                try:
+                    message = await asyncio.wait_for(receive(), max(remaining, 0.001))
+                except TimeoutError:
+                    raise BodyTimeout() from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
                     raise BodyTooLarge(self.limit)
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -55,15 +89,8 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
+            await self.app(scope, limited_receive, tracking_send)
+        except (BodyTooLarge, BodyTimeout) as exc:
             if not started:
-                await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "payload_too_large",
-                                     "message": f"request body larger than {self.limit} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+                code = "payload_too_large" if exc.status_code == 413 else "request_timeout"
+                await send_error(send, exc.status_code, code, exc.detail, close=True)

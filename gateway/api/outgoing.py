@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -15,32 +13,47 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.api.auth import Caller, EdmsCaller, LetterReader, OperatorCaller
 from gateway.api.errors import ApiError, _describe
-from gateway.api.schemas import OutgoingMetadata
+from gateway.api.schemas import Limit, Line, Offset, OutgoingMetadata, ResourceId, StatusFilter
+from gateway.api.uploads import safe_filename, safe_media_type
+from gateway.config import Config
+from gateway.exchange.edrpou import EdrpouError
+from gateway.exchange.edrpou import validate as validate_edrpou
 from gateway.exchange.outbox import IdempotencyConflict, NewFile, letter_view, queue_letter, requeue
 from gateway.store.audit import append as audit
 from gateway.store.models import Incoming, Outgoing, Partner
 
 router = APIRouter(prefix="/api/v1/outgoing", tags=["outgoing"])
 MAX_FILES = 100
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def safe_filename(raw: str | None, n: int) -> str:
-    """A plain file name (no folders, no control characters) for a DocTransfer description."""
-    name = PureWindowsPath(PurePosixPath(raw or "").name).name
-    name = _UNSAFE.sub("", name).strip()
-    return name[:255] or f"file{n}"
-
-
-def _metadata(text: str) -> OutgoingMetadata:
+def _metadata(text: str, cfg: Config) -> OutgoingMetadata:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ApiError(422, "invalid_metadata", f"metadata is not JSON: {exc.msg}") from None
+    except RecursionError:  # e.g. arrays nested 100000 deep
+        raise ApiError(422, "invalid_metadata", "metadata is nested too deep") from None
+    except ValueError as exc:  # e.g. a 5000-digit integer (Python's int conversion limit)
+        raise ApiError(422, "invalid_metadata", f"metadata is not JSON a letter can have: {exc}") from None
     try:
-        return OutgoingMetadata.model_validate(raw)
+        meta = OutgoingMetadata.model_validate(raw)
     except ValidationError as exc:
         raise ApiError(422, "invalid_metadata", "metadata: " + _describe(exc.errors())) from None
+    except RecursionError:
+        raise ApiError(422, "invalid_metadata", "metadata: nesting too deep") from None
+    try:
+        validate_edrpou(meta.to_edrpou, check_digit=cfg.organization.edrpou_check_digit)
+    except EdrpouError as exc:
+        raise ApiError(422, "invalid_metadata", f"metadata: to_edrpou: {exc} "
+                       "([organization] edrpou_check_digit = false accepts test codes)") from None
+    return meta
+
+
+def _check_channel(cfg: Config, channel: str) -> None:
+    """Refuse at the door a letter for a channel this gateway does not run (it could never leave)."""
+    if not getattr(getattr(cfg, channel, None), "enabled", False):
+        raise ApiError(422, "channel_disabled",
+                       f"channel {channel!r} is not enabled on this gateway ([{channel}] enabled = false)")
 
 
 @router.post(
@@ -54,20 +67,23 @@ def post_outgoing(
     caller: EdmsCaller,
     metadata: Annotated[str, Form(description="JSON: to_edrpou, reg_number, reg_date, title, ...")],
     file: Annotated[list[UploadFile], File(description="the letter's files (repeat the field)")],
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[Line | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     ctx = request.app.state.gateway
-    meta = _metadata(metadata)
+    meta = _metadata(metadata, ctx.cfg)
+    if meta.channel:
+        _check_channel(ctx.cfg, meta.channel)
     if not file:
         raise ApiError(422, "invalid_request", "at least one file is required")
     if len(file) > MAX_FILES:
         raise ApiError(422, "invalid_request", f"at most {MAX_FILES} files per letter")
     stored = []
     for n, upload in enumerate(file, start=1):
+        name = safe_filename(upload.filename, n)
         sha, size = ctx.blobs.put_file(upload.file)
         if size == 0:
-            raise ApiError(422, "invalid_request", f"file {n} ({upload.filename}) is empty")
-        stored.append(NewFile(safe_filename(upload.filename, n), upload.content_type, sha, size))
+            raise ApiError(422, "invalid_request", f"file {n} ({name}) is empty")
+        stored.append(NewFile(name, safe_media_type(upload.content_type), sha, size))
     meta_dict = meta.model_dump(mode="json", exclude_none=True)
     for attempt in (1, 2):  # a concurrent request with the same key may win the insert
         try:
@@ -84,6 +100,7 @@ def post_outgoing(
                 if meta.reply_to and s.get(Incoming, meta.reply_to) is None:
                     raise ApiError(422, "invalid_metadata", f"reply_to: no incoming document {meta.reply_to}")
                 channel = meta.channel or (partner.channel if partner else "sev")
+                _check_channel(ctx.cfg, channel)
                 row, created = queue_letter(
                     s,
                     meta=meta_dict,
@@ -114,9 +131,9 @@ def post_outgoing(
 def list_outgoing(
     request: Request,
     caller: LetterReader,
-    status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    status: StatusFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
@@ -140,7 +157,7 @@ def list_outgoing(
 
 
 @router.get("/{letter_id}", summary="Status, history and acknowledgements of a letter")
-def get_outgoing(letter_id: str, request: Request, caller: LetterReader) -> dict[str, Any]:
+def get_outgoing(letter_id: ResourceId, request: Request, caller: LetterReader) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         return letter_view(s, _visible(s, letter_id, caller))
@@ -155,7 +172,7 @@ def _visible(s: Any, letter_id: str, caller: Caller) -> Outgoing:
 
 
 @router.post("/{letter_id}/requeue", summary="Give a failed letter a fresh retry budget")
-def requeue_outgoing(letter_id: str, request: Request, caller: OperatorCaller) -> dict[str, Any]:
+def requeue_outgoing(letter_id: ResourceId, request: Request, caller: OperatorCaller) -> dict[str, Any]:
     ctx = request.app.state.gateway
     with ctx.db.session() as s:
         row = _visible(s, letter_id, caller)

@@ -15,14 +15,22 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from gateway.api import admin, incoming, outgoing, signatures, validations
+from gateway.api import admin, incoming, offers, outgoing, signatures, validations
 from gateway.api.auth import ApiCaller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import install_error_handlers
+from gateway.api.gatekeeper import Gatekeeper
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import MetricsMiddleware
+from gateway.api.public_url import PublicUrlMiddleware, parse_public_url
 from gateway.config import Config
 from gateway.console.mailer import AlertMailer
+from gateway.pki.tl.refresher import start_refresher
+from gateway.soap import (
+    sev_channel,  # noqa: F401 - registers the "sev" channel with the workers
+    trembita_client,  # noqa: F401 - registers the "trembita" worker channel
+    trembita_service,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +39,24 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
     """Add the EDMS API to `app`. With `workers`, the lifespan also starts the background
     workers (when [sev] is enabled)."""
     install_error_handlers(app)
-    for router in (outgoing.router, incoming.router, signatures.router, validations.router, admin.router):
+    routers = (outgoing.router, incoming.router, signatures.router, validations.router, offers.router,
+               admin.router)
+    for router in routers:
         app.include_router(router)
+    app.include_router(trembita_service.router)  # its own authentication (X-Road headers, TLS)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     def metrics(request: Request, _caller: ApiCaller) -> Response:
         body, content_type = request.app.state.gateway.metrics.render()
         return Response(body, media_type=content_type)
 
-    app.add_middleware(BodyLimitMiddleware, limit=cfg.server.max_request_bytes)
+    server = cfg.server
+    app.add_middleware(BodyLimitMiddleware, limit=server.max_request_bytes, timeout=server.body_timeout,
+                       min_rate=server.min_body_rate)
+    app.add_middleware(Gatekeeper)  # before the limits: no key, no body read at all
     app.add_middleware(_LazyMetricsMiddleware)
+    public = parse_public_url(server.public_url) if server.public_url else None  # fails at start-up
+    app.add_middleware(PublicUrlMiddleware, public=public)  # outermost: before anything reads Host
 
     previous = app.router.lifespan_context
 
@@ -49,6 +65,7 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
         async with previous(a) as state:  # e.g. the development PKI's services, which signing needs
             ctx = GatewayContext.open(cfg)
             a.state.gateway = ctx
+            refresher = start_refresher(cfg) if workers else None  # trusted lists
             mailer = AlertMailer(cfg, ctx.db, lambda: ctx.seal)
             try:
                 ctx.seal = load_seal(cfg, ctx.db)
@@ -59,6 +76,8 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
                 yield state
             finally:
                 mailer.stop()
+                if refresher is not None:
+                    refresher.stop()
                 ctx.close()
 
     app.router.lifespan_context = lifespan

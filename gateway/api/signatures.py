@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import Caller, EdmsCaller
 from gateway.api.errors import ApiError
-from gateway.api.validations import save_upload
+from gateway.api.uploads import content_disposition, save_uploads
 from gateway.errors import GatewayError
 from gateway.store.audit import append as audit
 
@@ -65,7 +65,7 @@ def post_signature(
     )
     with tempfile.TemporaryDirectory(prefix="gateway-sign-") as tmp:
         folder = Path(tmp)
-        inputs = [save_upload(u, folder / "in", n) for n, u in enumerate(file, start=1)]
+        inputs = save_uploads(file, folder / "in")
         out = folder / "out"
         out.mkdir()
         try:
@@ -78,7 +78,7 @@ def post_signature(
             return Response(
                 path.read_bytes(),
                 media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
-                headers={"Content-Disposition": f'attachment; filename="{_ascii(path.name)}"'},
+                headers={"Content-Disposition": content_disposition(path.name)},
             )
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -90,9 +90,6 @@ def post_signature(
             headers={"Content-Disposition": 'attachment; filename="signed.zip"'},
         )
 
-
-def _ascii(name: str) -> str:
-    return name.encode("ascii", "replace").decode().replace('"', "_")
 
 
 def record_seal_use(ctx: Any, caller: Caller, inputs: list[Path], fmt: str, level: str) -> None:

@@ -10,20 +10,9 @@ from fastapi import APIRouter, File, Request, UploadFile
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
-from gateway.api.outgoing import safe_filename
+from gateway.api.uploads import save_upload, save_uploads
 
 router = APIRouter(prefix="/api/v1/validations", tags=["signatures"])
-CHUNK = 1024 * 1024
-
-
-def save_upload(upload: UploadFile, folder: Path, n: int) -> Path:
-    """Write an upload to `folder/n/<safe name>` (a folder per file keeps names apart)."""
-    path = folder / f"{n}" / safe_filename(upload.filename, n)
-    path.parent.mkdir(parents=True)
-    with path.open("wb") as out:
-        while chunk := upload.file.read(CHUNK):
-            out.write(chunk)
-    return path
 
 
 @router.post("", summary="Validate a signed file (CAdES, PAdES, XAdES, ASiC)")
@@ -42,7 +31,7 @@ def post_validation(
     with tempfile.TemporaryDirectory(prefix="gateway-validation-") as tmp:
         folder = Path(tmp)
         signed = save_upload(file, folder, 0)
-        saved = [save_upload(u, folder, i) for i, u in enumerate(detached or [], start=1)]
+        saved = save_uploads(detached or [], folder)
         contents = {p.name: p for p in saved}
         policy = ctx.policy(contents)
         policy.source_name = signed.name

@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.api.server import uvicorn_config
     from gateway.errors import GatewayError
     from gateway.netutil import listen_tcp
+    from gateway.soap.trembita_tls import running_tls_listener
 
     cfg = config_from_args(args, required=True)
     host = args.host or cfg.server.host
@@ -56,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
         raise GatewayError(f"[server] port must be a number from 0 to 65535, got {port!r}")
     sock = listen_tcp(host, port, backlog=2048)
     app = _StartupErrors(create_app(cfg))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(app, cfg.server, log_level="warning", lifespan="on"))
     logging.getLogger("uvicorn.error").addFilter(lambda _record: app.error is None)
     print(f"gateway serving on http://{host}:{sock.getsockname()[1]} (config {cfg.path})", flush=True)
     try:
-        server.run(sockets=[sock])
+        with running_tls_listener(app, cfg) as tls_port:
+            if tls_port is not None:
+                print(f"Трембіта HTTPS listener on port {tls_port} (client certificates)", flush=True)
+            server.run(sockets=[sock])
     except SystemExit:  # uvicorn's way of ending a failed start-up
         if app.error is None:
             raise

@@ -12,8 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sev-hub",
         help="run a stand-in for the SEV OVV hub (IntegrationService)",
         description="Serves the SEV OVV IntegrationService at /csp/dirbus/bus.esb.IntegrationService.cls "
-        "(WSDL at ?wsdl). Without --systems, systems register on first use with the password "
-        "they present.",
+        "(WSDL at ?wsdl). Systems and their organizations are registered explicitly (--systems); "
+        "--open-registration lets unknown systems register on first use (demos only).",
     )
     p.add_argument(
         "--listen",
@@ -39,7 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--open-registration",
         action="store_true",
-        help="with --systems, still let unknown systems register on first use",
+        help="let unknown systems register on first use with the password they present, and take "
+        "the FromOrgId of their first upload if no registered system has it (demos only)",
+    )
+    p.add_argument(
+        "--dialect",
+        choices=("sev2", "wcf"),
+        default="sev2",
+        help="the only wire form answered: sev2 (the SEV 2.0 hub, default) or wcf (the older service)",
+    )
+    p.add_argument(
+        "--accept-duplicates",
+        action="store_true",
+        help="store a second upload of a MessageId instead of refusing it (as some hubs do; tests)",
     )
     p.add_argument(
         "--fail-every",
@@ -77,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.netutil import listen_tcp
+    from gateway.soap.sev_dialect import dialect
     from gateway.soap.sev_hub import SERVICE_PATH, Faults, SevHub, create_app
 
     host, port = parse_listen(args.listen)
@@ -88,17 +101,22 @@ def run(args: argparse.Namespace) -> int:
     hub = SevHub(
         Path(args.data),
         max_part_size=args.max_part_size,
-        open_registration=args.open_registration or not args.systems,
+        open_registration=args.open_registration,
+        accept_duplicates=args.accept_duplicates,
         faults=faults,
+        dialect=dialect(args.dialect),
     )
     if args.systems:
         count = hub.load_systems(Path(args.systems))
         print(f"registered {count} system(s) from {args.systems}", flush=True)
+    elif not args.open_registration:
+        print("no --systems file: only systems registered earlier in --data may call", flush=True)
     sock = listen_tcp(host, port, backlog=128)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
     print(
-        f"SEV hub stand-in: http://{shown}:{port}{SERVICE_PATH} (WSDL: ?wsdl), data in {args.data}",
+        f"SEV hub stand-in: http://{shown}:{port}{SERVICE_PATH} (WSDL: ?wsdl), data in {args.data},"
+        f" dialect {args.dialect}",
         flush=True,
     )
     server = uvicorn.Server(uvicorn.Config(create_app(hub), log_level="warning", lifespan="off"))

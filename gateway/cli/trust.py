@@ -1,4 +1,5 @@
-"""`gateway trust add|list|remove [--config FILE]`: the trust anchors of a gateway."""
+"""`gateway trust add|list|remove|tl [--config FILE]`: the trust anchors of a gateway (trusted lists:
+`trust_tl`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.cli import trust_tl
 from gateway.cli.audit import record
 from gateway.cli.common import add_config_argument, config_from_args
 
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("selector")
     add_config_argument(rm)
     rm.set_defaults(func=run_remove)
+    trust_tl.register(actions)
 
 
 def _line(anchor) -> str:  # type: ignore[no-untyped-def]
@@ -38,7 +41,8 @@ def _line(anchor) -> str:  # type: ignore[no-untyped-def]
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from gateway.pki.trust import add_anchors
+    from gateway.pki.trust import add_anchors, bundle_anchors
+    from gateway.signing.certificates import load_certificates
 
     cfg = config_from_args(args, required=True)
     added = add_anchors(cfg, args.file)
@@ -46,6 +50,10 @@ def run_add(args: argparse.Namespace) -> int:
         record(cfg, "trust.add", "trust", {"added": [a.fingerprint for a in added], "file": str(args.file)})
     for anchor in added:
         print(f"added {_line(anchor)}")
+    certs = load_certificates(args.file)
+    skipped = len(certs) - len(bundle_anchors(certs))
+    if skipped:
+        print(f"skipped {skipped} certificates of the bundle that are not CAs (OCSP, TSA, end entities)")
     if not added:
         print("nothing added: every certificate is trusted already")
     return 0

@@ -14,6 +14,9 @@ from typing import Any
 
 from gateway.cli.common import add_config_argument, config_from_args
 from gateway.errors import GatewayError
+from gateway.fileutil import write_atomically
+from gateway.signing.detailed import detailed_dict
+from gateway.signing.readable import LANGS, render_html, render_pdf
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +29,11 @@ def register(subparsers: Any) -> None:
                    help="the signed content of a detached signature; repeatable")
     p.add_argument("--at", metavar="TIME", help="validate as of this time (RFC 3339; UTC if no zone)")
     p.add_argument("--offline", action="store_true", help="fetch nothing (no OCSP, CRL, AIA)")
+    p.add_argument("--detailed", action="store_true",
+                   help="add every EN 319 102-1 building-block check and the one that decided (with --json)")
+    p.add_argument("--html", metavar="OUT", help="also write the readable report as HTML")
+    p.add_argument("--pdf", metavar="OUT", help="also write the readable report as PDF")
+    p.add_argument("--lang", choices=LANGS, default="uk", help="language of --html/--pdf (default uk)")
     add_config_argument(p)
     p.set_defaults(func=run)
 
@@ -39,8 +47,9 @@ def parse_time(text: str) -> datetime:
 
 
 def build_policy(args: argparse.Namespace) -> Any:
-    from gateway.pki.trust import trust_roots
+    from gateway.pki.trust import tl_qualifier, trust_roots
     from gateway.signing.certificates import load_certificates
+    from gateway.signing.validation.fetchpolicy import from_settings
     from gateway.signing.validation.policy import ValidationPolicy
 
     config = config_from_args(args)
@@ -57,8 +66,12 @@ def build_policy(args: argparse.Namespace) -> Any:
         offline=args.offline or config.trust.revocation == "offline",
         at=parse_time(args.at) if args.at else None,
         cache_dir=cache_dir,
+        fetch=from_settings(config.trust),
+        ocsp_fresh_seconds=config.trust.ocsp_fresh_seconds,
+        fetch_backoff_seconds=config.trust.fetch_backoff_seconds,
         detached=detached,
         source_name=Path(args.file).name,
+        qualifier=tl_qualifier(config),
     )
 
 
@@ -81,10 +94,16 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise GatewayError(f"no such file: {path}")
     report = validate(path, policy)
+    wanted_checks = args.detailed or args.html or args.pdf
+    shape = detailed_dict(report) if wanted_checks else report.to_dict()
+    if args.html:
+        write_atomically(Path(args.html), render_html(shape, args.lang).encode())
+    if args.pdf:
+        write_atomically(Path(args.pdf), render_pdf(shape, args.lang))
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(shape if args.detailed else report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(summary(report.to_dict()))
+        print(summary(shape))
     return report.exit_code
 
 

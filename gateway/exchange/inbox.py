@@ -10,6 +10,7 @@ is not stored again but acknowledged again: its sender evidently missed our ackn
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,22 +22,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from gateway.exchange.message import (
-    Acknowledgement as AckContent,
-)
-from gateway.exchange.message import (
+    ACK_TEXTS,
     Header,
     Message,
     MessageFormatError,
     MsgType,
+    Reference,
     build_acknowledgement,
+    msg_id_key,
     new_msg_id,
     parse_message,
+)
+from gateway.exchange.message import (
+    Acknowledgement as AckContent,
 )
 from gateway.exchange.outbox import apply_acknowledgement, history_view, record
 from gateway.signing.report import rank
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
-from gateway.store.models import Acknowledgement, Incoming, IncomingFile, utcnow
+from gateway.store.models import Acknowledgement, Incoming, IncomingFile, Outgoing, utcnow
 
 #: signature bytes + {file name: path of the signed file} -> INTERFACE.md validation report
 Validator = Callable[[bytes, dict[str, Path]], dict[str, Any]]
@@ -69,40 +73,60 @@ def header_from_dict(d: dict[str, Any]) -> Header:
     return Header(**values)
 
 
-def receive(db: Database, blobs: BlobStore, raw: bytes, *, channel: str, validator: Validator) -> Received:
-    """Take one message from a channel.
+def receive(
+    db: Database,
+    blobs: BlobStore,
+    raw: bytes,
+    *,
+    channel: str,
+    validator: Validator,
+    own_edrpou: str | None = None,
+) -> Received:
+    """Take one message from a channel; its raw bytes are always kept.
 
-    A malformed document whose header can still be read is kept as a rejected incoming document
-    and answered with a "rejected" acknowledgement naming the fault; anything else malformed raises
-    MessageFormatError (the caller drops it).
+    The 1207 rules (КМУ №55 п.21): a document that is not addressed to `own_edrpou` (not checked
+    when None), carries a file without a signature, a signature that fails (TOTAL_FAILED), or is
+    malformed is kept as `rejected` and refused with an acknowledgement ack_type 4 whose reason is
+    in Ukrainian. INDETERMINATE is not a refusal: the document stays `received` (shown to operators,
+    validated again later). A different document under a msg_id already received is kept apart as
+    `conflict` and never acknowledged. A message whose header cannot be read is kept as `malformed`
+    (nobody to answer). Notifications other than acknowledgements are kept as `notification`.
     """
     try:
         msg = parse_message(raw)
     except MessageFormatError as exc:
         h = exc.header
         if h is None or not h.msg_id or h.msg_type == MsgType.NOTIFICATION:
-            raise
+            return _keep_unanswerable(db, blobs, raw, exc, channel)
         return _receive_malformed(db, blobs, raw, exc, channel)
     if msg.header.msg_type == MsgType.NOTIFICATION:
-        return _receive_ack(db, msg)
+        if msg.acknowledgement is not None:
+            return _receive_ack(db, msg)
+        return _keep_notification(db, blobs, msg, channel)
+    fingerprint = _fingerprint(msg)
     with db.session() as s:
-        dup = _duplicate(s, msg.header.msg_id)
-        if dup is not None:
-            return dup
-    stored = _store_bodies(blobs, msg, validator)
+        seen = _seen(s, msg.header.msg_id, fingerprint)
+        if seen is not None:
+            return seen
+    wrong_addressee = own_edrpou is not None and msg.header.to_org_id.strip() != own_edrpou
+    stored = _store_bodies(blobs, msg, None if wrong_addressee else validator)
     message_sha = blobs.put(msg.raw)  # before the transaction: no fsync while holding the database
     with db.session() as s:
-        dup = _duplicate(s, msg.header.msg_id)  # a concurrent receiver may have won the race
-        if dup is not None:
-            return dup
-        row = _insert(s, msg, stored, channel, message_sha)
+        seen = _seen(s, msg.header.msg_id, fingerprint)  # a concurrent receiver may have won the race
+        if seen is not None:
+            return seen
+        if wrong_addressee:
+            to = msg.header.to_org_id
+            refusal: str | None = f"Документ адресовано іншому органу (ЄДРПОУ {to}), а не нам ({own_edrpou})"
+        else:
+            refusal = _signature_refusal(stored)
+        row = _insert(s, msg, stored, channel, message_sha, fingerprint, refusal)
         return Received("document", row.msg_id, False, incoming_id=row.id, status=row.status)
 
 
 def _receive_ack(db: Database, msg: Message) -> Received:
     ack = msg.acknowledgement
-    if ack is None:
-        raise MessageFormatError("a notification without an Acknowledgement", msg.header)
+    assert ack is not None
     with db.session() as s:
         result, letter, previous = apply_acknowledgement(
             s,
@@ -124,27 +148,88 @@ def _receive_ack(db: Database, msg: Message) -> Received:
         )
 
 
+def _keep_unanswerable(
+    db: Database, blobs: BlobStore, raw: bytes, exc: MessageFormatError, channel: str
+) -> Received:
+    """A message without a readable header (or a malformed notification): kept for operators as
+    `malformed`, never answered (there is nobody to answer, or it would answer an answer)."""
+    message_sha = blobs.put(raw)
+    key = f"raw-{message_sha[:40]}"
+    h = exc.header
+    with db.session() as s:
+        row = s.scalar(select(Incoming).where(Incoming.msg_id == key).options(lazyload(Incoming.files)))
+        if row is not None:
+            return Received("malformed", key, True, incoming_id=row.id, status=row.status)
+        reason = f"malformed message: {exc.reason}"[:2000]
+        row = Incoming(
+            id=str(uuid.uuid4()),
+            msg_id=key,
+            status="malformed",
+            channel=channel,
+            msg_type=int(h.msg_type) if h else -1,
+            from_edrpou=h.from_org_id if h else "",
+            from_name=h.from_organization if h else "",
+            from_sys_id=h.from_sys_id if h else None,
+            meta={"header": header_to_dict(h) if h else None, "malformed": True, "unanswerable": True},
+            message_sha256=message_sha,
+            reject_reason=reason,
+        )
+        s.add(row)
+        s.flush()
+        record(s, "incoming", row.id, "malformed", reason)
+        return Received("malformed", key, False, incoming_id=row.id, status=row.status)
+
+
+def _keep_notification(db: Database, blobs: BlobStore, msg: Message, channel: str) -> Received:
+    """A notification that is not an acknowledgement (a task list, an approval, a DocNumber, a
+    Referred, ...): kept and shown as `notification`; notifications are not acknowledged."""
+    h = msg.header
+    key = msg_id_key(h.msg_id)
+    message_sha = blobs.put(msg.raw)
+    with db.session() as s:
+        row = s.scalar(select(Incoming).where(Incoming.msg_id == key).options(lazyload(Incoming.files)))
+        if row is not None:
+            return Received("notification", key, True, incoming_id=row.id, status=row.status)
+        row = Incoming(
+            id=str(uuid.uuid4()),
+            msg_id=key,
+            status="notification",
+            channel=channel,
+            msg_type=int(h.msg_type),
+            from_edrpou=h.from_org_id,
+            from_name=h.from_organization,
+            from_sys_id=h.from_sys_id,
+            meta={"header": header_to_dict(h), "notification": True},
+            message_sha256=message_sha,
+        )
+        s.add(row)
+        s.flush()
+        record(s, "incoming", row.id, "notification", f"from {h.from_org_id} via {channel}")
+        return Received("notification", key, False, incoming_id=row.id, status=row.status)
+
+
 def _receive_malformed(
     db: Database, blobs: BlobStore, raw: bytes, exc: MessageFormatError, channel: str
 ) -> Received:
     h = exc.header
     assert h is not None
     message_sha = blobs.put(raw)
+    fingerprint = hashlib.sha256(raw).hexdigest()
     with db.session() as s:
-        dup = _duplicate(s, h.msg_id)
-        if dup is not None:
-            return dup
-        reason = f"malformed message: {exc.reason}"[:2000]
+        seen = _seen(s, h.msg_id, fingerprint)
+        if seen is not None:
+            return seen
+        reason = f"Повідомлення не відповідає формату 1207: {exc.reason}"[:2000]
         row = Incoming(
             id=str(uuid.uuid4()),
-            msg_id=h.msg_id,
+            msg_id=msg_id_key(h.msg_id),
             status="rejected",
             channel=channel,
             msg_type=int(h.msg_type),
             from_edrpou=h.from_org_id,
             from_name=h.from_organization,
             from_sys_id=h.from_sys_id,
-            meta={"header": header_to_dict(h), "malformed": True},
+            meta={"header": header_to_dict(h), "malformed": True, "fingerprint": fingerprint},
             message_sha256=message_sha,
             reject_reason=reason,
         )
@@ -155,15 +240,56 @@ def _receive_malformed(
         return Received("malformed", row.msg_id, False, incoming_id=row.id, status=row.status)
 
 
-def _duplicate(s: Session, msg_id: str) -> Received | None:
-    row = s.scalar(select(Incoming).where(Incoming.msg_id == msg_id).options(lazyload(Incoming.files)))
+def _fingerprint(msg: Message) -> str:
+    """What makes two copies the same document: sender, registration and every file's content
+    (not the header's time or the serialization, which a re-sending system may change)."""
+    doc = msg.document
+    parts = [msg.header.from_org_id, str(msg.header.msg_type)]
+    if doc is not None:
+        parts += [doc.reg_number, doc.reg_date.isoformat()]
+        parts += [hashlib.sha256(f.data).hexdigest() for f in doc.files]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _seen(s: Session, msg_id: str, fingerprint: str) -> Received | None:
+    """A document whose msg_id was received before: the same one again (answered again: its sender
+    evidently missed our acknowledgement), or a different one, kept apart and not answered."""
+    key = msg_id_key(msg_id)
+    row = s.scalar(select(Incoming).where(Incoming.msg_id == key).options(lazyload(Incoming.files)))
     if row is None:
         return None
-    if row.meta.get("malformed"):
-        _queue_ack(s, row, ACK_REJECTED, reason=row.reject_reason)
-    else:
+    if row.meta.get("fingerprint", fingerprint) != fingerprint:
+        return _conflict(s, row, fingerprint)
+    if row.status == "rejected":
+        _queue_ack(s, row, ACK_REJECTED, reason=_refusal_text(row))
+    elif row.status not in ("conflict", "notification", "malformed"):
         _queue_ack(s, row, 1)
-    return Received("document", msg_id, True, incoming_id=row.id, status=row.status)
+    return Received("document", row.msg_id, True, incoming_id=row.id, status=row.status)
+
+
+def _conflict(s: Session, original: Incoming, fingerprint: str) -> Received:
+    key = f"{original.msg_id}~{fingerprint[:16]}"
+    row = s.scalar(select(Incoming).where(Incoming.msg_id == key).options(lazyload(Incoming.files)))
+    if row is not None:
+        return Received("document", key, True, incoming_id=row.id, status=row.status)
+    detail = f"a different document under msg_id {original.msg_id}, already received as {original.id}"
+    row = Incoming(
+        id=str(uuid.uuid4()),
+        msg_id=key,
+        status="conflict",
+        channel=original.channel,
+        msg_type=original.msg_type,
+        from_edrpou=original.from_edrpou,
+        from_name=original.from_name,
+        from_sys_id=original.from_sys_id,
+        meta={"conflict_of": original.id, "fingerprint": fingerprint, "header": original.meta.get("header")},
+        message_sha256="",
+        reject_reason=detail,
+    )
+    s.add(row)
+    s.flush()
+    record(s, "incoming", row.id, "conflict", detail)
+    return Received("document", key, False, incoming_id=row.id, status="conflict")
 
 
 @dataclass
@@ -176,13 +302,16 @@ class _StoredFile:
     report: dict[str, Any] | None
 
 
-def _store_bodies(blobs: BlobStore, msg: Message, validator: Validator) -> list[_StoredFile]:
+def _store_bodies(blobs: BlobStore, msg: Message, validator: Validator | None) -> list[_StoredFile]:
+    """Every file and its first signature kept; validated unless `validator` is None."""
     out = []
     doc = msg.document
     for f in doc.files if doc else []:
         sha = blobs.put(f.data)
         sigs = msg.signatures_for(f.idnumber)
-        reports = [validator(si.sign_data, {f.description: blobs.path(sha)}) for si in sigs]
+        reports = (
+            [validator(si.sign_data, {f.description: blobs.path(sha)}) for si in sigs] if validator else []
+        )
         sig_sha = blobs.put(sigs[0].sign_data) if sigs else None
         out.append(_StoredFile(f.idnumber, f.description, len(f.data), sha, sig_sha, _merge(reports)))
     return out
@@ -198,9 +327,36 @@ def _merge(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
     return merged
 
 
-def _insert(s: Session, msg: Message, files: list[_StoredFile], channel: str, message_sha: str) -> Incoming:
+def _signature_refusal(files: list[_StoredFile]) -> str | None:
+    """The reason to refuse a document for its signatures (КМУ №55 п.21), or None."""
+    if not files:
+        return "Документ не містить жодного файлу з кваліфікованим електронним підписом чи печаткою"
+    for f in files:
+        if f.signature_sha256 is None:
+            return f"Файл «{f.name}» не має кваліфікованого електронного підпису чи печатки"
+        indication = (f.report or {}).get("indication")
+        if indication in ("TOTAL_FAILED", "NO_SIGNATURE_FOUND"):
+            sub = (f.report or {}).get("subindication")
+            why = f" ({sub})" if sub else ""
+            return f"Підпис файлу «{f.name}» не пройшов перевірку{why}"
+    return None
+
+
+def _refusal_text(row: Incoming) -> str:
+    return row.reject_reason or ACK_TEXTS[ACK_REJECTED]
+
+
+def _insert(
+    s: Session,
+    msg: Message,
+    files: list[_StoredFile],
+    channel: str,
+    message_sha: str,
+    fingerprint: str,
+    refusal: str | None,
+) -> Incoming:
     h, doc = msg.header, msg.document
-    meta: dict[str, Any] = {"header": header_to_dict(h)}
+    meta: dict[str, Any] = {"header": header_to_dict(h), "fingerprint": fingerprint}
     if doc is not None:
         meta["document"] = {
             "idnumber": doc.idnumber,
@@ -216,11 +372,13 @@ def _insert(s: Session, msg: Message, files: list[_StoredFile], channel: str, me
                 {"reg_number": r.reg_number, "reg_date": r.reg_date.isoformat()} for r in doc.referred
             ],
         }
+        if h.msg_type in (MsgType.REPLY, MsgType.REPLY_ADDITION):
+            meta["reply_to"] = _answered_letter(s, h.from_org_id, doc.referred)
     verdicts = [f.report["indication"] if f.report else "NO_SIGNATURE_FOUND" for f in files]
     indication = min(verdicts, key=rank) if verdicts else "NO_SIGNATURE_FOUND"
     row = Incoming(
         id=str(uuid.uuid4()),
-        msg_id=h.msg_id,
+        msg_id=msg_id_key(h.msg_id),
         status="received",
         channel=channel,
         msg_type=int(h.msg_type),
@@ -245,11 +403,32 @@ def _insert(s: Session, msg: Message, files: list[_StoredFile], channel: str, me
     s.add(row)
     s.flush()
     record(s, "incoming", row.id, "received", f"from {h.from_org_id} via {channel}; signatures: {indication}")
+    if refusal is not None:
+        row.reject_reason = refusal
+        _set_incoming(s, row, "rejected", refusal)
+        _queue_ack(s, row, ACK_REJECTED, reason=refusal)
+        return row
     _queue_ack(s, row, 1)
     if indication == "TOTAL_PASSED":
         _set_incoming(s, row, "accepted", "every signature passed validation")
         _queue_ack(s, row, 2)
     return row
+
+
+def _answered_letter(s: Session, from_edrpou: str, referred: list[Reference]) -> str | None:
+    """Our letter a reply refers to (by our registration number and date), if any."""
+    if not referred:
+        return None
+    letters = s.execute(
+        select(Outgoing.id, Outgoing.meta)
+        .where(Outgoing.to_edrpou == from_edrpou)
+        .order_by(Outgoing.created_at)
+    )
+    wanted = {(r.reg_number, r.reg_date.isoformat()) for r in referred}
+    for ident, meta in letters:
+        if (meta.get("reg_number"), meta.get("reg_date")) in wanted:
+            return ident
+    return None
 
 
 def _set_incoming(s: Session, row: Incoming, status: str, detail: str | None) -> None:
@@ -271,7 +450,8 @@ def _queue_ack(
         Acknowledgement(
             direction="out",
             msg_id=new_msg_id(),
-            ref_msg_id=row.msg_id,
+            # the id exactly as the sender wrote it (its system may compare case-sensitively)
+            ref_msg_id=(row.meta.get("header") or {}).get("msg_id") or row.msg_id,
             ack_type=ack_type,
             reg_number=reg_number,
             reg_date=reg_date,
@@ -282,6 +462,46 @@ def _queue_ack(
             next_attempt_at=utcnow(),
         )
     )
+
+
+def revalidate_pending(
+    db: Database, blobs: BlobStore, validator: Validator, *, max_rounds: int = 24, limit: int = 20
+) -> int:
+    """Validate again documents left INDETERMINATE (e.g. revocation data was not yet available):
+    TOTAL_PASSED accepts them, TOTAL_FAILED refuses them; after `max_rounds` they stay `received`
+    for an operator. Returns how many were looked at."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Incoming.id, Incoming.message_sha256, Incoming.meta)
+            .where(Incoming.status == "received", Incoming.indication == "INDETERMINATE")
+            .order_by(Incoming.updated_at)
+            .limit(limit * 4)
+        ).all()
+    due = [(i, sha) for i, sha, meta in rows if (meta or {}).get("revalidations", 0) < max_rounds][:limit]
+    for ident, message_sha in due:
+        stored = _store_bodies(blobs, parse_message(blobs.get(message_sha)), validator)
+        verdicts = [f.report["indication"] if f.report else "NO_SIGNATURE_FOUND" for f in stored]
+        indication = min(verdicts, key=rank) if verdicts else "NO_SIGNATURE_FOUND"
+        with db.session() as s:
+            row = s.get(Incoming, ident, options=[lazyload(Incoming.files)])
+            if row is None or row.status != "received":
+                continue
+            row.meta = {**row.meta, "revalidations": row.meta.get("revalidations", 0) + 1}
+            row.updated_at = utcnow()
+            if indication == row.indication:
+                continue
+            row.indication = indication
+            for f, new in zip(row.files, stored, strict=False):
+                f.report = new.report
+            refusal = _signature_refusal(stored)
+            if refusal is not None:
+                row.reject_reason = refusal
+                _set_incoming(s, row, "rejected", refusal)
+                _queue_ack(s, row, ACK_REJECTED, reason=refusal)
+            elif indication == "TOTAL_PASSED":
+                _set_incoming(s, row, "accepted", "every signature passed validation (validated again)")
+                _queue_ack(s, row, 2)
+    return len(due)
 
 
 class IncomingStateError(Exception):
@@ -304,9 +524,22 @@ def reject(s: Session, row: Incoming, reason: str) -> None:
     _queue_ack(s, row, ACK_REJECTED, reason=reason)
 
 
-def ack_header(row: Acknowledgement, incoming: Incoming, *, sys_id: str, system: str) -> Header:
-    """The header of the notification answering `incoming` (its msg_id fixed when it was queued)."""
+def ack_header(
+    row: Acknowledgement,
+    incoming: Incoming,
+    *,
+    sys_id: str,
+    system: str,
+    org_edrpou: str | None = None,
+    org_name: str | None = None,
+) -> Header:
+    """The header of the notification answering `incoming` (its msg_id fixed when it was queued).
+    The sender is this body (`org_edrpou`, `org_name`), whoever the document was addressed to."""
     header = header_from_dict(incoming.meta["header"]).reply(MsgType.NOTIFICATION, msg_id=row.msg_id)
+    if org_edrpou:
+        header.from_org_id = org_edrpou
+        header.from_organization = org_name or header.from_organization
+        header.from_department = None
     if sys_id:
         header.from_sys_id = sys_id
     if system:
@@ -314,16 +547,16 @@ def ack_header(row: Acknowledgement, incoming: Incoming, *, sys_id: str, system:
     return header
 
 
-def build_ack_message(row: Acknowledgement, header: Header, *, malformed: bool = False) -> bytes:
-    """The 1207 notification for an acknowledgement row (errorcode 1 answers a malformed message)."""
-    texts = {1: "Повідомлення доставлено без помилок", 2: "Повідомлення було прийнято без помилок"}
+def build_ack_message(row: Acknowledgement, header: Header) -> bytes:
+    """The 1207 notification for an acknowledgement row (errorcode 0, as in every known sample;
+    a refusal's reason is its errortext)."""
     return build_acknowledgement(
         header,
         AckContent(
             msg_id=row.ref_msg_id,
             ack_type=row.ack_type,
-            errorcode=1 if malformed else 0,
-            errortext=row.reason or texts.get(row.ack_type, ""),
+            errorcode=0,
+            errortext=row.reason or ACK_TEXTS.get(row.ack_type, ""),
             reg_number=row.reg_number,
             reg_date=date.fromisoformat(row.reg_date) if row.reg_date else None,
         ),
@@ -351,6 +584,8 @@ def incoming_view(s: Session, row: Incoming, *, files_url: str) -> dict[str, Any
         "reg_number": row.reg_number,
         "reg_date": row.reg_date,
         "reject_reason": row.reject_reason,
+        "reply_to": row.meta.get("reply_to"),
+        "conflict_of": row.meta.get("conflict_of"),
         "files": [
             {
                 "n": f.n,

@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import IntEnum
-from functools import cache
 from pathlib import Path
 
 from lxml import etree
@@ -39,6 +38,11 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev1207.xsd"
 #: messages larger than this are refused before parsing (the hub's own limit is similar)
 DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
+
+#: the recipient system of a letter whose addressee has no known system id: the hub (as in every
+#: known sample: to_sys_id="99999999", to_system="CЭВ" with a Latin C)
+HUB_SYS_ID = "99999999"
+HUB_SYSTEM = "C\u042d\u0412"
 
 ACK_TEXTS = {
     1: "Повідомлення доставлено без помилок",
@@ -228,23 +232,30 @@ def new_msg_id() -> str:
     return str(uuid.uuid4())
 
 
+def msg_id_key(msg_id: str) -> str:
+    """The form a msg_id is stored and compared in: GUIDs are equal whatever their case (real
+    bodies send upper-case ids, this gateway lower-case ones), and braces or spaces around don't count."""
+    return msg_id.strip().strip("{}").strip().lower()
+
+
 # --------------------------------------------------------------------------- schema and parser
 
 
-@cache
-def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), hardened_parser()))
+def _load_schema(path: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(path), hardened_parser()))
 
 
+# Built once, here, while the module is imported (Python's import lock: one thread): libxml2's
+# schema compiler is not safe when several threads build at once, which a lazy build allowed.
+_SCHEMA = _load_schema(SCHEMA_PATH)
 _schema_lock = threading.Lock()  # an XMLSchema object is not safe to use from two threads at once
 
 
 def _validate(root: etree._Element) -> str | None:
-    schema = _schema()
     with _schema_lock:
-        if schema.validate(root):
+        if _SCHEMA.validate(root):
             return None
-        err = schema.error_log.last_error
+        err = _SCHEMA.error_log.last_error
     return f"line {err.line}: {err.message}" if err else "schema validation failed"
 
 
@@ -409,9 +420,7 @@ def _read_org(el: etree._Element) -> Organization:
 
 
 def _check_consistency(message: Message, header: Header) -> None:
-    kind = header.msg_type
-    if kind == MsgType.NOTIFICATION and message.acknowledgement is None:
-        raise MessageFormatError("a notification (msg_type 0) without an Acknowledgement", header)
+    kind = header.msg_type  # a notification (0) need not be an acknowledgement (task lists, DocNumber, ...)
     if kind in (MsgType.DOCUMENT, MsgType.REPLY) and message.document is None:
         raise MessageFormatError(f"msg_type {kind} without a Document", header)
     files = [f.idnumber for f in message.document.files] if message.document else []
@@ -622,6 +631,8 @@ def _format_datetime(value: datetime) -> str:
 
 __all__: Sequence[str] = [
     "ACK_TEXTS",
+    "HUB_SYSTEM",
+    "HUB_SYS_ID",
     "AckType",
     "Acknowledgement",
     "DocTransfer",
@@ -637,6 +648,7 @@ __all__: Sequence[str] = [
     "acknowledge",
     "build_acknowledgement",
     "build_document",
+    "msg_id_key",
     "new_msg_id",
     "parse_message",
 ]

@@ -25,6 +25,7 @@ from gateway.exchange.message import (
     OfficialPerson,
     Organization,
     Reference,
+    msg_id_key,
     new_msg_id,
 )
 from gateway.store.models import (
@@ -191,7 +192,9 @@ def apply_acknowledgement(
 
     Returns (result, letter, previous status); result is "applied", "duplicate" (this ack was
     seen before) or "unknown" (no letter of ours has that msg_id; the ack is kept anyway).
+    Ids are compared without regard to case (`msg_id_key`).
     """
+    ack_msg_id, ref_msg_id = msg_id_key(ack_msg_id), msg_id_key(ref_msg_id)
     if session.scalar(select(Acknowledgement.id).where(Acknowledgement.msg_id == ack_msg_id)) is not None:
         return "duplicate", None, None
     # locked: two acknowledgements of one letter may be applied at the same time (PostgreSQL)
@@ -268,7 +271,8 @@ def letter_document(
     referred: list[Reference],
 ) -> Document:
     """The 1207 Document of a queued letter (its EDMS metadata), from our organization."""
-    author, writer = _person(meta.get("author")), _person(meta.get("writer"))
+    author = _person(meta.get("author"))
+    writer = _person(meta.get("writer")) or _person({"name": org.writer, "post": org.writer_post})
     return Document(
         idnumber=ident,
         reg_number=meta["reg_number"],
@@ -281,7 +285,8 @@ def letter_document(
         confidential=bool(meta.get("confidential")),
         author=Organization(edrpou=org.edrpou, fullname=org.name, officials=[author] if author else []),
         addressees=[Organization(edrpou=meta["to_edrpou"], fullname=meta.get("to_name") or "")],
-        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer]) if writer else None,
+        # always a Writer (Order1207 v2.2 requires one): the EDMS's, the configured default, or the body
+        writer=Organization(edrpou=org.edrpou, fullname=org.name, officials=[writer] if writer else []),
         files=files,
         referred=referred,
     )

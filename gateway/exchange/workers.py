@@ -1,130 +1,43 @@
-"""Background workers of `gateway serve`: sign and send letters, send acknowledgements, poll the hub.
+"""Background workers of `gateway serve`: threads that sign and send letters, send
+acknowledgements, poll every channel and validate INDETERMINATE documents again.
 
-Crash safety. A worker claims rows by setting a lease (`lease_owner`, `lease_until`) in one short
-transaction (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL; on SQLite every transaction holds the
-writer lock from its start). Each step ends by moving the status on under the same lease. A
-process killed at any point leaves a lease behind: it expires, or at start-up the leases of dead
-processes on this host are released, and the step is redone:
+The jobs live in their own modules: `leases` (claiming work rows, retry budget, dead processes),
+`letters` (the letter pipeline), `acks` (acknowledgements we send), `delivery` (handing a message
+to its channel without ever making a second copy), `intake` (what the channels hand over),
+`offers` (messages that cannot be taken, set aside), `channels` (the channel registry).
 
-- signing is redone from the stored files (nothing left the gateway yet);
-- sending re-uploads the exact bytes stored before the first attempt, under the msg_id fixed at
-  queueing time. The hub resumes an unfinished upload of that MessageId and refuses a second copy
-  of a finished one (taken as "already sent"); the recipient stores a msg_id once. Nothing is
-  delivered twice.
-- polling stores a downloaded message (or sees it is a duplicate) before it tells the hub it is
-  processed; a crash in between makes the hub offer it again, and it is recognised by its msg_id.
+Crash safety: see `leases` and `delivery`. Polling stores a downloaded message (or sees it is a
+duplicate) before it tells the hub it is processed; a crash in between makes the hub offer it
+again, and it is recognised by its msg_id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import random
-import socket
 import threading
-import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import PurePath
-from typing import Any, Protocol
-
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.orm import lazyload
+from typing import Any
 
 from gateway.config import Config
 from gateway.exchange import inbox
-from gateway.exchange.message import (
-    DocTransfer,
-    Header,
-    MessageFormatError,
-    MsgType,
-    SignInfo,
-    build_document,
+from gateway.exchange.acks import ACK_WORK, AckSender
+from gateway.exchange.channels import (
+    CHANNELS,
+    Channel,
+    OfferTracking,
+    configured_channels,
+    enabled_channels,
+    register_channel,
 )
-from gateway.exchange.outbox import RANK, letter_document, referred_documents, set_status
-from gateway.store.audit import append as audit
+from gateway.exchange.intake import Intake
+from gateway.exchange.leases import Leases, WorkerSettings, release_dead_leases
+from gateway.exchange.letters import LETTER_WORK, LetterPipeline, Seal
+from gateway.exchange.offers import OfferLedger
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
-from gateway.store.models import Acknowledgement, Incoming, Outgoing, Partner, StatusHistory, utcnow
+from gateway.store.models import Acknowledgement, Outgoing
 
 log = logging.getLogger(__name__)
-
-
-#: the statuses in which letters and acknowledgements (to send) are worked on
-LETTER_WORK = ("queued", "signed", "sending")
-ACK_WORK = ("queued", "sending")
-
-
-class Seal(Protocol):
-    """The organization's seal, loaded once at start-up."""
-
-    certificate_der: bytes
-
-    def sign_detached(self, data: bytes) -> bytes:
-        """A detached CAdES signature (DER) of `data`, at the configured level."""
-
-
-class Channel(Protocol):
-    """A way to other bodies (the SEV hub, Trembita)."""
-
-    name: str
-
-    def send(self, raw: bytes, header: Header) -> None:
-        """Deliver one message; safe to repeat with the same msg_id. Raises on failure."""
-
-    def close(self) -> None:
-        """Release connections and threads."""
-
-    def poll(self, handle: Callable[[bytes], None]) -> int:
-        """Fetch waiting messages; confirm each to the channel only after `handle` returned."""
-
-
-@dataclass
-class WorkerSettings:
-    lease_seconds: float = 120.0
-    retry_budget: int = 8
-    backoff_base: float = 2.0
-    backoff_max: float = 300.0
-    batch: int = 4
-    sender_threads: int = 3
-    idle_seconds: float = 1.0
-    poll_seconds: float = 5.0
-
-
-def lease_owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_dead_leases(db: Database) -> int:
-    """Free the leases of processes on this host that no longer run (after kill -9)."""
-    host = socket.gethostname()
-    freed = 0
-    with db.session() as s:
-        for model in (Outgoing, Acknowledgement):
-            owners = s.scalars(select(model.lease_owner).where(model.lease_owner.is_not(None)).distinct())
-            for owner in list(owners):
-                h, _, rest = owner.partition(":")
-                pid = rest.partition(":")[0]
-                if h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-                    freed += s.execute(
-                        update(model)
-                        .where(model.lease_owner == owner)
-                        .values(lease_owner=None, lease_until=None)
-                    ).rowcount
-    return freed
 
 
 class Workers:
@@ -141,9 +54,35 @@ class Workers:
         settings: WorkerSettings | None = None,
     ) -> None:
         self.cfg, self.db, self.blobs, self.channels = cfg, db, blobs, channels
-        self.seal, self.validator, self.metrics = seal, validator, metrics
+        self.validator, self.metrics = validator, metrics
         self.settings = settings or WorkerSettings(poll_seconds=cfg.sev.poll_seconds)
-        self.owner = lease_owner_id()
+        self.leases = Leases(db, self.settings)
+        self.owner = self.leases.owner
+        self.letters = LetterPipeline(
+            cfg=cfg,
+            blobs=blobs,
+            channels=channels,
+            seal=seal,
+            leases=self.leases,
+            observe=self._observe,
+            count_error=self._count_error,
+        )
+        self.acks = AckSender(
+            cfg=cfg, blobs=blobs, channels=channels, leases=self.leases, count_error=self._count_error
+        )
+        self.intake = Intake(
+            cfg=cfg,
+            db=db,
+            blobs=blobs,
+            validator=validator,
+            metrics=metrics,
+            wake=self.wake,
+            observe=self._observe,
+        )
+        #: messages the channels could not take, set aside after [sev] max_offer_attempts tries
+        self.offers = OfferLedger(db, cfg.sev.max_offer_attempts)
+        #: per channel: "ok" or "failing: <why>" after its last poll (for /healthz)
+        self.channel_state: dict[str, str] = {name: "starting" for name in channels}
         self._stop = threading.Event()
         #: one idle sender is woken per wake() (not all of them: the others would only claim nothing)
         self._wake = threading.Condition()
@@ -159,7 +98,10 @@ class Workers:
         for i in range(self.settings.sender_threads):
             self._spawn(f"sender-{i}", self._sender_loop)
         for name, channel in self.channels.items():
+            if isinstance(channel, OfferTracking):
+                channel.set_offer_tracker(self.offers)
             self._spawn(f"poller-{name}", lambda c=channel: self._poller_loop(c))
+        self._spawn("revalidator", self._revalidate_loop)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=f"gateway-{name}", daemon=True)
@@ -206,412 +148,83 @@ class Workers:
         while not self._stop.is_set():
             try:
                 got = channel.poll(lambda raw: self.handle_incoming(raw, channel.name))
+                self.channel_state[channel.name] = "ok"
             except Exception as exc:  # noqa: BLE001 - transport trouble: try again next round
                 log.warning("polling %s failed: %s", channel.name, exc)
+                self.channel_state[channel.name] = f"failing: {exc}"[:300]
                 self._count_error(f"poller-{channel.name}")
                 got = 0
             if not got:
                 self._stop.wait(self.settings.poll_seconds)
 
-    def _count_error(self, worker: str) -> None:
-        if self.metrics is not None:
-            self.metrics.worker_errors.labels(worker).inc()
+    def _revalidate_loop(self) -> None:
+        while not self._stop.wait(self.settings.revalidate_seconds):
+            try:
+                if inbox.revalidate_pending(self.db, self.blobs, self.validator):
+                    self.wake()  # acknowledgements may have been queued
+            except Exception:  # noqa: BLE001 - a worker never dies; tried again next round
+                log.exception("validating documents again failed")
+                self._count_error("revalidator")
 
-    # ------------------------------------------------------------------ claiming
-
-    def _claim(
-        self, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any = None
-    ) -> list[Any]:
-        with self.db.session() as s:
-            return self._claim_in(s, model, statuses, extra)
-
-    def _claim_in(
-        self, s: Any, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any
-    ) -> list[Any]:
-        """Lease up to `batch` due rows of `model` within the session's transaction."""
-        now = utcnow()
-        q = (
-            select(model.id)
-            .where(
-                model.status.in_(statuses),
-                model.next_attempt_at <= now,
-                or_(model.lease_until.is_(None), model.lease_until < now),
-            )
-            .order_by(model.next_attempt_at)
-            .limit(self.settings.batch)
-        )
-        if extra is not None:
-            q = q.where(extra)
-        if not self.db.is_sqlite:
-            q = q.with_for_update(skip_locked=True)
-        ids = list(s.scalars(q))
-        if ids:
-            s.execute(
-                update(model)
-                .where(model.id.in_(ids))
-                .values(
-                    lease_owner=self.owner,
-                    lease_until=now + timedelta(seconds=self.settings.lease_seconds),
-                )
-            )
-        return ids
-
-    def _held(self, s: Any, model: type, ident: Any) -> Any:
-        """The row, locked, if this worker still holds its lease; else None. A letter's files
-        are loaded only when the step reads them."""
-        options = [lazyload(model.files)] if model is Outgoing else []
-        row = s.get(model, ident, with_for_update=not self.db.is_sqlite, options=options)
-        return row if row is not None and row.lease_owner == self.owner else None
-
-    def _retry_later(
-        self, model: type, ident: Any, error: str, *, fail: Callable[[Any, Any, str], None]
-    ) -> None:
-        with self.db.session() as s:
-            row = self._held(s, model, ident)
-            if row is None:
-                return
-            row.last_error = error[:2000]
-            row.lease_owner = row.lease_until = None
-            if row.attempts >= self.settings.retry_budget:
-                fail(s, row, error)
-                return
-            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** max(0, row.attempts - 1))
-            row.next_attempt_at = utcnow() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
-
-    # ------------------------------------------------------------------ letters
+    # ------------------------------------------------------------------ steps
 
     def run_once(self) -> int:
         """Letters and acknowledgements due, claimed in one transaction; the acknowledgements (small,
         quick) are sent first, then the letters are signed and sent one by one."""
         with self.db.session() as s:
-            letters = self._claim_in(s, Outgoing, LETTER_WORK, None)
-            acks = self._claim_in(s, Acknowledgement, ACK_WORK, Acknowledgement.direction == "out")
+            letters = self.leases.claim_in(s, Outgoing, LETTER_WORK, None)
+            acks = self.leases.claim_in(s, Acknowledgement, ACK_WORK, Acknowledgement.direction == "out")
         for ack in acks:
-            self._send_ack(ack)
+            self.acks.send(ack)
         for ident in letters:
-            self._process_letter(ident)
+            self.letters.process(ident)
         return len(letters) + len(acks)
 
     def run_letters_once(self) -> int:
-        ids = self._claim(Outgoing, LETTER_WORK)
+        ids = self.leases.claim(Outgoing, LETTER_WORK)
         for ident in ids:
-            self._process_letter(ident)
+            self.letters.process(ident)
         return len(ids)
 
-    def _process_letter(self, ident: str) -> None:
-        """One letter as far as it goes now: sign (if queued), then upload. Three transactions
-        on the way: read what the step needs, record signed + sending, record sent."""
-        with self.db.session() as s:
-            row = self._held(s, Outgoing, ident)
-            if row is None:
-                return
-            if row.status == "queued":
-                job, upload = self._signing_job(s, row), None
-            elif row.status in ("signed", "sending"):
-                job, upload = None, self._start_sending(s, row)
-            else:
-                return
-        if job is not None:
-            try:
-                upload = self._sign_letter(ident, job)
-            except Exception as exc:  # noqa: BLE001 - e.g. the TSA is down: retry later
-                log.warning("signing letter %s failed: %s", ident, exc)
-                self._count_error("signer")
-                self._retry_later(Outgoing, ident, f"signing failed: {exc}", fail=_fail_letter)
-                return
-        if upload is not None:
-            self._upload_letter(ident, *upload)
+    def _claim(
+        self, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any = None
+    ) -> list[Any]:
+        return self.leases.claim(model, statuses, extra)
 
-    def _signing_job(self, s: Any, row: Outgoing) -> dict[str, Any]:
-        row.attempts += 1
-        partner = s.scalar(select(Partner).where(Partner.edrpou == row.to_edrpou))
-        meta = dict(row.meta)
-        return {
-            "meta": meta,
-            "files": [(f.n, f.name, f.sha256) for f in row.files],
-            "msg_id": row.msg_id,
-            "channel": row.channel,
-            "to_edrpou": row.to_edrpou,
-            "to_name": row.to_name,
-            "to_sys": partner.sev_system_id if partner and partner.sev_system_id else "",
-            "referred": referred_documents(s, meta.get("reply_to")),
-        }
+    def handle_incoming(self, raw: bytes, channel: str) -> None:
+        """Store (or recognise) one message taken from a channel."""
+        self.intake.handle(raw, channel)
 
-    def _sign_letter(self, ident: str, job: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-        """Seal every file, build the 1207 message, store it; then record signed and sending."""
-        if self.seal is None:
-            raise RuntimeError("no seal key configured ([signing] key)")
-        transfers, signatures, sig_shas, documents = [], [], {}, []
-        now = datetime.now(UTC)
-        certificate = hashlib.sha256(self.seal.certificate_der).hexdigest()  # not inside a transaction
-        for n, name, sha in job["files"]:
-            data = self.blobs.get(sha)
-            signature = self.seal.sign_detached(data)
-            sig_shas[n] = self.blobs.put(signature)
-            documents.append({"name": name, "sha256": sha})
-            kind = PurePath(name).suffix.lstrip(".").lower() or "bin"
-            transfers.append(DocTransfer(idnumber=str(n), description=name, type=kind, data=data))
-            signatures.append(
-                SignInfo(
-                    doc_transfer_idnumber=str(n),
-                    sign_data=signature,
-                    signing_time=now,
-                    certificate=self.seal.certificate_der,
-                )
-            )
-        referred = job["referred"]
-        header = self._header(
-            job["msg_id"],
-            MsgType.REPLY if referred else MsgType.DOCUMENT,
-            job["to_edrpou"],
-            job["to_name"],
-            job["to_sys"],
-            job["channel"],
-        )
-        document = letter_document(ident, job["meta"], self.cfg.organization, transfers, referred)
-        raw = build_document(header, document, signatures)
-        message_sha = self.blobs.put(raw)
-        with self.db.session() as s:
-            row = self._held(s, Outgoing, ident)
-            if row is None or row.status != "queued":
-                return None
-            for f in row.files:
-                f.signature_sha256 = sig_shas[f.n]
-            row.message_sha256 = message_sha
-            row.meta = {**row.meta, "header": inbox.header_to_dict(header)}
-            row.attempts = 0
-            set_status(s, row, "signed", f"{len(transfers)} file(s) sealed; message {len(raw)} bytes")
-            actor = f"apikey:{row.api_key_id}" if row.api_key_id else "worker"
-            audit(s, actor, "seal.use", f"outgoing:{ident}",
-                  {"format": "cades-detached", "documents": documents, "certificate_sha256": certificate})
-            self._observe("signed")
-            return self._start_sending(s, row)
-
-    def _header(
-        self, msg_id: str, msg_type: int, to_edrpou: str, to_name: str, to_sys: str, channel: str
-    ) -> Header:
-        org = self.cfg.organization
-        sys_id = (self.cfg.sev.system_id if channel == "sev" else "") or org.system_id
-        return Header(
-            msg_type=msg_type,
-            msg_id=msg_id,
-            from_org_id=org.edrpou,
-            from_organization=org.name,
-            from_sys_id=sys_id,
-            from_system=org.system_name,
-            to_org_id=to_edrpou,
-            to_organization=to_name,
-            to_sys_id=to_sys,
-            to_system="",
-            msg_acknow=2,
-        )
-
-    def _start_sending(self, s: Any, row: Outgoing) -> tuple[str, str, dict[str, Any]]:
-        """Record an upload attempt (under a lease long enough for it); what the upload needs."""
-        row.attempts += 1
-        if row.status == "signed":
-            set_status(s, row, "sending", f"to {row.channel}")
-            self._observe("sending")
-        row.lease_until = self._upload_lease(row.message_sha256)
-        return row.channel, row.message_sha256, row.meta.get("header")
-
-    def _upload_letter(self, ident: str, channel_name: str, message_sha: str, header: dict[str, Any]) -> None:
-        channel = self.channels.get(channel_name)
-        try:
-            if channel is None:
-                raise RuntimeError(f"channel {channel_name!r} is not enabled")
-            channel.send(self.blobs.get(message_sha), inbox.header_from_dict(header))
-        except Exception as exc:  # noqa: BLE001 - any failure: retry within the budget
-            log.warning("sending letter %s failed: %s", ident, exc)
-            self._count_error("sender")
-            self._retry_later(Outgoing, ident, str(exc), fail=_fail_letter)
-            return
-        with self.db.session() as s:
-            # plain UPDATEs (this runs once per letter; the ORM's load and flush cost more)
-            now = utcnow()
-            mine = (Outgoing.id == ident) & (Outgoing.lease_owner == self.owner)
-            released = s.execute(
-                update(Outgoing).where(mine).values(lease_owner=None, lease_until=None, last_error=None)
-            ).rowcount
-            # an acknowledgement may already have moved the letter further
-            moved = (
-                released
-                and s.execute(
-                    update(Outgoing)
-                    .where(Outgoing.id == ident, Outgoing.status == "sending")
-                    .values(status="sent", updated_at=now)
-                ).rowcount
-            )
-            if moved:
-                s.execute(
-                    insert(StatusHistory).values(
-                        entity="outgoing",
-                        entity_id=ident,
-                        status="sent",
-                        detail=f"handed to {channel_name}",
-                        at=now,
-                    )
-                )
-                self._observe("sent")
-
-    def _upload_lease(self, message_sha: str | None) -> Any:
-        """A lease long enough for the upload (at a pessimistic 256 KiB/s), so that another
-        process does not take over a large message still on its way."""
-        size = self.blobs.path(message_sha).stat().st_size if message_sha else 0
-        return utcnow() + timedelta(seconds=self.settings.lease_seconds + size / (256 * 1024))
+    # ------------------------------------------------------------------ metrics
 
     def _observe(self, status: str) -> None:
         if self.metrics is not None:
             self.metrics.transitions.labels(status).inc()
 
-    # ------------------------------------------------------------------ acknowledgements we send
-
-    def _send_ack(self, ident: int) -> None:
-        with self.db.session() as s:
-            row = self._held(s, Acknowledgement, ident)
-            if row is None or row.status not in ("queued", "sending"):
-                return
-            incoming = s.get_one(Incoming, row.incoming_id, options=[lazyload(Incoming.files)])
-            sys_id = (
-                self.cfg.sev.system_id if incoming.channel == "sev" else ""
-            ) or self.cfg.organization.system_id
-            header = inbox.ack_header(row, incoming, sys_id=sys_id, system=self.cfg.organization.system_name)
-            if row.message_sha256 is None:
-                raw = inbox.build_ack_message(row, header, malformed=bool(incoming.meta.get("malformed")))
-                row.message_sha256 = self.blobs.put(raw)
-            row.status = "sending"
-            row.attempts += 1
-            channel_name, message_sha = incoming.channel, row.message_sha256
-        channel = self.channels.get(channel_name)
-        try:
-            if channel is None:
-                raise RuntimeError(f"channel {channel_name!r} is not enabled")
-            channel.send(self.blobs.get(message_sha), header)
-        except Exception as exc:  # noqa: BLE001 - any failure: retry within the budget
-            log.warning("sending acknowledgement %s failed: %s", ident, exc)
-            self._count_error("acks")
-            self._retry_later(Acknowledgement, ident, str(exc), fail=_fail_ack)
-            return
-        with self.db.session() as s:
-            s.execute(
-                update(Acknowledgement)
-                .where(Acknowledgement.id == ident, Acknowledgement.lease_owner == self.owner)
-                .values(status="sent", lease_owner=None, lease_until=None, last_error=None)
-            )
-
-    # ------------------------------------------------------------------ receiving
-
-    def handle_incoming(self, raw: bytes, channel: str) -> None:
-        """Store (or recognise) one message taken from a channel; malformed ones are dropped."""
-        try:
-            got = inbox.receive(self.db, self.blobs, raw, channel=channel, validator=self.validator)
-        except MessageFormatError as exc:
-            log.warning("dropped a malformed message from %s: %s", channel, exc.reason)
-            if self.metrics is not None:
-                self.metrics.incoming.labels("malformed", "dropped").inc()
-            return
+    def _count_error(self, worker: str) -> None:
         if self.metrics is not None:
-            self.metrics.incoming.labels(got.kind, "duplicate" if got.duplicate else "stored").inc()
-            if got.kind == "acknowledgement" and got.outgoing_id and not got.duplicate:
-                self._observe_ack(got)
-        if got.kind != "acknowledgement":  # a document queued acknowledgements to send
-            self.wake()
-
-    def _observe_ack(self, got: inbox.Received) -> None:
-        before = RANK.get(got.previous_status or "", 0)
-        if got.status and got.status != got.previous_status:
-            self._observe(got.status)
-        if got.submitted_at and got.status in RANK and RANK[got.status] >= RANK["delivered"] > before:
-            self.metrics.delivery_seconds.observe((utcnow() - got.submitted_at).total_seconds())
+            self.metrics.worker_errors.labels(worker).inc()
 
 
-def _fail_letter(s: Any, row: Outgoing, error: str) -> None:
-    set_status(s, row, "failed", f"gave up after {row.attempts} attempt(s): {error}"[:2000])
+def sev_state(cfg: Config, workers: Workers | None) -> str:
+    """The SEV channel for /healthz: disabled, not running, starting, ok, or failing: <why>."""
+    if not cfg.sev.enabled:
+        return "disabled"
+    if workers is None or "sev" not in workers.channel_state:
+        return "not running"
+    return workers.channel_state["sev"]
 
 
-def _fail_ack(_s: Any, row: Acknowledgement, error: str) -> None:
-    row.status = "failed"
-
-
-#: channel name (a config section with `enabled`) -> factory; other channels register themselves
-CHANNELS: dict[str, Callable[[Config], Channel]] = {}
-
-
-def register_channel(name: str, factory: Callable[[Config], Channel]) -> None:
-    """Make a channel available to `gateway serve` (used when [name] enabled = true)."""
-    CHANNELS[name] = factory
-
-
-def enabled_channels(cfg: Config) -> dict[str, Channel]:
-    return {
-        name: factory(cfg)
-        for name, factory in CHANNELS.items()
-        if getattr(getattr(cfg, name, None), "enabled", False)
-    }
-
-
-class SevChannel:
-    """The SEV OVV hub as a channel (one SevClient per thread: its HTTP session is not shared)."""
-
-    name = "sev"
-
-    def __init__(self, cfg: Config, *, batch: int = 20, downloaders: int = 4) -> None:
-        from gateway.soap.sev_client import RetryPolicy, SevClient
-
-        self._factory = lambda: SevClient.from_config(
-            cfg, retry=RetryPolicy(attempts=3, budget_seconds=30), timeout=30
-        )
-        self._local = threading.local()
-        self.batch = batch
-        #: downloads overlap: while one waits for the hub, another parses or validates
-        self._pool = ThreadPoolExecutor(downloaders, thread_name_prefix="gateway-sev-download")
-        self._client()  # fail at start-up on a bad [sev] section
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._factory()
-        return client
-
-    def send(self, raw: bytes, header: Header) -> None:
-        from gateway.soap.sev_client import MessageInfo, SevSessionError
-        from gateway.soap.sev_hub import ErrorCode
-
-        info = MessageInfo(
-            message_id=header.msg_id,
-            from_org_id=header.from_org_id,
-            to_org_id=header.to_org_id,
-            type=MsgType(header.msg_type).transport_type,
-            from_sys_id=header.from_sys_id or None,
-            to_sys_id=header.to_sys_id or None,
-        )
-        try:
-            self._client().send(raw, info)
-        except SevSessionError as exc:
-            if exc.code == ErrorCode.DUPLICATE_MESSAGE:
-                log.info("message %s is already at the hub (an earlier attempt completed)", header.msg_id)
-                return
-            raise
-
-    def poll(self, handle: Callable[[bytes], None]) -> int:
-        infos = self._client().list_incoming(self.batch)
-
-        def take(message_id: str) -> None:
-            client = self._client()
-            got = client.download(message_id)
-            handle(got.data)
-            client.end_processing(got)  # only after the message is stored (or known)
-
-        futures = [self._pool.submit(take, info.message_id) for info in infos]
-        for future in futures:
-            try:
-                future.result()
-            except Exception as exc:  # noqa: BLE001 - this one is offered again; the others went on
-                log.warning("taking a message from the hub failed: %s", exc)
-        return len(infos)
-
-
-register_channel("sev", SevChannel)
+__all__ = [
+    "CHANNELS",
+    "Channel",
+    "OfferTracking",
+    "Seal",
+    "Workers",
+    "WorkerSettings",
+    "configured_channels",
+    "enabled_channels",
+    "register_channel",
+    "release_dead_leases",
+    "sev_state",
+]

@@ -63,7 +63,9 @@ def init_gateway(
             "tsa_url": pki.tsa_url,
             "default_level": "B-T",
         },
-        "trust": {"anchors": ["trust"], "revocation": "online", "cache_dir": "cache/revocation"},
+        "trust": {"anchors": ["trust"], "revocation": "online", "cache_dir": "cache/revocation",
+                  # the development PKI serves its CRL/OCSP on loopback, refused unless allowed
+                  "fetch_allow": [f"127.0.0.1:{pki.port}"]},
         "sev": {"enabled": False, "url": "", "system_id": "", "password_env": "GATEWAY_SEV_PASSWORD",
                 "poll_seconds": 5.0},
         "storage": {"dir": "storage"},

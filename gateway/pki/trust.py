@@ -18,6 +18,8 @@ from asn1crypto import pem, x509
 
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.pki.tl.loaded import TrustedLists, anchor_certificates, read_lists
+from gateway.pki.tl.qualification import TrustedListQualifier
 from gateway.signing.certificates import CERT_SUFFIXES, fingerprint, load_certificates, name_text
 
 
@@ -31,6 +33,24 @@ class Anchor:
         return fingerprint(self.certificate)
 
 
+def is_ca(cert: x509.Certificate) -> bool:
+    """A CA certificate: basicConstraints cA, or a self-signed one without extensions (X.509 v1)."""
+    try:
+        constraints = cert.basic_constraints_value
+        if constraints is not None:
+            return bool(constraints["ca"].native)
+        return cert.self_signed != "no" and not cert["tbs_certificate"]["extensions"]
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def bundle_anchors(certs: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of a file that may become anchors: all of a single-certificate file (the
+    operator chose it), only the CA certificates of a bundle (IIT's CACertificates.p7b mixes roots
+    and CAs with OCSP and TSA certificates)."""
+    return certs if len(certs) <= 1 else [c for c in certs if is_ca(c)]
+
+
 def list_anchors(cfg: Config) -> list[Anchor]:
     found: list[Anchor] = []
     seen: set[str] = set()
@@ -40,7 +60,7 @@ def list_anchors(cfg: Config) -> list[Anchor]:
             raise GatewayError(f"[trust] anchors: {path} does not exist")
         files = sorted(p for p in path.iterdir() if _is_cert_file(p)) if path.is_dir() else [path]
         for file in files:
-            for cert in load_certificates(file):
+            for cert in bundle_anchors(load_certificates(file)):
                 if fingerprint(cert) not in seen:
                     seen.add(fingerprint(cert))
                     found.append(Anchor(cert, file))
@@ -48,7 +68,37 @@ def list_anchors(cfg: Config) -> list[Anchor]:
 
 
 def trust_roots(cfg: Config) -> list[x509.Certificate]:
-    return [a.certificate for a in list_anchors(cfg)]
+    """The configured anchors and the CA/TSA services of the imported trusted lists."""
+    return _merge([a.certificate for a in list_anchors(cfg)], anchor_certificates(read_lists(cfg)))
+
+
+def tl_qualifier(cfg: Config) -> TrustedListQualifier | None:
+    """Qualification by the imported trusted lists; None when there is none."""
+    lists = read_lists(cfg)
+    return TrustedListQualifier(lists) if lists else None
+
+
+def _merge(configured: list[x509.Certificate], listed: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The configured anchors and those of the trusted lists that are not issued by a root among
+    them: such a CA is trusted through its root anyway, and pyhanko-certvalidator cannot check a
+    CRL signed by an anchor that is not self-signed (the usual case of a provider's issuing CA)."""
+    roots = configured + [c for c in listed if c.self_signed != "no"]
+    known = {fingerprint(c) for c in configured}
+    out = list(configured)
+    for cert in listed:
+        if fingerprint(cert) in known or (cert.self_signed == "no" and _issued_by(cert, roots)):
+            continue
+        known.add(fingerprint(cert))
+        out.append(cert)
+    return out
+
+
+def _issued_by(cert: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
+    aki = cert.authority_key_identifier
+    return any(
+        i.subject == cert.issuer and (aki is None or i.key_identifier is None or i.key_identifier == aki)
+        for i in issuers
+    )
 
 
 class TrustAnchors:
@@ -60,6 +110,7 @@ class TrustAnchors:
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._roots: list[x509.Certificate] = []
+        self.trusted_lists = TrustedLists(cfg)
 
     def _current_stamp(self) -> tuple:
         parts = []
@@ -79,9 +130,13 @@ class TrustAnchors:
         stamp = self._current_stamp()
         with self._lock:
             if stamp != self._stamp:
-                self._roots = trust_roots(self._cfg)
+                self._roots = [a.certificate for a in list_anchors(self._cfg)]
                 self._stamp = stamp
-            return list(self._roots)
+            roots = list(self._roots)
+        return _merge(roots, self.trusted_lists.anchors())
+
+    def qualifier(self) -> TrustedListQualifier | None:
+        return self.trusted_lists.qualifier()
 
 
 def _is_cert_file(path: Path) -> bool:
@@ -112,10 +167,12 @@ def _save_anchor_list(cfg: Config, anchors: list[str]) -> None:
 
 
 def add_anchors(cfg: Config, source: Path) -> list[Anchor]:
-    """Copy every certificate of `source` into the managed folder; returns the ones added."""
+    """Copy every certificate of `source` (of a bundle: every CA certificate) into the managed
+    folder; returns the ones added."""
     certs = load_certificates(source)
     if not certs:
         raise GatewayError(f"{source}: no certificate found")
+    certs = bundle_anchors(certs)
     known = {a.fingerprint for a in list_anchors(cfg)}
     folder = _managed_dir(cfg)
     added = []

@@ -104,6 +104,18 @@ class ChainEntry:
 
 
 @dataclass
+class RevocationSource:
+    """Revocation data a signature's validation used (INTERFACE.md additions)."""
+
+    type: str  # "crl" | "ocsp"
+    url: str | None
+    source: str  # "fetched" | "cached" | "embedded"
+    issuer: str = ""
+    this_update: datetime | None = None
+    produced_at: datetime | None = None  # OCSP only
+
+
+@dataclass
 class SignatureReport:
     id: str = ""
     format: str = "CMS"
@@ -119,6 +131,11 @@ class SignatureReport:
     signed_objects: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    revocation_sources: list[RevocationSource] = field(default_factory=list)
+    #: QESig | QESeal | AdESig-QC | AdESeal-QC | AdESig | AdESeal | NA; None without trusted lists
+    qualification: str | None = None
+    #: the trust service provider's name from the trusted list the qualification comes from
+    qualification_provider: str | None = None
 
     def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
         """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
@@ -130,6 +147,17 @@ class SignatureReport:
             self.indication = indication
             self.subindication = sub
 
+    def settle_qualification(self, lists_configured: bool) -> None:
+        """Once the verdict is final: with trusted lists, a signature that did not pass (or whose
+        signer was never found) has no qualification (NA); without lists it stays null."""
+        if lists_configured and self.qualification is None:
+            self.qualification = "NA"
+        if self.qualification not in (None, "NA") and self.indication != Indication.TOTAL_PASSED:
+            self.warnings.append(
+                f"the signature did not pass validation: qualification NA (it would be {self.qualification})"
+            )
+            self.qualification = "NA"
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["indication"] = str(self.indication)
@@ -138,6 +166,8 @@ class SignatureReport:
         d["best_signature_time"] = _iso(self.best_signature_time)
         d["timestamps"] = [{**asdict(t), "time": _iso(t.time)} for t in self.timestamps]
         d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
+        d["revocation_sources"] = [{**asdict(r), "this_update": _iso(r.this_update),
+                                    "produced_at": _iso(r.produced_at)} for r in self.revocation_sources]
         return d
 
 

@@ -19,9 +19,10 @@ Public API (the outbox/inbox workers call these):
 - Errors the hub reports in SessionInfo/Error raise `SevSessionError(code, text)`; a downloaded
   message whose hash differs from GetMessageValidationInfo raises `SevHashMismatch`.
 - The password is only ever put in request bodies, and request bodies are never logged.
-- Envelopes are built and read by `sev_wire` (lxml; the same bytes zeep would send, without its
-  per-call cost); HTTP goes over keep-alive connections (urllib3) of the client. Proxy and CA
-  bundle settings of the environment are read once, when the client is made.
+- Envelopes are built and read by `sev_wire` in the configured dialect (`[sev] dialect`: `sev2`,
+  the default, or `wcf`; see `sev_dialect`); HTTP goes over keep-alive connections (urllib3) of
+  the client. Proxy and CA bundle settings of the environment are read once, when it is made.
+- An upload is complete when the hub reports no error and all bytes transferred.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError, GatewayError
 from gateway.soap import sev_wire
+from gateway.soap.sev_dialect import SEV2, Dialect, dialect
 from gateway.soap.sev_wire import BadAnswer, Fields, SoapFault
 
 if TYPE_CHECKING:
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
 XML = "text/xml; charset=utf-8"
 USER_AGENT = "mykolaiv-gateway"
 COUNT = "\u0441ount"  # GetInputMessages' parameter starts with a CYRILLIC "с" in the real service
@@ -177,8 +178,10 @@ class SevClient:
         timeout: float = 60.0,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         sleep: Any = time.sleep,
+        dialect: Dialect = SEV2,
     ) -> None:
         self.url = url
+        self.dialect = dialect
         self.system_id = system_id
         self._password = password
         self.max_part_size_hint = max_part_size_hint
@@ -204,12 +207,29 @@ class SevClient:
         password = os.environ.get(sev.password_env)
         if not password:
             raise ConfigError(f"the SEV hub password variable {sev.password_env} is not set")
+        try:
+            kwargs.setdefault("dialect", dialect(sev.dialect))
+        except ValueError as exc:
+            raise ConfigError(f"[sev] dialect: {exc}") from None
         return cls(sev.url, sev.system_id, password, **kwargs)
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, raw: bytes, info: MessageInfo, *, session_id: int | None = None) -> SendResult:
-        """Upload one message; resumes `session_id` if given and still open."""
+    def send(
+        self,
+        raw: bytes,
+        info: MessageInfo,
+        *,
+        session_id: int | None = None,
+        on_session: Callable[[int], None] | None = None,
+    ) -> SendResult:
+        """Upload one message; resumes `session_id` if given and still open.
+
+        `on_session(session_id)` is called with a newly opened session before its first chunk: a
+        caller that stores it durably and gives it back as `session_id` after a crash never
+        uploads a second copy, even to a hub that would accept one (the hub is asked about the
+        session first: complete, resumable, or unknown/failed and so opened afresh).
+        """
         if len(raw) == 0:
             raise SevError("refusing to send an empty message")
         digest = hashlib.sha256(raw).hexdigest().upper()
@@ -220,7 +240,7 @@ class SevClient:
         session: SessionInfo | None = None
         if session_id:
             session = self._resumable(session_id, info.message_id, size, digest)
-            if session is not None and session.status in ("Processed", "Delivered"):
+            if session is not None and _complete(session, size):
                 return SendResult(info.message_id, session_id, session.status or "", size, digest, size)
         if session is None:
             session = self._checked(
@@ -231,6 +251,8 @@ class SevClient:
                 ),
             )
         sid = session.session_id
+        if on_session is not None and sid != session_id:
+            on_session(sid)
         part = min(session.max_part_size or self.max_part_size_hint, MAX_CHUNK)
         position = resumed_from = session.transferred
         chunks = failures = 0
@@ -263,10 +285,10 @@ class SevClient:
                 part = min(answer.max_part_size, MAX_CHUNK)
         # the last chunk's answer normally tells how the upload ended; ask only when it does not
         final = answer if chunks else session
-        if final.status not in ("Processed", "Delivered"):
+        if not _complete(final, size):
             final = self.session_info(sid)
         _raise_for_error("upload", final)
-        if final.status not in ("Processed", "Delivered") or final.transferred != size:
+        if not _complete(final, size):
             raise SevSessionError(
                 "upload",
                 None,
@@ -291,9 +313,11 @@ class SevClient:
             session = self.session_info(session_id)
         except SevSessionError:
             return None  # unknown to the hub (e.g. a different hub): start afresh
-        if session.message_id != message_id or session.message_size != size:
+        if (session.message_id or "").lower() != message_id.lower() or session.message_size != size:
             return None
-        if session.status not in ("Opened", "InProgress", "Processed", "Delivered") or session.error_code:
+        if _complete(session, size):
+            return session  # it arrived: whatever else, never upload it again
+        if session.status not in ("Opened", "InProgress") or session.error_code or session.error_text:
             return None
         validation = self._call("GetMessageValidationInfo", [("sessionId", session_id)])
         if validation is None or (validation.get("Hash") or "").upper() != digest:
@@ -377,11 +401,11 @@ class SevClient:
 
     def _once(self, operation: str, params: Fields) -> Any:
         """One request and its answer's Result (see sev_wire.answer)."""
-        body = sev_wire.request(operation, [("identity", self._identity()), *params])
+        body = sev_wire.request(operation, [("identity", self._identity()), *params], self.dialect)
         headers = {
             "User-Agent": USER_AGENT,
             "Content-Type": XML,
-            "SOAPAction": f'"{sev_wire.soap_action(operation)}"',
+            "SOAPAction": self.dialect.soap_action(operation),
         }
         response = self._http.request("POST", self.url, body=body, headers=headers)
         for observe in self.observers:
@@ -500,6 +524,17 @@ def _session(value: Any) -> SessionInfo:
         max_part_size=sev_wire.as_int(value.get("MaxPartSize")),
         error_code=sev_wire.as_int(error["Code"]) if error and error.get("Code") else None,
         error_text=error.get("Text") if error else None,
+    )
+
+
+def _complete(session: SessionInfo, size: int) -> bool:
+    """An upload is complete when the hub reports no error and all bytes transferred (what the
+    reference clients check; the status names of a hub are not relied on)."""
+    return (
+        session.error_code is None
+        and not session.error_text
+        and session.status != "Failed"
+        and session.transferred == size
     )
 
 

@@ -1,7 +1,9 @@
 """`gateway sev-hub`: a stand-in for the SEV OVV hub's IntegrationService (tests, demos, onboarding).
 
 It serves the operations of `schemas/sev-integration.wsdl` at
-`/csp/dirbus/bus.esb.IntegrationService.cls` (WSDL at `?wsdl`) with the real service's behaviour:
+`/csp/dirbus/bus.esb.IntegrationService.cls` (WSDL at `?wsdl`) with the real service's behaviour,
+in exactly one wire dialect (`sev2` by default, or `wcf`; see `sev_dialect`): a request in the
+other is a Client fault, so a client speaking the wrong one is caught.
 
 - identity: every call carries `identity{SystemId, Password}`. With a `--systems` file (TOML,
   `[[system]] id = "...", password = "..." | password_env = "...", org_id = "..."`) only those
@@ -31,11 +33,13 @@ It serves the operations of `schemas/sev-integration.wsdl` at
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 import threading
+import time
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,14 +47,20 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from gateway.errors import ConfigError
 from gateway.soap import soapxml
+from gateway.soap.sev_dialect import SEV2, Dialect
 from gateway.soap.sev_hub_store import HubSession, HubStore
 
 log = logging.getLogger(__name__)
 
 SERVICE_PATH = "/csp/dirbus/bus.esb.IntegrationService.cls"
-WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev-integration.wsdl"
 DEFAULT_MAX_PART_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_SIZE = 200 * 1024 * 1024
 #: a chunk's base64 must stay under libxml2's 10 MB text-node cap (the parser keeps huge_tree off)
@@ -85,7 +95,12 @@ class Faults:
     lose_upload_answer_every: int = 0  # every Nth UploadMessageChunk is stored, then answered 504
     drop_upload_answer: bool = False  # ... and instead of the 504 the connection breaks mid-answer
     corrupt_downloads: bool = False  # flip a bit in the first byte of every downloaded chunk
+    #: ... of the downloads of these MessageIds only
+    corrupt_messages: frozenset[str] = frozenset()
     corrupt_uploads: bool = False  # flip a bit in the first byte of every uploaded chunk
+    #: seconds the answer to an upload's last chunk is held back (the message is already queued):
+    #: a sender killed meanwhile never learns that its upload completed
+    completion_delay: float = 0.0
     _posts: int = field(default=0, repr=False)
     _uploads: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -101,6 +116,36 @@ class Faults:
             return bool(self.lose_upload_answer_every) and self._uploads % self.lose_upload_answer_every == 0
 
 
+@dataclass
+class LoginLimiter:
+    """Failed identity checks per system: after `limit` failures within `window` seconds the
+    system is refused without a check until the window has passed."""
+
+    limit: int = 5
+    window: float = 60.0
+    _failures: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _recent(self, system_id: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(system_id, []) if now - t < self.window]
+        if times:
+            self._failures[system_id] = times
+        else:
+            self._failures.pop(system_id, None)
+        return times
+
+    def blocked(self, system_id: str) -> bool:
+        with self._lock:
+            return len(self._recent(system_id, time.monotonic())) >= self.limit
+
+    def failed(self, system_id: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._failures[system_id] = [*self._recent(system_id, now), now]
+            if len(self._failures) > 10_000:  # bounded memory under a flood of invented ids
+                self._failures.pop(next(iter(self._failures)))
+
+
 class LostAnswer(Exception):
     """Raised after an operation took effect, to answer as if the reply got lost on the way."""
 
@@ -114,8 +159,10 @@ class SevHub:
         *,
         max_part_size: int = DEFAULT_MAX_PART_SIZE,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        open_registration: bool = True,
+        open_registration: bool = False,
+        accept_duplicates: bool = False,
         faults: Faults | None = None,
+        dialect: Dialect = SEV2,
     ) -> None:
         if not 1 <= max_part_size <= MAX_PART_SIZE_LIMIT:
             raise ConfigError(f"MaxPartSize must be between 1 and {MAX_PART_SIZE_LIMIT} bytes")
@@ -123,7 +170,12 @@ class SevHub:
         self.max_part_size = max_part_size
         self.max_message_size = max_message_size
         self.open_registration = open_registration
+        #: behave like a hub that stores a second upload of a MessageId instead of refusing it
+        self.accept_duplicates = accept_duplicates
         self.faults = faults or Faults()
+        self.logins = LoginLimiter()
+        #: the only wire form this hub answers (a request in another is a Client fault)
+        self.dialect = dialect
 
     def load_systems(self, path: Path) -> int:
         """Register the systems of a TOML file; returns how many."""
@@ -145,16 +197,36 @@ class SevHub:
 
     def handle(self, operation: str, parts: dict[str, Any]) -> bytes:
         """Run one operation; returns the response envelope. Raises AuthError, SoapRequestError."""
-        handler = _OPERATIONS.get(operation)
-        if handler is None:
-            raise soapxml.SoapRequestError(f"unknown operation {operation!r}")
+        check_operation(operation)
+        return self.run(operation, self.authenticate(parts), parts)
+
+    def known_identity(self, parts: dict[str, Any]) -> str | None:
+        """The caller's SystemId when its identity was verified before (cheap), else None."""
         identity = soapxml.record(parts.get("identity"))
         system_id = identity.get("SystemId") or ""
-        if not system_id or not self.store.check_identity(
+        ok = system_id and self.store.is_verified(system_id, identity.get("Password") or "")
+        return system_id if ok else None
+
+    def authenticate(self, parts: dict[str, Any]) -> str:
+        """The caller's SystemId; AuthError for an unknown system, a wrong password, or a system
+        with too many recent failures (refused without checking: PBKDF2 is not free)."""
+        identity = soapxml.record(parts.get("identity"))
+        system_id = identity.get("SystemId") or ""
+        if not system_id:
+            raise AuthError("identity: unknown system or wrong password")
+        if self.logins.blocked(system_id):
+            raise AuthError("identity: too many failed attempts, try again later")
+        if not self.store.check_identity(
             system_id, identity.get("Password") or "", register_unknown=self.open_registration
         ):
+            self.logins.failed(system_id)
             raise AuthError("identity: unknown system or wrong password")
-        return soapxml.response(operation, handler(self, system_id, parts))
+        return system_id
+
+    def run(self, operation: str, system_id: str, parts: dict[str, Any]) -> bytes:
+        """One operation of an authenticated caller."""
+        check_operation(operation)
+        return soapxml.response(operation, _OPERATIONS[operation](self, system_id, parts), self.dialect)
 
     # ------------------------------------------------------------------ upload
 
@@ -176,12 +248,18 @@ class SevHub:
             return _error_session(
                 ErrorCode.WRONG_SENDER, "FromOrgId is not the calling system's organization"
             )
-        if not org and info.get("FromOrgId"):
-            self.store.learn_org(system_id, info["FromOrgId"])
+        if not org:
+            # an organization is never learned from traffic, except in the demo mode of open
+            # registration, and then only one no registered system belongs to
+            claimable = self.open_registration and info.get("FromOrgId")
+            if not claimable or not self.store.claim_unregistered_org(system_id, info["FromOrgId"]):
+                return _error_session(
+                    ErrorCode.WRONG_SENDER, "the calling system is not registered to FromOrgId"
+                )
         existing = self.store.open_upload_for(system_id, message_id)
         if existing is not None and existing.size == size and existing.hash == digest:
             return self._session_info(existing)
-        if existing is not None or self.store.message_exists(message_id):
+        if not self.accept_duplicates and (existing is not None or self.store.message_exists(message_id)):
             return _error_session(ErrorCode.DUPLICATE_MESSAGE, f"message {message_id} already exists")
         signature = soapxml.as_bytes(soapxml.text(parts.get("signature")))
         session = self.store.new_session(
@@ -236,7 +314,15 @@ class SevHub:
             log.warning("upload session %s failed: hash mismatch", session.session_id)
             return
         session.transferred = session.size
-        self.store.store_message(session)
+        if not self.store.store_message(session, keep_copy=self.accept_duplicates):
+            self.store.update_session(
+                session.session_id,
+                status="Failed",
+                error_code=int(ErrorCode.DUPLICATE_MESSAGE),
+                error_text=f"message {session.message_id} already exists",
+            )
+            log.warning("upload session %s failed: its MessageId was taken meanwhile", session.session_id)
+            return
         log.info(
             "message %s queued for %s/%s",
             session.message_id,
@@ -303,7 +389,8 @@ class SevHub:
         with open(self.store.message_path(session.info["upload_session"]), "rb") as fh:
             fh.seek(start)
             chunk = fh.read(count)
-        if self.faults.corrupt_downloads and chunk:
+        damaged = self.faults.corrupt_downloads or session.message_id in self.faults.corrupt_messages
+        if damaged and chunk:
             chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
         transferred = max(session.transferred, start + len(chunk))
         status = session.status if session.status == "Delivered" else "InProgress"
@@ -369,6 +456,11 @@ class SevHub:
         ]
 
 
+def check_operation(operation: str) -> None:
+    if operation not in _OPERATIONS:
+        raise soapxml.SoapRequestError(f"unknown operation {operation!r}")
+
+
 def _error_session(code: int, text: str) -> list:
     return [("Error", [("Code", int(code)), ("Text", text)])]
 
@@ -408,17 +500,12 @@ class _BrokenAnswer:
         raise ConnectionAbortedError("fault injection: connection dropped in the middle of an answer")
 
 
-def wsdl_text(location: str) -> str:
-    return WSDL_PATH.read_text(encoding="utf-8").replace(PUBLISHED_LOCATION, location)
+def wsdl_text(location: str, dialect: Dialect = SEV2) -> str:
+    return dialect.wsdl.read_text(encoding="utf-8").replace(PUBLISHED_LOCATION, location)
 
 
-def create_app(hub: SevHub):  # -> starlette.applications.Starlette
+def create_app(hub: SevHub) -> Starlette:
     """The ASGI application serving the hub at SERVICE_PATH."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
     xml = "text/xml; charset=utf-8"
     limit = hub.max_part_size * 2 + 1024 * 1024  # a base64 chunk plus the envelope
 
@@ -426,7 +513,7 @@ def create_app(hub: SevHub):  # -> starlette.applications.Starlette
         if "wsdl" not in {k.lower() for k in request.query_params}:
             return Response("append ?wsdl for the service description\n", media_type="text/plain")
         location = str(request.url.replace(query="", fragment=""))
-        return Response(wsdl_text(location), media_type=xml)
+        return Response(wsdl_text(location, hub.dialect), media_type=xml)
 
     async def post(request: Request) -> Response:
         if hub.faults.take_unavailable():
@@ -437,10 +524,18 @@ def create_app(hub: SevHub):  # -> starlette.applications.Starlette
             if len(body) > limit:
                 return Response(soapxml.fault("Client", "request too large"), 413, media_type=xml)
         try:
-            operation, parts = soapxml.parse_request(bytes(body))
+            operation, parts = soapxml.parse_request(
+                bytes(body), hub.dialect, request.headers.get("soapaction", "")
+            )
+            check_operation(operation)
+            system_id = hub.known_identity(parts)
+            if system_id is None:  # a password to check (PBKDF2): off the event loop
+                system_id = await run_in_threadpool(hub.authenticate, parts)
             # in the event loop: every operation is short (one lock, one SQLite transaction, at most
             # one fsync); a hop to a worker thread per call would cost more CPU than it saves
-            answer = hub.handle(operation, parts)
+            answer = hub.run(operation, system_id, parts)
+            if hub.faults.completion_delay and operation == "UploadMessageChunk" and b">Processed<" in answer:
+                await asyncio.sleep(hub.faults.completion_delay)
         except soapxml.SoapRequestError as exc:
             return Response(soapxml.fault("Client", str(exc)), 500, media_type=xml)
         except AuthError as exc:

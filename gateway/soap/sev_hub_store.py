@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     message_id TEXT NOT NULL, size INTEGER NOT NULL, transferred INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL, hash TEXT, signature BLOB, error_code INTEGER, error_text TEXT,
     info TEXT, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS copies (
+    upload_session INTEGER PRIMARY KEY, message_id TEXT NOT NULL, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
     message_id TEXT PRIMARY KEY, upload_session INTEGER NOT NULL, from_sys_id TEXT NOT NULL,
     to_org_id TEXT NOT NULL, to_sys_id TEXT, size INTEGER NOT NULL,
@@ -58,9 +60,13 @@ class HubStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.dir = Path(data_dir)
-        (self.dir / "parts").mkdir(parents=True, exist_ok=True)
-        (self.dir / "messages").mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.dir / "hub.sqlite3", check_same_thread=False, isolation_level=None)
+        for folder in (self.dir, self.dir / "parts", self.dir / "messages"):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)  # other people's mail: folders 0700, files 0600
+        database = self.dir / "hub.sqlite3"
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite's WAL files follow its mode
+        database.chmod(0o600)
+        self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
@@ -86,43 +92,63 @@ class HubStore:
 
     def register_system(self, system_id: str, password: str, org_id: str | None = None) -> None:
         """Add or replace a system (the `--systems` file, tests)."""
+        hashed = _hash_password(password)
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO systems VALUES (?, ?, ?)",
-                (system_id, _hash_password(password), org_id),
-            )
+            db.execute("INSERT OR REPLACE INTO systems VALUES (?, ?, ?)", (system_id, hashed, org_id))
             self._verified.clear()
 
+    def _register_new(self, system_id: str, password: str) -> bool:
+        """Open registration: add a system without an organization unless it exists already."""
+        hashed = _hash_password(password)
+        with self.transaction() as db:
+            return db.execute(
+                "INSERT OR IGNORE INTO systems VALUES (?, ?, NULL)", (system_id, hashed)
+            ).rowcount == 1
+
+    def is_verified(self, system_id: str, password: str) -> bool:
+        """True if this identity was verified before (no PBKDF2: cheap enough for the event loop)."""
+        with self.lock:
+            return _token(system_id, password) in self._verified
+
     def check_identity(self, system_id: str, password: str, *, register_unknown: bool) -> bool:
-        """True if the password is the system's; an unknown system is registered if allowed."""
-        token = hashlib.sha256(f"{system_id}\0{password}".encode()).digest()
+        """True if the password is the system's; an unknown system is registered if allowed.
+        The PBKDF2 runs outside the store's lock (it takes tens of milliseconds)."""
+        token = _token(system_id, password)
         with self.lock:
             if token in self._verified:
                 return True
             row = self._db.execute(
                 "SELECT password_hash FROM systems WHERE system_id = ?", (system_id,)
             ).fetchone()
-            if row is None:
-                if not register_unknown:
-                    return False
-                self.register_system(system_id, password)
-                ok = True
-            else:
-                ok = _verify_password(password, row["password_hash"])
-            if ok:
+        if row is None:
+            if not register_unknown:
+                return False
+            ok = self._register_new(system_id, password)  # False: another won the race for the id
+        else:
+            ok = _verify_password(password, row["password_hash"])
+        if ok:
+            with self.lock:
                 self._verified.add(token)
-            return ok
+        return ok
 
     def system_org(self, system_id: str) -> str | None:
         with self.lock:
             row = self._db.execute("SELECT org_id FROM systems WHERE system_id = ?", (system_id,)).fetchone()
         return row["org_id"] if row else None
 
-    def learn_org(self, system_id: str, org_id: str) -> None:
+    def claim_unregistered_org(self, system_id: str, org_id: str) -> bool:
+        """Open registration (demos): a system without an organization takes `org_id` if no
+        system is registered to it yet. False when the organization is someone else's."""
         with self.transaction() as db:
+            taken = db.execute(
+                "SELECT 1 FROM systems WHERE org_id = ? AND system_id != ?", (org_id, system_id)
+            ).fetchone()
+            if taken:
+                return False
             db.execute(
                 "UPDATE systems SET org_id = ? WHERE system_id = ? AND org_id IS NULL", (org_id, system_id)
             )
+            return True
 
     # ---------------------------------------------------------------- sessions
 
@@ -190,7 +216,7 @@ class HubStore:
     def append_chunk(self, session: HubSession, chunk: bytes) -> int:
         """Append durably; returns the new transferred count."""
         path = self.part_path(session.session_id)
-        with open(path, "ab") as fh:
+        with os.fdopen(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600), "ab") as fh:
             fh.truncate(session.transferred)  # a chunk whose answer was lost is never doubled
             fh.seek(session.transferred)
             fh.write(chunk)
@@ -209,11 +235,25 @@ class HubStore:
                 is not None
             )
 
-    def store_message(self, session: HubSession) -> None:
-        """Move a completed upload into the recipient's queue (one transaction + one rename)."""
+    def store_message(self, session: HubSession, *, keep_copy: bool = False) -> bool:
+        """Move a completed upload into the recipient's queue (one transaction + one rename).
+
+        False, and nothing queued, when the MessageId was queued meanwhile (two systems racing
+        one id); with `keep_copy` such a second upload is kept as a copy instead (a hub that
+        stores duplicates: the `copies` table) and counts as processed."""
         os.replace(self.part_path(session.session_id), self.message_path(session.session_id))
         info = session.info
         with self.transaction() as db:
+            if db.execute("SELECT 1 FROM messages WHERE message_id = ?", (session.message_id,)).fetchone():
+                if not keep_copy:
+                    return False
+                db.execute(
+                    "INSERT INTO copies VALUES (?, ?, ?)", (session.session_id, session.message_id, _now())
+                )
+                db.execute(
+                    "UPDATE sessions SET status = 'Processed' WHERE session_id = ?", (session.session_id,)
+                )
+                return True
             db.execute(
                 "INSERT INTO messages (message_id, upload_session, from_sys_id, to_org_id, to_sys_id,"
                 " size, hash, info, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -230,6 +270,17 @@ class HubStore:
                 ),
             )
             db.execute("UPDATE sessions SET status = 'Processed' WHERE session_id = ?", (session.session_id,))
+        return True
+
+    def copies_of(self, message_id: str) -> int:
+        """How many completed uploads of `message_id` the hub holds (1 = no duplicate)."""
+        with self.lock:
+            row = self._db.execute(
+                "SELECT (SELECT COUNT(*) FROM messages WHERE message_id = :id)"
+                " + (SELECT COUNT(*) FROM copies WHERE message_id = :id)",
+                {"id": message_id},
+            ).fetchone()
+        return int(row[0])
 
     # A message is for the system its ToSysId names; when ToSysId names no registered system (e.g.
     # the SEV's own id), for every system of the ToOrgId organization. Decided when read, so a
@@ -272,6 +323,10 @@ def _session(row: sqlite3.Row) -> HubSession:
     data = dict(row)
     data["info"] = json.loads(data["info"] or "{}")
     return HubSession(**data)
+
+
+def _token(system_id: str, password: str) -> bytes:
+    return hashlib.sha256(f"{system_id}\0{password}".encode()).digest()
 
 
 def _now() -> str:

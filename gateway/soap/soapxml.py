@@ -1,34 +1,43 @@
-"""SOAP 1.1 envelopes for the SEV IntegrationService, read and written with lxml (used by the hub).
+"""SOAP 1.1 envelopes of the SEV IntegrationService as the hub stand-in reads and writes them (lxml).
 
-Namespaces follow `schemas/sev-integration.wsdl`: the request/response elements and their direct
-children are in `http://tempuri.org/`, the data contracts' fields (Identity, SessionInfo, ...) in
-`http://schemas.datacontract.org/2004/07/Cover.Contracts`. Incoming requests are read with a
-hardened parser and leniently (children matched by local name, the wrapper in `http://tempuri.org/`
-or `http://tempuri.org`, as the service's own WSDL writes both).
+The stand-in is strict about the dialect it was started with (`sev_dialect`): a request in the
+other dialect (operation namespace, qualified or unqualified children, SOAPAction quoting) is
+answered with a Client fault naming the difference, so that tests catch a client that speaks the
+wrong one. Requests are parsed with the hardened parser. Answers are namespaced as the dialect's
+requests are (`schemas/sev-integration.wsdl` for `wcf`, `schemas/sev-integration-sev2.wsdl` for
+`sev2`).
 """
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Any
 
 from lxml import etree
 
+from gateway.soap.sev_dialect import (
+    SOAP_ENV,
+    TEMPURI,
+    TEMPURI_SLASH,
+    WCF,
+    XSI_NIL,
+    Dialect,
+    SoapValueError,
+    encode,
+)
+from gateway.soap.sev_dialect import as_bytes as _as_bytes
+from gateway.soap.sev_dialect import as_int as _as_int
 from gateway.xmlsafe import XmlParseError, parse_xml
-
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-ELEMENT_NS = "http://tempuri.org/"  # operations' elements and their parameters / results
-CONTRACT_NS = "http://schemas.datacontract.org/2004/07/Cover.Contracts"  # data contracts' fields
-REQUEST_NAMESPACES = (ELEMENT_NS, "http://tempuri.org")
 
 
 class SoapRequestError(Exception):
     """The request is not a SOAP 1.1 envelope the service understands (answered with a Client fault)."""
 
 
-def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
-    """(operation name, {child local name: element}) of a request envelope."""
+def parse_request(
+    body: bytes, dialect: Dialect = WCF, soap_action: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(operation name, {child local name: element}) of a request envelope in `dialect`.
+    `soap_action` is the request's SOAPAction header (None: not checked)."""
     try:
         root = parse_xml(body).getroot()
     except XmlParseError as exc:
@@ -40,13 +49,43 @@ def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
         raise SoapRequestError("the envelope has no Body content")
     op = soap_body[0]
     qname = etree.QName(op)
-    if qname.namespace not in REQUEST_NAMESPACES:
+    if qname.namespace != dialect.operation_ns:
+        if qname.namespace in (TEMPURI, TEMPURI_SLASH):
+            raise SoapRequestError(
+                f"this hub speaks the {dialect.name} dialect: operations in {dialect.operation_ns!r},"
+                f" not {qname.namespace!r}"
+            )
         raise SoapRequestError(f"unknown namespace {qname.namespace!r}")
+    _check_children(op, dialect)
+    if soap_action is not None and soap_action != dialect.soap_action(qname.localname):
+        raise SoapRequestError(
+            f"SOAPAction {soap_action!r}: this hub ({dialect.name}) expects"
+            f" {dialect.soap_action(qname.localname)!r}"
+        )
     return qname.localname, {etree.QName(child).localname: child for child in op}
 
 
+def _check_children(op: etree._Element, dialect: Dialect) -> None:
+    for param in op:
+        if not isinstance(param.tag, str):
+            continue
+        if etree.QName(param).namespace != dialect.parameter_ns:
+            raise SoapRequestError(
+                f"parameter {etree.QName(param).localname!r} in namespace"
+                f" {etree.QName(param).namespace!r}: this hub speaks the {dialect.name} dialect"
+            )
+        for field in param.iter():
+            if field is param or not isinstance(field.tag, str):
+                continue
+            if etree.QName(field).namespace != dialect.contract_ns:
+                raise SoapRequestError(
+                    f"field {etree.QName(field).localname!r} in namespace"
+                    f" {etree.QName(field).namespace!r}: this hub speaks the {dialect.name} dialect"
+                )
+
+
 def text(el: etree._Element | None) -> str | None:
-    if el is None or el.get("{http://www.w3.org/2001/XMLSchema-instance}nil") in ("true", "1"):
+    if el is None or el.get(XSI_NIL) in ("true", "1"):
         return None
     return (el.text or "").strip()
 
@@ -61,21 +100,17 @@ def child_text(el: etree._Element | None, name: str) -> str | None:
 
 
 def as_int(value: str | None, default: int = 0) -> int:
-    if value is None or value == "":
-        return default
     try:
-        return int(value)
-    except ValueError:
-        raise SoapRequestError(f"{value!r} is not an integer") from None
+        return _as_int(value, default)
+    except SoapValueError as exc:
+        raise SoapRequestError(str(exc)) from None
 
 
 def as_bytes(value: str | None) -> bytes:
-    if not value:
-        return b""
     try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except ValueError:
-        raise SoapRequestError("invalid base64Binary content") from None
+        return _as_bytes(value)
+    except SoapValueError as exc:
+        raise SoapRequestError(str(exc)) from None
 
 
 def record(el: etree._Element | None) -> dict[str, str | None]:
@@ -85,32 +120,32 @@ def record(el: etree._Element | None) -> dict[str, str | None]:
     return {etree.QName(child).localname: text(child) for child in el}
 
 
-def response(operation: str, result: dict[str, Any] | list[tuple[str, Any]] | None) -> bytes:
-    """`<OperationResponse><OperationResult>...` with the contract's fields in the WSDL's order."""
-    env = etree.Element(
-        f"{{{SOAP_ENV}}}Envelope", nsmap={"SOAP-ENV": SOAP_ENV, "tem": ELEMENT_NS, "cov": CONTRACT_NS}
-    )
+def response(
+    operation: str, result: dict[str, Any] | list[tuple[str, Any]] | None, dialect: Dialect = WCF
+) -> bytes:
+    """`<OperationResponse><OperationResult>...` with the contract's fields in the WSDL's order,
+    namespaced as the dialect's requests are."""
+    nsmap = {"SOAP-ENV": SOAP_ENV, "tem": dialect.operation_ns}
+    if dialect.contract_ns:
+        nsmap["cov"] = dialect.contract_ns
+    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap=nsmap)
     body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
-    wrapper = etree.SubElement(body, f"{{{ELEMENT_NS}}}{operation}Response")
+    wrapper = etree.SubElement(body, f"{{{dialect.operation_ns}}}{operation}Response")
     if result is not None:
-        _fill(etree.SubElement(wrapper, f"{{{ELEMENT_NS}}}{operation}Result"), result)
+        _fill(etree.SubElement(wrapper, dialect.parameter(f"{operation}Result")), result, dialect)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
-def _fill(parent: etree._Element, value: dict[str, Any] | list[tuple[str, Any]]) -> None:
+def _fill(parent: etree._Element, value: dict[str, Any] | list[tuple[str, Any]], dialect: Dialect) -> None:
     items = value.items() if isinstance(value, dict) else value
     for name, item in items:
         if item is None:
             continue
-        el = etree.SubElement(parent, f"{{{CONTRACT_NS}}}{name}")
+        el = etree.SubElement(parent, dialect.field(name))
         if isinstance(item, dict | list):
-            _fill(el, item)
-        elif isinstance(item, bytes):
-            el.text = base64.b64encode(item).decode("ascii")
-        elif isinstance(item, datetime):
-            el.text = item.isoformat()
+            _fill(el, item, dialect)
         else:
-            el.text = str(item)
+            el.text = encode(item)
 
 
 def fault(code: str, message: str) -> bytes:

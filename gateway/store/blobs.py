@@ -2,7 +2,8 @@
 
 A body is stored once, under its SHA-256 (`<dir>/blobs/ab/cd/<sha256>`): written to a temporary
 file in the same folder, fsynced, then renamed into place, so a crash never leaves a partial body
-under a real name. Writing the same body twice is a no-op.
+under a real name. Writing the same body twice is a no-op. Bodies are 0600 (mkstemp), the folders
+0700, whatever the umask.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from gateway.fileutil import private_dir
+
 CHUNK = 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
-        self.root = Path(root) / "blobs"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(Path(root) / "blobs")
 
     def path(self, sha256: str) -> Path:
         if not _HEX64.fullmatch(sha256):
@@ -57,7 +59,7 @@ class BlobStore:
             if final.exists():
                 os.unlink(tmp)
                 return sha, size
-            final.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(final.parent)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
             return sha, size

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Config
 from gateway.errors import ConfigError
+from gateway.fileutil import private_dir, private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -60,7 +61,7 @@ def database_url(cfg: Config) -> str:
         raise ConfigError(f"[database] url is not a database URL: {raw!r}") from None
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         path = cfg.resolve(url.database)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(private_dir(path.parent) / path.name)  # SQLite's -wal/-shm files take its mode
         url = url.set(database=str(path))
     return url.render_as_string(hide_password=False)
 

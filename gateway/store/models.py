@@ -107,6 +107,9 @@ class Outgoing(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: the channel's upload session, recorded before the first byte goes out: after a crash the
+    #: channel asks about it instead of uploading a second copy
+    transport_session: Mapped[str | None] = mapped_column(String(100))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -210,7 +213,27 @@ class Acknowledgement(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: as Outgoing.transport_session
+    transport_session: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelOffer(Base):
+    """A message a channel keeps offering that could not be taken (downloaded, stored): counted,
+    and set aside after a bounded number of tries so that operators see it ("zombies")."""
+
+    __tablename__ = "channel_offers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: pending (tried again) | set_aside (no longer tried; an operator looks at it)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("channel", "message_id", name="uq_channel_offer"),)
 
 
 class IdempotencyKey(Base):
@@ -286,3 +309,16 @@ class SealKey(Base):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class TrembitaRequest(Base):
+    """A deliverMessage call taken from Трембіта, by the caller's X-Road client and request `id`:
+    a repeated call (same client and id) is answered "duplicate" without storing anything."""
+
+    __tablename__ = "trembita_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(300))
+    xroad_id: Mapped[str] = mapped_column(String(200))
+    #: the 1207 msg_id the call carried
+    msg_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("client", "xroad_id", name="uq_trembita_request"),)

@@ -7,6 +7,9 @@ Lopez-Dahab projective coordinates (x = X/Z, y = Y/Z^2) with mixed additions of 
   k*G costs about m/5 additions and no doubling;
 - s*G + r*Q (verification) shares one accumulator: the doublings for r*Q, then the table additions.
 Not constant-time: verification works on public data; signing uses the same code on a fresh nonce.
+
+When the C kernels were built (`gateway.crypto.ua._native`), `mul`, `mul_base` and `mul_add_base`
+run there (a joint double-and-add in the same coordinates); the Python code stays the reference.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ import threading
 from dataclasses import dataclass, field
 
 from gateway.crypto.ua.gf2m import Field
+
+try:
+    from gateway.crypto.ua import _native
+except ImportError:  # installed without a C compiler: the pure Python arithmetic does the work
+    _native = None
 
 Point = tuple[int, int] | None
 _W = 5  # window of the fixed-base table and of the NAF
@@ -222,7 +230,24 @@ class Curve:
             return None
         if k < 0:
             return self.neg(self.mul(-k, p))
+        if _native is not None:
+            return self.native_combined(k, p, 0, p)
         return self._to_affine(self._naf_mul_ld(k, p))
+
+    def native_combined(self, s: int, p1: tuple[int, int], r: int, p2: tuple[int, int]) -> Point:
+        """s*P1 + r*P2 (s, r >= 0) in the C kernel."""
+        f = self.field
+        nb = f.nbytes
+        out = _native.ec_combined(
+            f.m, f.ks, self.a, self.b.to_bytes(nb, "little"),
+            p1[0].to_bytes(nb, "little"), p1[1].to_bytes(nb, "little"),
+            s.to_bytes((s.bit_length() + 7) // 8, "little"),
+            p2[0].to_bytes(nb, "little"), p2[1].to_bytes(nb, "little"),
+            r.to_bytes((r.bit_length() + 7) // 8, "little"),
+        )
+        if out is None:
+            return None
+        return int.from_bytes(out[:nb], "little"), int.from_bytes(out[nb:], "little")
 
     def _base_table(self) -> list[list[tuple[int, int]]]:
         if self._table is None:
@@ -260,9 +285,13 @@ class Curve:
     def mul_base(self, k: int) -> Point:
         """k*G with the fixed-base table (k reduced mod n)."""
         k %= self.n
+        if _native is not None:
+            return self.native_combined(k, self.g, 0, self.g) if k else None
         return self._to_affine(self._base_mul_ld(k, None))
 
     def mul_add_base(self, s: int, r: int, q: tuple[int, int]) -> Point:
         """s*G + r*Q."""
+        if _native is not None and r >= 0:
+            return self.native_combined(s % self.n, self.g, r, q)
         acc = self._naf_mul_ld(r, q) if r else None
         return self._to_affine(self._base_mul_ld(s % self.n, acc))

@@ -6,6 +6,9 @@ defaults to DKE No.1; a certificate's DSTU 4145 parameters may name another one 
 The state is kept as little-endian 256-bit integers; the mixing transformation psi is linear, so
 psi^61(H ^ psi(M ^ psi^12(S))) is evaluated as one precomputed linear map over 48 16-bit words: for
 each input word, the pattern of output words it is XORed into (a multiplication spreads it).
+
+When the C kernels were built (`gateway.crypto.ua._native`, see setup.py) whole blocks go through
+them; this module keeps the buffering and padding and stays the reference implementation.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ import struct
 from functools import lru_cache
 
 from gateway.crypto.ua.gost28147 import DKE1_UNPACKED, encrypt_block, round_tables, unpack_dke
+
+try:
+    from gateway.crypto.ua import _native
+except ImportError:  # installed without a C compiler: the pure Python steps below do the work
+    _native = None
 
 M64 = (1 << 64) - 1
 M256 = (1 << 256) - 1
@@ -74,6 +82,27 @@ def compress(h: int, m: int, m_bytes: bytes, tables) -> int:
     return r
 
 
+def compress_blocks(h: int, total: int, blocks: bytes | memoryview, sbox: bytes) -> tuple[int, int]:
+    """Hash whole 32-byte blocks into the state (h, sum of blocks mod 2^256): the pure Python steps."""
+    tables = _tables(sbox)
+    mv = memoryview(blocks)
+    for off in range(0, len(mv), 32):
+        block = bytes(mv[off: off + 32])
+        m = int.from_bytes(block, "little")
+        h = compress(h, m, block, tables)
+        total += m
+    return h, total & M256
+
+
+def _native_compress_blocks(h: int, total: int, blocks: bytes | memoryview, sbox: bytes) -> tuple[int, int]:
+    """The same steps in the C kernel."""
+    hb, sb = _native.gost34311_blocks(h.to_bytes(32, "little"), total.to_bytes(32, "little"), blocks, sbox)
+    return int.from_bytes(hb, "little"), int.from_bytes(sb, "little")
+
+
+_compress_blocks = _native_compress_blocks if _native is not None else compress_blocks
+
+
 class GOST34311:
     """hashlib-style GOST 34.311-95 object."""
 
@@ -87,7 +116,6 @@ class GOST34311:
         elif len(sbox) == 64:
             sbox = unpack_dke(sbox)
         self._sbox = bytes(sbox)
-        self._tables = _tables(self._sbox)
         self._h = 0
         self._sum = 0
         self._length = 0
@@ -101,14 +129,8 @@ class GOST34311:
         if self._buf:
             data = self._buf + data
         full = len(data) - len(data) % 32
-        h, total, tables = self._h, self._sum, self._tables
-        mv = memoryview(data)
-        for off in range(0, full, 32):
-            block = mv[off: off + 32]
-            m = int.from_bytes(block, "little")
-            h = compress(h, m, bytes(block), tables)
-            total += m
-        self._h, self._sum = h, total & M256
+        if full:
+            self._h, self._sum = _compress_blocks(self._h, self._sum, memoryview(data)[:full], self._sbox)
         self._buf = data[full:]
 
     def copy(self) -> GOST34311:
@@ -117,15 +139,12 @@ class GOST34311:
         return other
 
     def digest(self) -> bytes:
-        h, total, tables = self._h, self._sum, self._tables
+        h, total = self._h, self._sum
         if self._buf:
-            block = self._buf.ljust(32, b"\0")
-            m = int.from_bytes(block, "little")
-            h = compress(h, m, block, tables)
-            total = (total + m) & M256
+            h, total = _compress_blocks(h, total, self._buf.ljust(32, b"\0"), self._sbox)
         length = (self._length * 8) & M256
-        h = compress(h, length, length.to_bytes(32, "little"), tables)
-        h = compress(h, total, total.to_bytes(32, "little"), tables)
+        h, _ = _compress_blocks(h, 0, length.to_bytes(32, "little"), self._sbox)
+        h, _ = _compress_blocks(h, 0, total.to_bytes(32, "little"), self._sbox)
         return h.to_bytes(32, "little")
 
     def hexdigest(self) -> str:

@@ -4,11 +4,19 @@ hashlib-like objects. The state is a list of 64-bit little-endian column words (
 row i); a round (add constant, S-boxes, row shifts, MDS mix) is done with eight 256-entry T-tables
 that fold the S-box of row i and column i of the MDS matrix into one 64-bit word.
 S-boxes, MDS row and test vectors: DSTU 7564:2014 (reference implementation by R. Oliynykov et al.).
+
+When the C kernels were built (`gateway.crypto.ua._native`) whole blocks and the output
+transformation go through them; this module keeps the padding and stays the reference.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+
+try:
+    from gateway.crypto.ua import _native
+except ImportError:  # installed without a C compiler: the pure Python rounds below do the work
+    _native = None
 
 _SBOXES_HEX = (
     "a8435f066b756c5971df879517f0d8096df31dcbc94d2caf79e097fd6f4b45393edda34fb4b69a0e1fbf15e149d293c6"
@@ -98,6 +106,46 @@ def _rounds(state: list[int], columns: int, rounds: int, q: bool) -> list[int]:
     return state
 
 
+def _words(data: bytes, columns: int) -> list[int]:
+    return [int.from_bytes(data[8 * j: 8 * j + 8], "little") for j in range(columns)]
+
+
+def _bytes(words: list[int]) -> bytes:
+    return b"".join(w.to_bytes(8, "little") for w in words)
+
+
+def absorb_blocks(state: list[int], blocks: bytes, rounds: int) -> list[int]:
+    """The compression function over whole blocks (8 bytes per state column): pure Python."""
+    c = len(state)
+    for off in range(0, len(blocks), 8 * c):
+        words = _words(blocks[off: off + 8 * c], c)
+        p = _rounds([s ^ w for s, w in zip(state, words, strict=True)], c, rounds, False)
+        q = _rounds(words, c, rounds, True)
+        state = [s ^ a ^ b for s, a, b in zip(state, p, q, strict=True)]
+    return state
+
+
+def output_transform(state: list[int], rounds: int) -> bytes:
+    """T(+)(h) ^ h, the whole state (the digest is its tail): pure Python."""
+    out = _rounds(list(state), len(state), rounds, False)
+    return b"".join((s ^ o).to_bytes(8, "little") for s, o in zip(state, out, strict=True))
+
+
+def _native_absorb_blocks(state: list[int], blocks: bytes, rounds: int) -> list[int]:
+    return _words(_native.kupyna_blocks(_bytes(state), blocks, rounds), len(state))
+
+
+def _native_output_transform(state: list[int], rounds: int) -> bytes:
+    return _native.kupyna_output(_bytes(state), rounds)
+
+
+if _native is not None:
+    _native.kupyna_init(SBOXES)
+    _absorb_blocks, _output_transform = _native_absorb_blocks, _native_output_transform
+else:
+    _absorb_blocks, _output_transform = absorb_blocks, output_transform
+
+
 class Kupyna:
     """hashlib-style Kupyna-256/384/512."""
 
@@ -115,13 +163,6 @@ class Kupyna:
         if data:
             self.update(data)
 
-    def _absorb(self, block: bytes) -> None:
-        c = self._columns
-        words = [int.from_bytes(block[8 * j: 8 * j + 8], "little") for j in range(c)]
-        p = _rounds([s ^ w for s, w in zip(self._state, words, strict=True)], c, self._rounds, False)
-        q = _rounds(words, c, self._rounds, True)
-        self._state = [s ^ a ^ b for s, a, b in zip(self._state, p, q, strict=True)]
-
     def update(self, data: bytes) -> None:
         data = bytes(data)
         self._length += len(data)
@@ -129,8 +170,8 @@ class Kupyna:
             data = self._buf + data
         size = self.block_size
         full = len(data) - len(data) % size
-        for off in range(0, full, size):
-            self._absorb(data[off: off + size])
+        if full:
+            self._state = _absorb_blocks(self._state, data[:full], self._rounds)
         self._buf = data[full:]
 
     def copy(self) -> Kupyna:
@@ -140,17 +181,12 @@ class Kupyna:
         return other
 
     def digest(self) -> bytes:
-        other = self.copy()
         size = self.block_size
         nbits = self._length * 8
         zeros = ((-nbits - 97) % (size * 8)) // 8
         tail = self._buf + b"\x80" + bytes(zeros) + nbits.to_bytes(12, "little")
-        for off in range(0, len(tail), size):
-            other._absorb(tail[off: off + size])
-        state = other._state
-        out = _rounds(list(state), self._columns, self._rounds, False)
-        final = b"".join((s ^ o).to_bytes(8, "little") for s, o in zip(state, out, strict=True))
-        return final[-self.digest_size:]
+        state = _absorb_blocks(self._state, tail, self._rounds)
+        return _output_transform(state, self._rounds)[-self.digest_size:]
 
     def hexdigest(self) -> str:
         return self.digest().hex()

@@ -27,13 +27,12 @@ from datetime import UTC, datetime
 from asn1crypto import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from gateway.asyncutil import run_sync
 from gateway.signing.certificates import name_text
-from gateway.signing.report import ChainEntry, Indication, SubIndication
-from gateway.signing.validation import algorithms, revocation
+from gateway.signing.report import ChainEntry, Indication, RevocationSource, SubIndication
+from gateway.signing.validation import algorithms, fetchers, revcache, revocation
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 
@@ -50,6 +49,9 @@ class ChainAssessment:
     chain: list[ChainEntry] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    revocation_sources: list[RevocationSource] = field(default_factory=list)
+    #: the validated path, root first (also when a certificate on it was revoked); empty otherwise
+    path: list[x509.Certificate] = field(default_factory=list, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -158,14 +160,19 @@ def assess_signer(
     cached = revocation.load_cache(policy.cache_dir)
     crls = revocation.parse_crls([*embedded_crls, *cached.crls])
     ocsps = revocation.parse_ocsps([*embedded_ocsps, *cached.ocsps])
+    session = None
+    if not policy.offline:
+        session = fetchers.FetchSession(
+            cache=revcache.cache_for(policy.cache_dir, policy.ocsp_fresh_seconds), policy=policy.fetch,
+            backoff=fetchers.backoff_for(policy.fetch_backoff_seconds))
     context = ValidationContext(
         trust_roots=list(policy.trust_roots),
         other_certs=list(other_certs),
         crls=crls,
         ocsps=ocsps,
-        allow_fetching=not policy.offline,
-        # synchronous fetchers: aiohttp's default leaves a client session open at exit
-        fetcher_backend=None if policy.offline else RequestsFetcherBackend(per_request_timeout=10),
+        allow_fetching=session is not None,
+        # every fetch goes through the fetch policy (fetchpolicy.py) and the shared cache
+        fetcher_backend=session.backend() if session is not None else None,
         moment=moment,
         revocation_mode="hard-fail",
         retroactive_revinfo=True,
@@ -174,9 +181,19 @@ def assess_signer(
     )
     validator = CertificateValidator(cert, intermediate_certs=list(other_certs), validation_context=context)
     result = _validate(validator, context, cert, pool, content_time)
-    manager = context.revinfo_manager
-    if not policy.offline:
-        revocation.store_in_cache(policy.cache_dir, manager.crls, manager.ocsps)
+    if session is not None:
+        result.warnings.extend(w for w in session.warnings if w not in result.warnings)
+    if result.path:
+        inside = {*embedded_crls, *embedded_ocsps}
+        local = [revcache.Candidate(kind, der, "embedded" if der in inside else "cached")
+                 for kind, items in (("crl", [*embedded_crls, *cached.crls]),
+                                     ("ocsp", [*embedded_ocsps, *cached.ocsps]))
+                 for der in items]
+        if session is not None:
+            result.revocation_sources = session.sources(result.path, local)
+        else:  # offline: described, nothing written
+            cache = revcache.cache_for(policy.cache_dir, policy.ocsp_fresh_seconds)
+            result.revocation_sources = revcache.describe(cache, result.path, local, store=False)
     return result
 
 
@@ -194,9 +211,13 @@ def _validate(
                        f"no certificate path to a trust anchor: {exc}")
     except cv_errors.RevokedError as exc:
         if content_time is not None and content_time > exc.revocation_dt:
-            return _failed(cert, pool, Indication.TOTAL_FAILED, SubIndication.REVOKED, str(exc), revoked=exc)
-        sub = SubIndication.REVOKED_NO_POE if exc.is_ee_cert else SubIndication.REVOKED_CA_NO_POE
-        return _failed(cert, pool, Indication.INDETERMINATE, sub, str(exc), revoked=exc)
+            failed = _failed(cert, pool, Indication.TOTAL_FAILED, SubIndication.REVOKED, str(exc),
+                             revoked=exc)
+        else:
+            sub = SubIndication.REVOKED_NO_POE if exc.is_ee_cert else SubIndication.REVOKED_CA_NO_POE
+            failed = _failed(cert, pool, Indication.INDETERMINATE, sub, str(exc), revoked=exc)
+        failed.path = list(exc.current_path.iter_certs(include_root=True))
+        return failed
     except cv_errors.ExpiredError as exc:
         if content_time is not None and content_time > exc.expired_dt:
             return _failed(cert, pool, Indication.TOTAL_FAILED, SubIndication.EXPIRED, str(exc))
@@ -219,15 +240,15 @@ def _validate(
         return _failed(cert, pool, Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
                        f"malformed certificate in the chain ({type(exc).__name__})")
     all_crls, all_ocsps = context.revinfo_manager.crls, context.revinfo_manager.ocsps
-    certs = list(path.iter_certs(include_root=True))
-    certs.reverse()
+    root_first = list(path.iter_certs(include_root=True))
+    certs = root_first[::-1]
     entries = []
     for c in certs:
         if c is certs[-1] and c.self_signed != "no":
             entries.append(_entry(c, "not-checked"))
         else:
             entries.append(_entry(c, "good" if _has_revinfo(c, all_crls, all_ocsps) else "unknown"))
-    return ChainAssessment(Indication.TOTAL_PASSED, None, entries)
+    return ChainAssessment(Indication.TOTAL_PASSED, None, entries, path=root_first)
 
 
 def _failed(

@@ -119,7 +119,7 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     if validator is None:
         return format_failure(_CONTAINER_NAMES[kind], f"{kind} signatures are not supported yet")
     try:
-        return validator(data, policy)
+        report = validator(data, policy)
     except (InputTooLarge, OSError):
         raise
     except RecursionError:
@@ -127,3 +127,6 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     except Exception as exc:  # noqa: BLE001 - malformed input must give a report, not a traceback
         log.debug("validator %s failed", kind, exc_info=True)
         return format_failure(_CONTAINER_NAMES[kind], f"cannot validate: {type(exc).__name__}: {exc}"[:300])
+    for signature in report.signatures:
+        signature.settle_qualification(policy.qualifier is not None)
+    return report

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from asn1crypto import x509
 
+from gateway.signing.qualification import Qualifier
+from gateway.signing.validation.fetchpolicy import FetchPolicy
+
 
 @dataclass
 class ValidationPolicy:
@@ -19,9 +22,17 @@ class ValidationPolicy:
     at: datetime | None = None
     #: folder of cached CRLs/OCSP responses (read when offline, written when online)
     cache_dir: Path | None = None
+    #: what online validation may fetch (`[trust] fetch_allow`); the default refuses non-public addresses
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)
+    #: how long a fetched OCSP response is reused (never past its nextUpdate)
+    ocsp_fresh_seconds: float = 3600.0
+    #: first back-off after a revocation responder failed (doubles per failure)
+    fetch_backoff_seconds: float = 30.0
     #: detached signed contents, by file name (a signature may name the file it covers)
     detached: dict[str, Path] = field(default_factory=dict)
     #: the validated file's name, to pair it with one of several detached files (x.txt.p7s -> x.txt)
     source_name: str = ""
     #: bound on the size of any one input read into memory
     max_input_bytes: int = 512 * 1024 * 1024
+    #: judges each signature's qualification (trusted lists); None: the report says null
+    qualifier: Qualifier | None = None

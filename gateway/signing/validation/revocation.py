@@ -1,8 +1,9 @@
 """Revocation data a validation may use without the network: what a signature embeds and the cache.
 
 The cache folder (`[trust] cache_dir`, ValidationPolicy.cache_dir) holds DER or PEM CRLs as `*.crl`
-and DER OCSP responses as `*.ocsp`. Online validations add what they fetched, so a later `--offline`
-validation finds it.
+and DER OCSP responses as `*.ocsp`. Online validations add what they fetched or found embedded once
+its signature verified against an issuer on a validated path (revcache.py), so a later `--offline`
+validation finds it; a file dropped there by hand is used too, checked like embedded data.
 """
 
 from __future__ import annotations
@@ -88,22 +89,6 @@ def load_cache(cache_dir: Path | None) -> RevocationData:
     _CACHE.clear()
     _CACHE[key] = data
     return data
-
-
-def store_in_cache(cache_dir: Path | None, crls: Iterable[Any], ocsps: Iterable[Any]) -> None:
-    """Keep fetched revocation data for later offline validations; failures are only logged."""
-    if cache_dir is None:
-        return
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for items, suffix in ((crls, ".crl"), (ocsps, ".ocsp")):
-            for item in items:
-                der = item if isinstance(item, bytes) else item.dump()
-                path = cache_dir / (hashlib.sha256(der).hexdigest()[:32] + suffix)
-                if not path.exists():
-                    path.write_bytes(der)
-    except OSError as exc:
-        log.warning("cannot write the revocation cache %s: %s", cache_dir, exc)
 
 
 def from_signed_data(signed_data: cms.SignedData) -> RevocationData:

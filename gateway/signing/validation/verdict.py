@@ -12,9 +12,10 @@ from datetime import datetime
 from asn1crypto import x509
 
 from gateway.signing.certificates import name_text, registry_codes
+from gateway.signing.qualification import Qualifier
 from gateway.signing.report import Indication, SignatureReport, SubIndication
 from gateway.signing.validation.algorithms import UnsupportedAlgorithm, assess_algorithms, digest_by_name
-from gateway.signing.validation.chain import assess_signer, validation_time
+from gateway.signing.validation.chain import assess_signer, simple_chain, validation_time
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData
 from gateway.signing.validation.signerinfo import PARSE_ERRORS, SignerCheck
@@ -88,10 +89,23 @@ def conclude(
                           embedded_crls=evidence.revocation.crls, embedded_ocsps=evidence.revocation.ocsps,
                           content_time=content_time)
     report.chain = chain.chain
+    report.revocation_sources = chain.revocation_sources
     report.warnings.extend(chain.warnings)
     if not chain.passed:
         report.fail(chain.indication, chain.subindication, chain.errors[0] if chain.errors else "")
         report.errors.extend(e for e in chain.errors[1:] if e not in report.errors)
+    if policy.qualifier is not None:
+        _qualify(report, cert, [*others, *policy.trust_roots], policy.qualifier,
+                 report.best_signature_time or validation_time(policy))
+
+
+def _qualify(report: SignatureReport, cert: x509.Certificate, pool: list[x509.Certificate],
+             qualifier: Qualifier, moment: datetime) -> None:
+    """The signature's qualification at its best signature time (trusted lists)."""
+    result = qualifier(cert, simple_chain(cert, pool), moment)
+    report.qualification = result.value
+    report.qualification_provider = result.provider
+    report.warnings.extend(w for w in result.warnings if w not in report.warnings)
 
 
 def _known_digest(name: str) -> bool:

@@ -1,7 +1,7 @@
 """console: users, sessions, audit log, keys registry; API key roles
 
 Revision ID: 0003_console
-Revises: 0001
+Revises: 0004_trembita
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import gateway.store.models
 
 revision = '0003_console'
-down_revision = '0001'
+down_revision = '0004_trembita'
 branch_labels = None
 depends_on = None
 

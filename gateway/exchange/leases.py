@@ -1,0 +1,145 @@
+"""Leases on work rows (letters to send, acknowledgements to send) and the retry budget.
+
+A worker claims rows by setting a lease (`lease_owner`, `lease_until`) in one short transaction
+(SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL; on SQLite every transaction holds the writer lock
+from its start). Each step ends by moving the status on under the same lease. A process killed at
+any point leaves a lease behind: it expires, or at start-up the leases of dead processes on this
+host are released (`release_dead_leases`), and the step is redone.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import lazyload
+
+from gateway.store.db import Database
+from gateway.store.models import Acknowledgement, Outgoing, utcnow
+
+
+@dataclass
+class WorkerSettings:
+    lease_seconds: float = 120.0
+    retry_budget: int = 8
+    backoff_base: float = 2.0
+    backoff_max: float = 300.0
+    batch: int = 4
+    sender_threads: int = 3
+    idle_seconds: float = 1.0
+    poll_seconds: float = 5.0
+    #: how often documents left INDETERMINATE are validated again
+    revalidate_seconds: float = 600.0
+
+
+def lease_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_leases(db: Database) -> int:
+    """Free the leases of processes on this host that no longer run (after kill -9)."""
+    host = socket.gethostname()
+    freed = 0
+    with db.session() as s:
+        for model in (Outgoing, Acknowledgement):
+            owners = s.scalars(select(model.lease_owner).where(model.lease_owner.is_not(None)).distinct())
+            for owner in list(owners):
+                h, _, rest = owner.partition(":")
+                pid = rest.partition(":")[0]
+                if h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                    freed += s.execute(
+                        update(model)
+                        .where(model.lease_owner == owner)
+                        .values(lease_owner=None, lease_until=None)
+                    ).rowcount
+    return freed
+
+
+class Leases:
+    """This worker's leases (one owner id per process and Workers)."""
+
+    def __init__(self, db: Database, settings: WorkerSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self.owner = lease_owner_id()
+
+    def claim(
+        self, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any = None
+    ) -> list[Any]:
+        with self.db.session() as s:
+            return self.claim_in(s, model, statuses, extra)
+
+    def claim_in(
+        self, s: Any, model: type[Outgoing] | type[Acknowledgement], statuses: tuple[str, ...], extra: Any
+    ) -> list[Any]:
+        """Lease up to `batch` due rows of `model` within the session's transaction."""
+        now = utcnow()
+        q = (
+            select(model.id)
+            .where(
+                model.status.in_(statuses),
+                model.next_attempt_at <= now,
+                or_(model.lease_until.is_(None), model.lease_until < now),
+            )
+            .order_by(model.next_attempt_at)
+            .limit(self.settings.batch)
+        )
+        if extra is not None:
+            q = q.where(extra)
+        if not self.db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        ids = list(s.scalars(q))
+        if ids:
+            s.execute(
+                update(model)
+                .where(model.id.in_(ids))
+                .values(
+                    lease_owner=self.owner,
+                    lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                )
+            )
+        return ids
+
+    def held(self, s: Any, model: type, ident: Any) -> Any:
+        """The row, locked, if this worker still holds its lease; else None. A letter's files
+        are loaded only when the step reads them."""
+        options = [lazyload(model.files)] if model is Outgoing else []
+        row = s.get(model, ident, with_for_update=not self.db.is_sqlite, options=options)
+        return row if row is not None and row.lease_owner == self.owner else None
+
+    def mine(self, model: type, ident: Any) -> Any:
+        """A WHERE clause: the row `ident`, while this worker holds its lease."""
+        return (model.id == ident) & (model.lease_owner == self.owner)
+
+    def retry_later(
+        self, model: type, ident: Any, error: str, *, fail: Callable[[Any, Any, str], None]
+    ) -> None:
+        """Release the row for a later attempt with backoff and jitter, or `fail` it after the budget."""
+        with self.db.session() as s:
+            row = self.held(s, model, ident)
+            if row is None:
+                return
+            row.last_error = error[:2000]
+            row.lease_owner = row.lease_until = None
+            if row.attempts >= self.settings.retry_budget:
+                fail(s, row, error)
+                return
+            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** max(0, row.attempts - 1))
+            row.next_attempt_at = utcnow() + timedelta(seconds=delay * random.uniform(0.5, 1.0))
