@@ -54,7 +54,8 @@ def write_gateway(dev_pki, tmp_path, *, extra: str = "", revocation: str = "offl
         f'[database]\nurl = "sqlite:///{tmp_path / "gw.db"}"\n'
         f'[storage]\ndir = "{tmp_path / "blobs"}"\n'
         f'[signing]\nkey = "{dev_pki.seal_p12}"\nkey_password_file = "{dev_pki.password_file}"\n'
-        f'[trust]\nanchors = ["trust"]\nrevocation = "{revocation}"\ncache_dir = "cache"\n{extra}',
+        f'[trust]\nanchors = ["trust"]\nrevocation = "{revocation}"\ncache_dir = "cache"\n'
+        f'fetch_allow = ["127.0.0.1:{dev_pki.port}"]\n{extra}',
         encoding="utf-8")
     cfg = load_config(path)
     db = open_database(cfg)

@@ -38,6 +38,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/incoming/{incoming_id}/rejection"): frozenset({EDMS, OPERATOR}),
     ("POST", "/api/v1/signatures"): frozenset({EDMS}),
     ("POST", "/api/v1/validations"): ANY,
+    ("GET", "/api/v1/exchange/offers"): frozenset({OPERATOR, AUDITOR, OFFICER}),
+    ("POST", "/api/v1/exchange/offers/{channel}/{message_id}/retry"): frozenset({OPERATOR}),
     ("GET", "/api/v1/admin/keys"): OFFICE,
     ("POST", "/api/v1/admin/keys/import"): frozenset({OFFICER}),
     ("POST", "/api/v1/admin/keys/generate"): frozenset({OFFICER}),
@@ -61,7 +63,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/v1/admin/audit/verify"): OFFICE,
 }
 #: routes that are not API-key routes at all (their own authentication, or public assets)
-NOT_API_KEY = ("/console", "/docs")
+NOT_API_KEY = ("/console", "/docs", "/soap/")
 
 
 def _role_decision(route: APIRoute) -> frozenset[str] | None:
@@ -85,7 +87,8 @@ def app_and_keys(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("roles")
     (tmp / "gateway.toml").write_text("", encoding="utf-8")
     cfg = load_config(tmp / "gateway.toml", env={
-        "GATEWAY_DATABASE__URL": f"sqlite:///{tmp / 'gw.db'}", "GATEWAY_STORAGE__DIR": str(tmp / "blobs")})
+        "GATEWAY_DATABASE__URL": f"sqlite:///{tmp / 'gw.db'}", "GATEWAY_STORAGE__DIR": str(tmp / "blobs"),
+        "GATEWAY_SEV__ENABLED": "true"})  # letters are refused for a channel that is off
     db = open_database(cfg)
     keys = {}
     with db.session() as s:
@@ -127,7 +130,8 @@ def test_every_route_over_http_with_every_role(app_and_keys):
         for method, template, _route in _api_routes(app):
             allowed = EXPECTED[(method, template)]
             path = template
-            for name in ("letter_id", "incoming_id", "n", "key_id", "fingerprint", "code", "name"):
+            for name in ("letter_id", "incoming_id", "n", "key_id", "fingerprint", "code", "name", "channel",
+                         "message_id"):
                 dummy = "ABCDEF0123456789" if name == "fingerprint" else "999999999"
                 path = path.replace("{" + name + "}", dummy)
             anon = client.request(method, path)

@@ -77,7 +77,9 @@ EdmsCaller = Annotated[Caller, Depends(RoleCheck("edms"))]
 LetterReader = Annotated[Caller, Depends(RoleCheck("edms", "operator", "auditor"))]
 #: registers or refuses received documents
 Decider = Annotated[Caller, Depends(RoleCheck("edms", "operator"))]
-#: re-queues failed letters
+#: reads the exchange's own state (messages the hub keeps offering)
+OpsReader = Annotated[Caller, Depends(RoleCheck("operator", "auditor", "officer"))]
+#: re-queues failed letters and retries set-aside messages
 OperatorCaller = Annotated[Caller, Depends(RoleCheck("operator"))]
 #: keys, trust, partners, users, API keys
 OfficerCaller = Annotated[Caller, Depends(RoleCheck("officer"))]

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from gateway.api.auth import ApiCaller
+from gateway.api.auth import OperatorCaller, OpsReader
 from gateway.api.errors import ApiError
 from gateway.exchange.offers import offers_view
 
@@ -15,12 +15,12 @@ router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
 
 @router.get("/offers", summary="Messages the hub keeps offering that could not be taken")
-def list_offers(request: Request, _caller: ApiCaller) -> dict[str, Any]:
+def list_offers(request: Request, _caller: OpsReader) -> dict[str, Any]:
     return {"items": offers_view(request.app.state.gateway.db)}
 
 
 @router.post("/offers/{channel}/{message_id}/retry", summary="Try a set-aside message again")
-def retry_offer(request: Request, _caller: ApiCaller, channel: str, message_id: str) -> dict[str, Any]:
+def retry_offer(request: Request, _caller: OperatorCaller, channel: str, message_id: str) -> dict[str, Any]:
     workers = request.app.state.gateway.workers
     if workers is None or not workers.offers.retry(channel, message_id):
         raise ApiError(404, "not_found", f"no failing message {message_id} on {channel}")
