@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes
 
+import pkcs11
+from pkcs11 import exceptions as p11e
+from pyhanko.sign.pkcs11 import PKCS11Signer
+
 from gateway.errors import KeyLoadError, SigningError
+from gateway.signing.signing_key import SigningKey, check_digest_allowed, check_key_strength
 
 PATH_ATTRS = {"token", "serial", "manufacturer", "model", "slot-id", "object", "id", "type",
               "library-manufacturer", "library-description", "library-version", "slot-description",
@@ -116,12 +121,6 @@ def _text(value: bytes | str) -> str:
 
 def load_pkcs11_key(spec: str, password: bytes | None):
     """Open the token once, find key and certificate, and return a SigningKey bound to the session."""
-    import pkcs11
-    from pkcs11 import exceptions as p11e
-    from pyhanko.sign.pkcs11 import PKCS11Signer
-
-    from gateway.signing.keys import SigningKey, check_digest_allowed, check_key_strength
-
     uri = parse_pkcs11_uri(spec)
     where = uri.describe()
     module = _module_path(uri)

@@ -51,7 +51,7 @@ def check_mac(pfx: pkcs12.Pfx, password_text: str) -> None:
     expected = mac_data["mac"]["digest"].native
     content = pfx["auth_safe"]["content"].native
     if not hmac.compare_digest(HmacGost34311(key).mac(content), expected):
-        raise WrongPassword("wrong password (the PKCS#12 MAC does not verify)")
+        raise WrongPassword("wrong password or damaged file (the PKCS#12 MAC does not verify)")
 
 
 def read_pfx(data: bytes, password_text: str, candidates: list[bytes]
