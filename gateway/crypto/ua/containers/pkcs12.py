@@ -28,9 +28,12 @@ X509_CERTIFICATE = "1.2.840.113549.1.9.22.1"
 
 
 def is_pfx(data: bytes) -> bool:
+    """A PKCS#12 file with the national MAC (others are ordinary PKCS#12 files for `cryptography`)."""
     try:
         pfx = pkcs12.Pfx.load(data, strict=True)
-        return pfx["version"].native == "v3" and pfx["auth_safe"]["content_type"].native == "data"
+        mac = pfx["mac_data"]
+        return (pfx["version"].native == "v3" and mac.native is not None
+                and mac["mac"]["digest_algorithm"]["algorithm"].dotted == oids.GOST34311)
     except (ValueError, TypeError, KeyError):
         return False
 
