@@ -51,16 +51,17 @@ def run(args: argparse.Namespace) -> int:
     tsa = args.tsa or cfg.signing.tsa_url or None
     level = args.level or (cfg.signing.default_level.upper() if cfg.signing.default_level else None) \
         or ("B-T" if tsa else "B-B")
-    req = SignRequest(level=level, tsa_url=tsa, digest_algorithm=args.digest,
-                      trust_roots=trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
     key = signing_key_from_config(cfg, key=args.key, password_env=args.key_password_env, cert=args.cert,
                                   key_entry_password_env=args.key_entry_password_env)
+    allow_expired = args.allow_expired or cfg.signing.allow_expired
     problem = certificate_validity_problem(key)
-    if problem and not (args.allow_expired or cfg.signing.allow_expired):
+    if problem and not allow_expired:
         key.close()
         raise SigningError(f"{problem}; refusing to sign (--allow-expired to sign anyway)")
     if problem:
         print(f"gateway: warning: {problem}; signing anyway (--allow-expired)", file=sys.stderr)
+    req = SignRequest(level=level, tsa_url=tsa, digest_algorithm=args.digest, allow_expired=allow_expired,
+                      trust_roots=trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
     try:
         outputs = sign_files(args.format, key, [Path(p) for p in args.inputs], req,
                              Path(args.out) if args.out else None)
