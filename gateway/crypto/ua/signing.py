@@ -11,6 +11,7 @@ matches it to its certificate.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,16 +114,18 @@ def parse_bundle(data: bytes) -> DSTUKeyBundle:
     raise DSTUError("no certificate in the key file matches the private key")
 
 
-class DSTUSigner(Signer):
-    """A pyhanko Signer over a loaded DSTU 4145 key (signature value: raw r||s / s||r octets)."""
+class DSTURawSigner(Signer):
+    """A pyhanko Signer over any DSTU 4145 signing function (a file key or a token's mechanism);
+    the signature value is the raw r||s / s||r octets of the certificate's byte order."""
 
-    def __init__(self, bundle: DSTUKeyBundle) -> None:
+    def __init__(self, certificate: x509.Certificate, chain: list[x509.Certificate], little_endian: bool,
+                 sign_raw: Callable[[bytes, str], bytes]) -> None:
         store = SimpleCertificateStore()
-        store.register_multiple([bundle.certificate, *bundle.chain])
-        oid = oids.DSTU4145_LE if bundle.little_endian else oids.DSTU4145_BE
-        super().__init__(signing_cert=bundle.certificate, cert_registry=store, embed_roots=True,
+        store.register_multiple([certificate, *chain])
+        oid = oids.DSTU4145_LE if little_endian else oids.DSTU4145_BE
+        super().__init__(signing_cert=certificate, cert_registry=store, embed_roots=True,
                          signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": oid}))
-        self._bundle = bundle
+        self._sign = sign_raw
 
     def get_signature_mechanism_for_digest(self, digest_algorithm: str | None) -> algos.SignedDigestAlgorithm:
         return self.signature_mechanism
@@ -131,7 +134,14 @@ class DSTUSigner(Signer):
         return self.sign_raw(data, digest_algorithm)
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
-        return self._bundle.sign_raw(data, digest_algorithm)
+        return self._sign(data, digest_algorithm)
+
+
+class DSTUSigner(DSTURawSigner):
+    """A pyhanko Signer over a loaded DSTU 4145 key."""
+
+    def __init__(self, bundle: DSTUKeyBundle) -> None:
+        super().__init__(bundle.certificate, bundle.chain, bundle.little_endian, bundle.sign_raw)
 
 
 def make_dev_bundle(common_name: str, *, edrpou: str | None = None, drfo: str | None = None, m: int = 257,
