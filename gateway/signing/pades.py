@@ -4,6 +4,11 @@ B-T adds a signature time stamp, B-LT the DSS with chains, CRLs and OCSP respons
 (fetched online, checked against the trust anchors), B-LTA a document time stamp over it all.
 Each signature goes into a new invisible field as an incremental update, so earlier signatures stay
 valid. pyhanko holds the PDF in memory while signing: the input size bound is MAX_PDF_BYTES.
+
+National digests (DSTU 4145 keys: GOST 34.311, Kupyna), which pyhanko cannot compute through
+pyca/cryptography: pyhanko prepares the field and the byte range, the byte-range digest and the CMS
+(B-B/B-T) come from the CAdES signer, B-LT adds a DSS with the chains and revocation data, B-LTA a
+document time stamp (SHA-256: it covers the file, not the national signature).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from gateway.signing.cades import check_level
 from gateway.signing.keys import SigningKey, check_digest_allowed
 
 MAX_PDF_BYTES = 512 * 1024 * 1024
+#: room for a national CMS (signature, chain, time stamp) in the /Contents placeholder
+NATIONAL_RESERVE = 48 * 1024
+#: digests pyhanko's own hashing (pyca/cryptography) cannot compute
+NATIONAL_DIGESTS = frozenset({"gost34311", "kupyna256", "kupyna384", "kupyna512"})
 
 
 def _fresh_field_name(writer) -> str:
@@ -68,6 +77,9 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
         if writer.security_handler is not None:
             raise SigningError("encrypted PDFs cannot be signed")
         lt = level in ("B-LT", "B-LTA")
+        if digest in NATIONAL_DIGESTS:
+            return await _async_sign_national(key, writer, _fresh_field_name(writer), level=level,
+                                              tsa_url=tsa_url, digest=digest, trust_roots=trust_roots)
         vc = _validation_context(key, trust_roots) if lt else None
         meta = signers.PdfSignatureMetadata(
             field_name=_fresh_field_name(writer), md_algorithm=digest, subfilter=SigSeedSubFilter.PADES,
@@ -92,6 +104,43 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
             raise SigningError(f"B-LT: {str(exc).splitlines()[0] if str(exc) else name}") from None
         raise
     return out.getvalue()
+
+
+async def _async_sign_national(key: SigningKey, writer, field_name: str, *, level: str, tsa_url: str | None,
+                               digest: str, trust_roots: Sequence[x509.Certificate]) -> bytes:
+    """PAdES with a national digest (see the module's docstring)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    from gateway.signing.cades import CadesOptions, async_cades_signature, collect_revocation, new_hash
+    from gateway.signing.tsa import CheckedTimeStamper
+
+    # pyhanko lays out the field; its own (SHA-256) digest of the byte range is not used
+    meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256",
+                                        subfilter=SigSeedSubFilter.PADES)
+    prepared, _tbs, output = await signers.PdfSigner(meta, signer=key.signer).async_digest_doc_for_signing(
+        writer, bytes_reserved=NATIONAL_RESERVE)
+    h = new_hash(digest)
+    with output.getbuffer() as view:
+        h.update(view[:prepared.reserved_region_start])
+        h.update(view[prepared.reserved_region_end:])
+    options = CadesOptions(level="B-B" if level == "B-B" else "B-T", tsa_url=tsa_url, digest_algorithm=digest)
+    signature = await async_cades_signature(key, h.digest(), options)
+    prepared.fill_with_cms(output, signature)
+    if level in ("B-LT", "B-LTA"):
+        targets = [(key.certificate, list(key.chain))]
+        certs, crls, ocsps = await collect_revocation(targets, trust_roots, extra=key.chain)
+        output.seek(0)
+        DocumentSecurityStore.add_dss(output, None, certs=certs, ocsps=ocsps, crls=crls, force_write=True)
+    if level == "B-LTA":
+        output.seek(0)
+        stamped = io.BytesIO()
+        await signers.PdfTimeStamper(CheckedTimeStamper(tsa_url or "")).async_timestamp_pdf(
+            IncrementalPdfFileWriter(output, strict=False), "sha256", output=stamped)
+        output = stamped
+    return output.getvalue()
 
 
 def sign_pdf_file(key: SigningKey, source: str | os.PathLike[str], output: str | os.PathLike[str], *,
