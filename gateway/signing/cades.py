@@ -31,6 +31,7 @@ from asn1crypto import cms, core, x509
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
 from gateway.signing.keys import SigningKey, check_digest_allowed
+from gateway.signing.validation import algorithms
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 CHUNK = 1024 * 1024
@@ -279,15 +280,23 @@ def _signer_cert(sd: cms.SignedData, si: cms.SignerInfo) -> x509.Certificate:
 
 async def _add_validation_data(ci: cms.ContentInfo, key: SigningKey, options: CadesOptions) -> None:
     """Fetch chains, CRLs and OCSP responses for the signer and the TSA(s); embed them (B-LT)."""
-    sd = ci["content"]
-    si = sd["signer_infos"][0]
-    targets: list[tuple[x509.Certificate, list[x509.Certificate]]] = [(key.certificate, list(key.chain))]
+    certs, crls, ocsps = await collect_revocation(revocation_targets(ci, key), options.trust_roots,
+                                                  extra=key.chain)
+    embed_validation_data(ci["content"], certs, crls, ocsps)
+
+
+Target = tuple[x509.Certificate, list[x509.Certificate]]
+
+
+def revocation_targets(ci: cms.ContentInfo, key: SigningKey) -> list[Target]:
+    """The certificates whose status a B-LT signature must prove: the signer's and its TSAs'."""
+    si = ci["content"]["signer_infos"][0]
+    targets: list[Target] = [(key.certificate, list(key.chain))]
     for token in _tst_tokens(si):
         tsd = token["content"]
         tcerts = [c.chosen for c in tsd["certificates"] or [] if c.name == "certificate"]
         targets.append((_signer_cert(tsd, tsd["signer_infos"][0]), tcerts))
-    certs, crls, ocsps = await collect_revocation(targets, options.trust_roots, extra=key.chain)
-    embed_validation_data(sd, certs, crls, ocsps)
+    return targets
 
 
 async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509.Certificate]]],
@@ -308,7 +317,8 @@ async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509
     if not roots:
         raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
     vc = ValidationContext(trust_roots=roots, other_certs=pool, allow_fetching=True,
-                           revocation_mode="hard-fail")
+                           revocation_mode="hard-fail",
+                           signature_validator=algorithms.chain_signature_validator())
     try:
         certs: dict[bytes, x509.Certificate] = {}
         for cert, others in targets:

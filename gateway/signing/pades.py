@@ -114,7 +114,13 @@ async def _async_sign_national(key: SigningKey, writer, field_name: str, *, leve
     from pyhanko.sign.fields import SigSeedSubFilter
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-    from gateway.signing.cades import CadesOptions, async_cades_signature, collect_revocation, new_hash
+    from gateway.signing.cades import (
+        CadesOptions,
+        async_cades_signature,
+        collect_revocation,
+        new_hash,
+        revocation_targets,
+    )
     from gateway.signing.tsa import CheckedTimeStamper
 
     # pyhanko lays out the field; its own (SHA-256) digest of the byte range is not used
@@ -130,8 +136,8 @@ async def _async_sign_national(key: SigningKey, writer, field_name: str, *, leve
     signature = await async_cades_signature(key, h.digest(), options)
     prepared.fill_with_cms(output, signature)
     if level in ("B-LT", "B-LTA"):
-        targets = [(key.certificate, list(key.chain))]
-        certs, crls, ocsps = await collect_revocation(targets, trust_roots, extra=key.chain)
+        certs, crls, ocsps = await collect_revocation(revocation_targets(signature, key), trust_roots,
+                                                      extra=key.chain)
         output.seek(0)
         DocumentSecurityStore.add_dss(output, None, certs=certs, ocsps=ocsps, crls=crls, force_write=True)
     if level == "B-LTA":
