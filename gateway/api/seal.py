@@ -20,10 +20,10 @@ class Seal:
     @classmethod
     def from_config(cls, cfg: Config) -> Seal:
         from gateway.errors import KeyLoadError
-        from gateway.signing.cades import check_level
+        from gateway.signing.cades import check_cades_level
         from gateway.signing.keys import certificate_validity_problem, signing_key_from_config
 
-        level = check_level(cfg.signing.default_level or ("B-T" if cfg.signing.tsa_url else "B-B"))
+        level = check_cades_level(cfg.signing.default_level or ("B-T" if cfg.signing.tsa_url else "B-B"))
         if level == "B-B":
             log.warning("letters are sealed at B-B, without a qualified timestamp ([signing] tsa_url)")
         key = signing_key_from_config(cfg)

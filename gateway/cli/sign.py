@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gateway.cli.common import add_config_argument, config_from_args
 
-LEVEL_CHOICES = ["B-B", "B-T", "B-LT", "B-LTA"]
+LEVEL_CHOICES = ["B-B", "B-T", "B-LT", "B-LTA", "X-LONG"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", required=True, metavar="F",
                    help="cades | cades-attached | pades | xades | xades-enveloped | asice-cades | ...")
     p.add_argument("--level", type=str.upper, choices=LEVEL_CHOICES,
-                   help="B-B, B-T (needs a TSA), B-LT, B-LTA (default: B-T with a TSA, else B-B)")
+                   help="B-B, B-T (needs a TSA), B-LT, B-LTA, or X-Long (CAdES formats: CAdES-C with the "
+                        "certificate and revocation values) (default: B-T with a TSA, else B-B)")
     p.add_argument("--key", metavar="KEY", help="PKCS#12 file or PKCS#11 URI (default: [signing] key)")
     p.add_argument("--key-password-env", metavar="VAR", help="variable holding the key password/PIN")
     p.add_argument("--key-entry-password-env", metavar="VAR",
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"gateway: warning: {problem}; signing anyway (--allow-expired)", file=sys.stderr)
     req = SignRequest(level=level, tsa_url=tsa, digest_algorithm=args.digest, allow_expired=allow_expired,
-                      trust_roots=trust_roots(cfg) if level in ("B-LT", "B-LTA") else [])
+                      trust_roots=trust_roots(cfg) if level in ("B-LT", "B-LTA", "X-LONG") else [])
     try:
         outputs = sign_files(args.format, key, [Path(p) for p in args.inputs], req,
                              Path(args.out) if args.out else None)

@@ -107,6 +107,9 @@ class ChainEntry:
 class SignatureReport:
     id: str = ""
     format: str = "CMS"
+    #: CAdES only: the ETSI TS 101 733 name of the level (CAdES-BES/EPES/T/C/X-Long/A), as Ukrainian
+    #: requirements name it, next to the baseline name in `format`
+    profile: str | None = None
     indication: Indication = Indication.INDETERMINATE
     subindication: SubIndication | None = None
     intact: bool = False
