@@ -140,12 +140,19 @@ def test_wrong_password_and_truncated_file_are_one_line(capsys, tmp_path, monkey
                            "--key-password-env", "PW", "--cert", str(seal_cert[0]), str(letter))
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith(f"gateway: error: {KEY6}: wrong password")
-    broken = tmp_path / "Key-6.dat"
+    broken = tmp_path / "key.jks"
     broken.write_bytes(JKS.read_bytes()[:3000])
     code, _out, err = _run(capsys, "sign", "--format", "cades", "--key", str(broken),
                            "--key-password-env", "PW", str(letter))
-    assert code == 2 and len(err.splitlines()) == 1
-    assert "damaged Java key store" in err or "wrong store password" in err
+    assert err.splitlines() == [
+        f"gateway: error: {broken}: wrong store password (or a damaged Java key store)"]
+    broken = tmp_path / "Key-6.dat"
+    broken.write_bytes(KEY6.read_bytes()[:500])
+    code, _out, err = _run(capsys, "sign", "--format", "cades", "--key", str(broken),
+                           "--key-password-env", "PW", str(letter))
+    assert code == 2
+    assert err.splitlines() == [f"gateway: error: {broken}: not a key file the gateway reads (PKCS#12, "
+                                "IIT Key-6.dat, JKS, DSTU PEM bundle), or damaged"]
     _no_secrets(err)
 
 

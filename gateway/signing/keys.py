@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -94,7 +95,18 @@ class LoadedKeySigner(Signer):
         raise SigningError(f"unsupported key type: {type(key).__name__}")
 
 
+def _is_pkcs12(data: bytes) -> bool:
+    try:
+        asn1_pkcs12.Pfx.load(data, strict=True)["auth_safe"]["content_type"].native  # noqa: B018
+        return True
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
 def _load_pkcs12(path: Path, data: bytes, password: bytes | None) -> SigningKey:
+    if not _is_pkcs12(data):
+        raise KeyLoadError(f"{path}: not a key file the gateway reads (PKCS#12, IIT Key-6.dat, JKS, "
+                           "DSTU PEM bundle), or damaged")
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
     except (ValueError, TypeError, UnsupportedAlgorithm):
