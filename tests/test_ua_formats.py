@@ -11,6 +11,7 @@ from second_opinion import openssl_cms_verify
 from test_cades_sign_support import minimal_pdf
 from test_ua_keys_support import write_pem
 
+from gateway.cli import main
 from gateway.crypto.ua.signing import DSTUSigner, make_dev_bundle, parse_bundle
 from gateway.errors import SigningError
 from gateway.signing.cades import new_hash
@@ -117,3 +118,18 @@ def test_x_long_is_a_cades_level_only(seal, inputs, dev_pki, tmp_path):
     req = SignRequest(level="X-LONG", tsa_url=dev_pki.tsa_url, trust_roots=[dstu_root])
     with pytest.raises(SigningError, match="unknown signature level 'X-LONG'"):
         sign_files("pades", key, [inputs / "a.pdf"], req, tmp_path / "x.pdf")
+
+
+def test_cli_x_long_sign_and_verify_name_both_levels(dev_pki, inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEAL_PW", dev_pki.password().decode())
+    letter = tmp_path / "letter.txt"
+    letter.write_bytes((inputs / "a.txt").read_bytes())
+    code = main(["sign", "--format", "cades", "--level", "X-Long", "--key", str(dev_pki.seal_p12),
+                 "--key-password-env", "SEAL_PW", "--tsa", dev_pki.tsa_url, str(letter)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    code = main(["verify", "--offline", "--trust", str(dev_pki.root_cert), "--detached", str(letter),
+                 f"{letter}.p7s"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert "CAdES-BASELINE-LT (CAdES-X-Long): TOTAL_PASSED" in out.out

@@ -19,11 +19,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asn1crypto import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.general import SigningError as PyhankoSigningError
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
 
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
-from gateway.signing.cades import check_level
+from gateway.signing.cades import (
+    CadesOptions,
+    async_cades_signature,
+    check_level,
+    collect_revocation,
+    new_hash,
+    revocation_targets,
+)
 from gateway.signing.keys import SigningKey, check_digest_allowed
+from gateway.signing.tsa import CheckedTimeStamper
 
 MAX_PDF_BYTES = 512 * 1024 * 1024
 #: room for a national CMS (signature, chain, time stamp) in the /Contents placeholder
@@ -33,7 +48,6 @@ NATIONAL_DIGESTS = frozenset({"gost34311", "kupyna256", "kupyna384", "kupyna512"
 
 
 def _fresh_field_name(writer) -> str:
-    from pyhanko.sign.fields import enumerate_sig_fields
 
     taken = {name for name, _value, _ref in enumerate_sig_fields(writer)}
     n = 1
@@ -43,7 +57,6 @@ def _fresh_field_name(writer) -> str:
 
 
 def _validation_context(key: SigningKey, trust_roots: Sequence[x509.Certificate]):
-    from pyhanko_certvalidator import ValidationContext
 
     roots = list(trust_roots) + [c for c in key.chain if c.self_signed in ("yes", "maybe")]
     if not roots:
@@ -56,13 +69,7 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
                                digest_algorithm: str | None = None,
                                trust_roots: Sequence[x509.Certificate] = ()) -> bytes:
     """Sign a PDF given as bytes; returns the signed PDF."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.misc import PdfError
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
-    from pyhanko.sign.general import SigningError as PyhankoSigningError
 
-    from gateway.signing.tsa import CheckedTimeStamper
 
     level = check_level(level)
     if level != "B-B" and not tsa_url:
@@ -109,20 +116,6 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
 async def _async_sign_national(key: SigningKey, writer, field_name: str, *, level: str, tsa_url: str | None,
                                digest: str, trust_roots: Sequence[x509.Certificate]) -> bytes:
     """PAdES with a national digest (see the module's docstring)."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
-    from pyhanko.sign.validation.dss import DocumentSecurityStore
-
-    from gateway.signing.cades import (
-        CadesOptions,
-        async_cades_signature,
-        collect_revocation,
-        new_hash,
-        revocation_targets,
-    )
-    from gateway.signing.tsa import CheckedTimeStamper
-
     # pyhanko lays out the field; its own (SHA-256) digest of the byte range is not used
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256",
                                         subfilter=SigSeedSubFilter.PADES)

@@ -141,6 +141,8 @@ class SignatureReport:
         d["best_signature_time"] = _iso(self.best_signature_time)
         d["timestamps"] = [{**asdict(t), "time": _iso(t.time)} for t in self.timestamps]
         d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
+        if self.profile is None:  # an extension of the INTERFACE.md shape, for CAdES only
+            del d["profile"]
         return d
 
 
