@@ -5,6 +5,9 @@ verified by the project's validator and by PyPI dstu-core."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -97,6 +100,11 @@ def test_cli_signs_cades_with_jks_and_the_validator_passes_it(capsys, tmp_path, 
                           "--cert", str(seal_cert[0]), str(letter))
     assert code == 0, err
     assert out.strip() == f"{letter}.p7s"
+    # nothing but the signature was written, and it holds no key material
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["letter.txt", "letter.txt.p7s"]
+    d = opened(KEY6).keys[0][0].d
+    signature = (tmp_path / "letter.txt.p7s").read_bytes()
+    assert d.to_bytes(32, "little") not in signature and d.to_bytes(32, "big") not in signature
     code, out, err = _run(capsys, "verify", "--json", "--offline", "--trust", str(seal_cert[1]),
                           "--detached", str(letter), f"{letter}.p7s")
     report = json.loads(out)
@@ -200,3 +208,24 @@ def test_configured_key6_seal_with_cert_and_startup_check(tmp_path, monkeypatch,
         Seal.from_config(load_config(config))
     monkeypatch.setenv("GATEWAY_SIGNING__ALLOW_EXPIRED", "true")
     assert Seal.from_config(load_config(config)).key.certificate.dump() == expired.dump()
+
+
+def test_serve_refuses_an_expired_seal_in_one_line(tmp_path, jks_env):
+    now = datetime.now(UTC).replace(microsecond=0)
+    expired = certificate_for(opened(KEY6).keys[0][0], not_before=now - timedelta(days=400),
+                              not_after=now - timedelta(days=2))
+    write_pem(tmp_path / "seal.pem", expired, dstu_root()[1])
+    (tmp_path / "seal.jks").write_bytes(JKS.read_bytes())
+    config = tmp_path / "gateway.toml"
+    config.write_text('[server]\nport = 0\n[database]\nurl = "sqlite:///gw.db"\n'
+                      '[signing]\nkey = "seal.jks"\ncert = "seal.pem"\nkey_password_env = "STORE_PW"\n'
+                      'key_entry_password_env = "ENTRY_PW"\ntsa_url = "http://127.0.0.1:9/tsa"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    run = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("gateway: error: the signing certificate of ") and "expired on" in line
+    assert line.endswith("([signing] allow_expired = true to seal anyway)")
