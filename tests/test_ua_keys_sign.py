@@ -190,10 +190,12 @@ def test_not_yet_valid_certificate_is_named(seal_cert):
     assert "is not valid before" in certificate_validity_problem(key, early)
 
 
-def test_configured_key6_seal_with_cert_and_startup_check(tmp_path, monkeypatch, seal_cert):
+def test_configured_key6_seal_with_cert_and_startup_check(tmp_path, monkeypatch, seal_cert, jks_env):
     """[signing] key = "Key-6.dat" + cert, as `gateway serve` loads the seal; an expired seal
-    certificate stops the start-up with one line unless [signing] allow_expired."""
+    certificate (here with the same key from the faster JKS) stops the start-up unless
+    [signing] allow_expired."""
     (tmp_path / "Key-6.dat").write_bytes(KEY6.read_bytes())
+    (tmp_path / "key.jks").write_bytes(JKS.read_bytes())
     (tmp_path / "seal.pem").write_bytes(seal_cert[0].read_bytes())
     (tmp_path / "pw.txt").write_text("tect4\n")
     config = tmp_path / "gateway.toml"
@@ -203,7 +205,9 @@ def test_configured_key6_seal_with_cert_and_startup_check(tmp_path, monkeypatch,
     now = datetime.now(UTC).replace(microsecond=0)
     expired = certificate_for(opened(KEY6).keys[0][0], not_before=now - timedelta(days=400),
                               not_after=now - timedelta(days=1))
-    write_pem(tmp_path / "seal.pem", expired)
+    write_pem(tmp_path / "expired.pem", expired)
+    config.write_text('[signing]\nkey = "key.jks"\ncert = "expired.pem"\nkey_password_env = "STORE_PW"\n'
+                      'key_entry_password_env = "ENTRY_PW"\n')
     with pytest.raises(KeyLoadError, match=r"expired on .* \(\[signing\] allow_expired = true to seal"):
         Seal.from_config(load_config(config))
     monkeypatch.setenv("GATEWAY_SIGNING__ALLOW_EXPIRED", "true")

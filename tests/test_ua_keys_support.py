@@ -59,6 +59,16 @@ def write_pem(path: Path, *certs: x509.Certificate) -> Path:
     return path
 
 
+def cfb_encrypt(cipher: Gost28147, iv: bytes, data: bytes) -> bytes:
+    """GOST 28147 CFB encryption (the gateway only decrypts)."""
+    out, feedback = bytearray(), iv
+    for i in range(0, len(data), 8):
+        chunk = bytes(a ^ b for a, b in zip(data[i:i + 8], cipher.encrypt_block(feedback), strict=False))
+        out += chunk
+        feedback = chunk
+    return bytes(out)
+
+
 def _seq(*parts: bytes) -> bytes:
     body = b"".join(parts)
     n = len(body)
@@ -71,7 +81,7 @@ def pbes2_container(plain: bytes, password: bytes, *, iterations: int = 1000,
                     prf: str = "1.2.804.2.1.1.1.1.1.2") -> bytes:
     """A PBES2 EncryptedPrivateKeyInfo as IIT writes Key-6.dat (PBKDF2 + GOST 28147 CFB, DKE No.1)."""
     salt, iv = bytes(range(32)), bytes(range(8, 16))
-    body = Gost28147(pbkdf2_gost34311(password, salt, iterations), DKE1_PACKED).cfb_encrypt(iv, plain)
+    body = cfb_encrypt(Gost28147(pbkdf2_gost34311(password, salt, iterations), DKE1_PACKED), iv, plain)
     kdf = _seq(core.ObjectIdentifier("1.2.840.113549.1.5.12").dump(),
                _seq(core.OctetString(salt).dump(), core.Integer(iterations).dump(),
                     _seq(core.ObjectIdentifier(prf).dump(), core.Null().dump())))

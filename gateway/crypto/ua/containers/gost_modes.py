@@ -62,16 +62,6 @@ class Gost28147:
             raise ValueError("ECB data is not a whole number of blocks")
         return b"".join(self.decrypt_block(data[i:i + 8]) for i in range(0, len(data), 8))
 
-    def cfb_encrypt(self, iv: bytes, data: bytes) -> bytes:
-        out = bytearray()
-        feedback = iv
-        for i in range(0, len(data), 8):
-            gamma = self.encrypt_block(feedback)
-            chunk = bytes(a ^ b for a, b in zip(data[i:i + 8], gamma, strict=False))
-            out += chunk
-            feedback = chunk
-        return bytes(out)
-
     def cfb_decrypt(self, iv: bytes, data: bytes) -> bytes:
         out = bytearray()
         feedback = iv
