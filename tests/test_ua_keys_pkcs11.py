@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pkcs11
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pkcs11 import Mechanism
+from pkcs11._pkcs11 import MechanismWithParam
 from test_ua_keys_support import certificate_for
 
 from gateway.crypto.ua.curves import curve_by_m
@@ -26,6 +28,7 @@ from gateway.signing.pkcs11 import (
     can_sign_dstu,
     mechanism_name,
     select_dstu_mechanism,
+    vendor_mechanism,
 )
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -39,6 +42,16 @@ def test_vendor_mechanism_values():
     assert mechanism_name(0x80420032) == "CKM_DSTU4145_WITH_GOST34311"
     assert mechanism_name(int(Mechanism.ECDSA)) == "CKM_ECDSA"
     assert mechanism_name(0x80991234) == "0x80991234"
+
+
+def test_vendor_mechanisms_pass_python_pkcs11s_checks():
+    """python-pkcs11 refuses plain ints as mechanisms; the vendor pseudo-member is accepted."""
+    with pytest.raises(pkcs11.exceptions.ArgumentsBad):
+        MechanismWithParam(None, {}, CKM_DSTU4145)
+    mechanism = vendor_mechanism(CKM_DSTU4145_WITH_GOST34311)
+    assert isinstance(mechanism, Mechanism) and int(mechanism) == 0x80420032
+    assert repr(mechanism) == "<Mechanism.DSTU4145_WITH_GOST34311>"
+    assert MechanismWithParam(None, {}, mechanism) is not None
 
 
 def test_mechanism_selection():

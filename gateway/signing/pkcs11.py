@@ -231,6 +231,15 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+def vendor_mechanism(value: int) -> pkcs11.Mechanism:
+    """A `pkcs11.Mechanism` for a vendor value: python-pkcs11 accepts only members of its enum, which
+    has none of the Ukrainian mechanisms; the pseudo-member carries the number to C_SignInit."""
+    member = int.__new__(pkcs11.Mechanism, value)
+    member._name_ = VENDOR_MECHANISMS.get(value, f"VENDOR_0x{value:08X}").removeprefix("CKM_")
+    member._value_ = value
+    return member
+
+
 def mechanism_name(mechanism: int) -> str:
     """CKM_* name of a standard or Ukrainian vendor mechanism, else its hex value."""
     value = int(mechanism)
@@ -373,6 +382,9 @@ def _dstu_token_key(signer: PKCS11Signer, token, where: str, lock: threading.Loc
     cert = signer.signing_cert
     public = load_public_key(cert.public_key)
     key_handle = signer._key_handle
+    # python-pkcs11 reads the key type (an enum without CKK_DSTU4145) even when the mechanism is
+    # given; it is not used then, so its cached value is set to a known member
+    key_handle.__dict__["key_type"] = pkcs11.KeyType.EC
 
     def raw(data: bytes, digest: str) -> bytes:
         digest = check_digest_allowed(digest)
@@ -383,7 +395,7 @@ def _dstu_token_key(signer: PKCS11Signer, token, where: str, lock: threading.Loc
             data = hasher.digest()
         try:
             with lock:
-                return key_handle.sign(data, mechanism=mechanism)
+                return key_handle.sign(data, mechanism=vendor_mechanism(mechanism))
         except p11e.PKCS11Error as exc:
             raise SigningError(f"{where}: the token refused to sign ({type(exc).__name__})") from None
 
