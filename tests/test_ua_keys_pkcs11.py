@@ -14,7 +14,7 @@ import pkcs11
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from pkcs11 import Mechanism
+from pkcs11 import Attribute, KeyType, Mechanism
 from pkcs11._pkcs11 import MechanismWithParam
 from test_ua_keys_support import certificate_for
 
@@ -22,9 +22,11 @@ from gateway.crypto.ua.curves import curve_by_m
 from gateway.crypto.ua.dstu4145 import generate_private_key
 from gateway.errors import SigningError
 from gateway.signing.pkcs11 import (
+    CKK_DSTU4145,
     CKM_DSTU4145,
     CKM_DSTU4145_WITH_GOST34311,
     CKM_DSTU4145_WITH_KUPYNA256,
+    attribute_mapper,
     can_sign_dstu,
     mechanism_name,
     select_dstu_mechanism,
@@ -52,6 +54,13 @@ def test_vendor_mechanisms_pass_python_pkcs11s_checks():
     assert isinstance(mechanism, Mechanism) and int(mechanism) == 0x80420032
     assert repr(mechanism) == "<Mechanism.DSTU4145_WITH_GOST34311>"
     assert MechanismWithParam(None, {}, mechanism) is not None
+
+
+def test_dstu_key_type_is_kept_as_a_number():
+    """python-pkcs11's KeyType enum has no CKK_DSTU4145: the gateway's mapper keeps the number."""
+    pack, unpack = attribute_mapper().attribute_types[Attribute.KEY_TYPE]
+    assert unpack(pack(CKK_DSTU4145)) == 0x80420131
+    assert unpack(pack(KeyType.EC)) is KeyType.EC
 
 
 def test_mechanism_selection():

@@ -28,6 +28,7 @@ import pkcs11
 from asn1crypto import x509
 from pkcs11 import Attribute, ObjectClass
 from pkcs11 import exceptions as p11e
+from pkcs11.attributes import AttributeMapper, handle_ulong
 from pyhanko.sign.pkcs11 import PKCS11Signer
 
 from gateway.crypto.ua import oids as ua_oids
@@ -169,7 +170,7 @@ def load_pkcs11_key(spec: str, password: bytes | None):
         token = _find_token(lib, uri)
         if token is None:
             raise KeyLoadError(f"{where}: no such token")
-        session = token.open(user_pin=pin) if pin is not None else token.open()
+        session = token.open(user_pin=pin, attribute_mapper=attribute_mapper())
     except KeyLoadError:
         raise
     except (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange):
@@ -229,6 +230,22 @@ def load_pkcs11_key(spec: str, password: bytes | None):
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
+
+
+def _key_type_value(value: int) -> int:
+    try:
+        return pkcs11.KeyType(value)
+    except ValueError:
+        return value
+
+
+def attribute_mapper() -> AttributeMapper:
+    """python-pkcs11's attribute mapping, with key types outside its enum (CKK_DSTU4145) kept as
+    numbers instead of failing."""
+    mapper = AttributeMapper()
+    pack, unpack = handle_ulong
+    mapper.register_handler(Attribute.KEY_TYPE, lambda v: pack(int(v)), lambda v: _key_type_value(unpack(v)))
+    return mapper
 
 
 def vendor_mechanism(value: int) -> pkcs11.Mechanism:
@@ -308,15 +325,12 @@ class TokenInfo:
 
 def _key_type(obj) -> str:
     try:
-        value = int(obj[Attribute.KEY_TYPE])
+        value = obj[Attribute.KEY_TYPE]
     except (p11e.PKCS11Error, ValueError, TypeError, KeyError):
         return "unknown"
-    if value == CKK_DSTU4145:
-        return "CKK_DSTU4145"
-    try:
-        return pkcs11.KeyType(value).name
-    except ValueError:
-        return f"0x{value:08X}"
+    if isinstance(value, pkcs11.KeyType):
+        return value.name
+    return "CKK_DSTU4145" if value == CKK_DSTU4145 else f"0x{value:08X}"
 
 
 def _attr(obj, attribute, default=None):
@@ -361,7 +375,7 @@ def list_tokens(module: str, pin: str | None = None) -> list[TokenInfo]:
             mechanisms = list(slot.get_mechanisms())
             keys = None
             if pin is not None:
-                with token.open(user_pin=pin) as session:
+                with token.open(user_pin=pin, attribute_mapper=attribute_mapper()) as session:
                     keys = _token_keys(session)
             out.append(TokenInfo(slot.slot_id, token.label, token.manufacturer_id, token.model,
                                  _text(token.serial), sorted(mechanism_name(m) for m in mechanisms), keys,
@@ -382,9 +396,6 @@ def _dstu_token_key(signer: PKCS11Signer, token, where: str, lock: threading.Loc
     cert = signer.signing_cert
     public = load_public_key(cert.public_key)
     key_handle = signer._key_handle
-    # python-pkcs11 reads the key type (an enum without CKK_DSTU4145) even when the mechanism is
-    # given; it is not used then, so its cached value is set to a known member
-    key_handle.__dict__["key_type"] = pkcs11.KeyType.EC
 
     def raw(data: bytes, digest: str) -> bytes:
         digest = check_digest_allowed(digest)
