@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from test_cades_sign_support import minimal_pdf
 from test_ua_keys_support import (
     JKS,
     JKS_KEY_PASSWORD,
@@ -31,6 +32,7 @@ from gateway.crypto.ua.kupyna import Kupyna
 from gateway.crypto.ua.oids import DSTU4145_LE
 from gateway.crypto.ua.verify import verify_signature
 from gateway.errors import KeyLoadError
+from gateway.signing.certificates import load_certificates
 from gateway.signing.keys import certificate_validity_problem, load_key_file
 
 SECRET_TEXTS = (PASSWORDS[JKS].decode(), JKS_KEY_PASSWORD.decode(), PASSWORDS[KEY6].decode())
@@ -233,3 +235,20 @@ def test_serve_refuses_an_expired_seal_in_one_line(tmp_path, jks_env):
     [line] = run.stderr.strip().splitlines()
     assert line.startswith("gateway: error: the signing certificate of ") and "expired on" in line
     assert line.endswith("([signing] allow_expired = true to seal anyway)")
+
+
+def test_container_key_signs_pades_b_t_through_the_cli(capsys, tmp_path, jks_env, seal_cert, dev_pki):
+    pdf = tmp_path / "order.pdf"
+    pdf.write_bytes(minimal_pdf())
+    code, out, err = _run(capsys, "sign", "--format", "pades", "--level", "B-T", "--tsa",
+                          dev_pki.tsa_url, "--key", str(JKS), "--key-password-env", "STORE_PW",
+                          "--key-entry-password-env", "ENTRY_PW", "--cert", str(seal_cert[0]), "--out", str(tmp_path / "signed.pdf"),
+                          str(pdf))
+    assert code == 0, err
+    roots = write_pem(tmp_path / "roots.pem", dstu_root()[1], *load_certificates(dev_pki.root_cert))
+    code, out, err = _run(capsys, "verify", "--json", "--trust", str(roots), str(tmp_path / "signed.pdf"))
+    report = json.loads(out)
+    [sig] = report["signatures"]
+    assert (report["indication"], sig["format"]) == ("TOTAL_PASSED", "PAdES-BASELINE-T"), out
+    assert sig["algorithm"] == {"digest": "gost34311", "signature": "dstu4145"}
+    assert [t["type"] for t in sig["timestamps"]] == ["signature"]
