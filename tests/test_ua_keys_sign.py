@@ -242,8 +242,8 @@ def test_container_key_signs_pades_b_t_through_the_cli(capsys, tmp_path, jks_env
     pdf.write_bytes(minimal_pdf())
     code, out, err = _run(capsys, "sign", "--format", "pades", "--level", "B-T", "--tsa",
                           dev_pki.tsa_url, "--key", str(JKS), "--key-password-env", "STORE_PW",
-                          "--key-entry-password-env", "ENTRY_PW", "--cert", str(seal_cert[0]), "--out", str(tmp_path / "signed.pdf"),
-                          str(pdf))
+                          "--key-entry-password-env", "ENTRY_PW", "--cert", str(seal_cert[0]),
+                          "--out", str(tmp_path / "signed.pdf"), str(pdf))
     assert code == 0, err
     roots = write_pem(tmp_path / "roots.pem", dstu_root()[1], *load_certificates(dev_pki.root_cert))
     code, out, err = _run(capsys, "verify", "--json", "--trust", str(roots), str(tmp_path / "signed.pdf"))
