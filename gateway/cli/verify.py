@@ -114,7 +114,8 @@ def summary(d: dict[str, Any]) -> str:
     lines.extend(f"  error: {e}" for e in d.get("errors", []))
     for s in d["signatures"]:
         ssub = f" / {s['subindication']}" if s.get("subindication") else ""
-        lines.append(f"- {s['id']} {s['format']}: {s['indication']}{ssub}, intact={str(s['intact']).lower()}")
+        fmt = f"{s['format']} ({s['profile']})" if s.get("profile") else s["format"]
+        lines.append(f"- {s['id']} {fmt}: {s['indication']}{ssub}, intact={str(s['intact']).lower()}")
         signer = s["signer"]
         if signer.get("subject"):
             codes = ", ".join(f"{k.upper()} {signer[k]}" for k in ("edrpou", "drfo") if signer.get(k))

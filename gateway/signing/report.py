@@ -119,6 +119,9 @@ class RevocationSource:
 class SignatureReport:
     id: str = ""
     format: str = "CMS"
+    #: CAdES only: the ETSI TS 101 733 name of the level (CAdES-BES/EPES/T/C/X-Long/A), as Ukrainian
+    #: requirements name it, next to the baseline name in `format`
+    profile: str | None = None
     indication: Indication = Indication.INDETERMINATE
     subindication: SubIndication | None = None
     intact: bool = False
@@ -168,6 +171,8 @@ class SignatureReport:
         d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
         d["revocation_sources"] = [{**asdict(r), "this_update": _iso(r.this_update),
                                     "produced_at": _iso(r.produced_at)} for r in self.revocation_sources]
+        if self.profile is None:  # an extension of the INTERFACE.md shape, for CAdES only
+            del d["profile"]
         return d
 
 

@@ -22,7 +22,12 @@ from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.detached import pick_detached
 from gateway.signing.validation.engine import register
 from gateway.signing.validation.policy import ValidationPolicy
-from gateway.signing.validation.revocation import RevocationData, from_attributes, from_signed_data
+from gateway.signing.validation.revocation import (
+    OID_REVOCATION_VALUES,
+    RevocationData,
+    from_attributes,
+    from_signed_data,
+)
 from gateway.signing.validation.signerinfo import (
     OID_SIGNING_CERTIFICATE,
     OID_SIGNING_CERTIFICATE_V2,
@@ -149,6 +154,7 @@ def _validate_signer(
             ]
         evidence.archive_timestamps = _archive_timestamps(unsigned_attrs, source, content, policy, revinfo)
         sig.format = _level(signed_attrs, unsigned_attrs, evidence)
+        sig.profile = _profile(signed_attrs, unsigned_attrs, evidence) if sig.format != "CMS" else None
         conclude(sig, check, evidence, policy)
         counters = _attr(unsigned_attrs, OID_COUNTER_SIGNATURE)
     except PARSE_ERRORS as exc:
@@ -219,6 +225,25 @@ def _level(signed_attrs: object, unsigned_attrs: object, evidence: Evidence) -> 
             if evidence.archive_timestamps:
                 level = "LTA"
     return f"CAdES-BASELINE-{level}"
+
+
+#: ETSI TS 101 733 attributes that make CAdES-EPES, -C and -X-Long
+OID_SIGNATURE_POLICY = "1.2.840.113549.1.9.16.2.15"
+OID_CERTIFICATE_REFS = "1.2.840.113549.1.9.16.2.21"
+OID_REVOCATION_REFS = "1.2.840.113549.1.9.16.2.22"
+
+
+def _profile(signed_attrs: object, unsigned_attrs: object, evidence: Evidence) -> str:
+    """The TS 101 733 name: CAdES-BES/EPES, -T, -C (complete references), -X-Long (+ values), -A."""
+    if evidence.archive_timestamps:
+        return "CAdES-A"
+    refs = _attr(unsigned_attrs, OID_CERTIFICATE_REFS) and _attr(unsigned_attrs, OID_REVOCATION_REFS)
+    if evidence.signature_timestamps and refs:
+        values = _attr(unsigned_attrs, OID_CERTIFICATE_VALUES)
+        return "CAdES-X-Long" if values and _attr(unsigned_attrs, OID_REVOCATION_VALUES) else "CAdES-C"
+    if evidence.signature_timestamps:
+        return "CAdES-T"
+    return "CAdES-EPES" if _attr(signed_attrs, OID_SIGNATURE_POLICY) else "CAdES-BES"
 
 
 register("CMS", validate_cms)
