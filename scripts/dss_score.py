@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gateway.signing.validation.engine import validate
+from gateway.signing.validation.policy import ValidationPolicy
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "dss"
 COLUMNS = ["file", "detached", "format", "expected", "expected_sub", "signatures", "source", "evidence"]
@@ -41,11 +44,11 @@ def judge(row: dict[str, str], report: dict[str, Any]) -> bool:
     return top == row["expected"]
 
 
-def run(only: str | None = None, names: set[str] | None = None) -> list[tuple[dict[str, str], dict[str, Any], bool]]:
-    """(row, report, agrees) for every selected row."""
-    from gateway.signing.validation.engine import validate
-    from gateway.signing.validation.policy import ValidationPolicy
+Result = tuple[dict[str, str], dict[str, Any], bool]
 
+
+def run(only: str | None = None, names: set[str] | None = None) -> list[Result]:
+    """(row, report, agrees) for every selected row."""
     results = []
     for row in rows():
         if (only and row["format"] != only) or (names is not None and row["file"] not in names):

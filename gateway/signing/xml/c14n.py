@@ -38,12 +38,16 @@ class UnsupportedCanonicalization(ValueError):
 
 @dataclass
 class NodeSet:
-    """An XMLDSig node set: a document or an element's subtree, comments in or out, minus at most
-    one excluded subtree (what the enveloped-signature transform removes)."""
+    """An XMLDSig node set: a document or an element's subtree, comments in or out, minus excluded
+    subtrees (what the enveloped-signature, XPath and XPath Filter 2.0 transforms remove)."""
 
     node: Node
     with_comments: bool = False
-    excluded: etree._Element | None = None
+    excluded: tuple[etree._Element, ...] = ()
+
+    def without(self, *elements: etree._Element) -> NodeSet:
+        """This node set minus the subtrees of `elements`."""
+        return NodeSet(self.node, self.with_comments, (*self.excluded, *elements))
 
 
 def canonicalize(
@@ -59,8 +63,9 @@ def canonicalize(
     nodeset = data if isinstance(data, NodeSet) else NodeSet(data, with_comments=True)
     comments = comments and nodeset.with_comments
     node = nodeset.node
-    if nodeset.excluded is not None:
-        if nodeset.excluded is _root_of(node):
+    if nodeset.excluded:
+        apex = _root_of(node)
+        if any(gone is apex or _inside(apex, gone) for gone in nodeset.excluded):
             return b""
         node = _copy_without(node, nodeset.excluded)
     if (
@@ -162,20 +167,31 @@ def _follow(root: etree._Element, steps: list[int]) -> etree._Element:
     return root
 
 
-def _copy_without(node: Node, excluded: etree._Element) -> Node:
-    """A copy of `node`'s whole document without `excluded` (its tail text stays in place).
+def _inside(node: etree._Element, ancestor: etree._Element) -> bool:
+    return any(a is ancestor for a in node.iterancestors())
+
+
+def _copy_without(node: Node, excluded: Sequence[etree._Element]) -> Node:
+    """A copy of `node`'s whole document without the `excluded` subtrees (their tail texts stay).
 
     The original is never modified: lxml re-declares namespaces on a detached subtree, which would
     change later canonicalizations of the verified tree.
     """
     tree = node if isinstance(node, etree._ElementTree) else node.getroottree()
     root = tree.getroot()
-    gone_path = _path(excluded, root)
+    gone_paths = [p for p in (_path(el, root) for el in excluded) if p is not None]
     node_path = [] if isinstance(node, etree._ElementTree) else _path(node, root)
-    if gone_path is None or node_path is None:
+    if not gone_paths or node_path is None:
         return node
     copy = deepcopy(tree)
-    gone = _follow(copy.getroot(), gone_path)
+    for gone in [_follow(copy.getroot(), p) for p in gone_paths]:
+        _remove_keeping_tail(gone)
+    if isinstance(node, etree._ElementTree):
+        return copy
+    return _follow(copy.getroot(), node_path)
+
+
+def _remove_keeping_tail(gone: etree._Element) -> None:
     parent = gone.getparent()
     if parent is not None:
         if gone.tail:
@@ -185,6 +201,3 @@ def _copy_without(node: Node, excluded: etree._Element) -> Node:
             else:
                 parent.text = (parent.text or "") + gone.tail
         parent.remove(gone)
-    if isinstance(node, etree._ElementTree):
-        return copy
-    return _follow(copy.getroot(), node_path)

@@ -19,6 +19,13 @@ from lxml import etree
 from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, METHODS, NodeSet, UnsupportedCanonicalization, canonicalize
+from gateway.signing.xml.xpath_transforms import (
+    FILTER2,
+    XPATH,
+    TransformError,
+    filter2_transform,
+    xpath_transform,
+)
 from gateway.xmlsafe import XmlParseError, parse_xml
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -303,7 +310,7 @@ class ReferenceProcessor:
                 and data.node.getroot() is not signature.getroottree().getroot()
             ):
                 raise NotFound("the enveloped-signature transform is applied to another document")
-            return NodeSet(data.node, data.with_comments, signature)
+            return data.without(signature)
         if algo in METHODS:
             if isinstance(data, bytes):
                 data = NodeSet(parse_xml(data), with_comments=True)
@@ -315,4 +322,11 @@ class ReferenceProcessor:
             else:
                 text = data.decode("ascii", "replace")
             return b64decode(text)
+        if algo in (XPATH, FILTER2):
+            if isinstance(data, bytes):
+                data = NodeSet(parse_xml(data), with_comments=True)
+            try:
+                return xpath_transform(tr, data) if algo == XPATH else filter2_transform(tr, data)
+            except TransformError as exc:
+                raise StructureError(str(exc)) from None
         raise StructureError(f"unsupported transform {algo or '(none)'}")
