@@ -104,6 +104,21 @@ class ChainEntry:
 
 
 @dataclass
+class PdfModification:
+    """One kind of change made to a PDF after a signature's revision."""
+
+    #: pages-added | pages-removed | signature-dictionary-changed | validation-data-added |
+    #: form-fields-filled | annotations-changed | content-changed | not-analysed
+    kind: str
+    #: whether the signature's DocMDP/FieldMDP permissions (and EN 319 142-1) allow it
+    allowed: bool
+
+
+#: report keys left out of the JSON while unset (INTERFACE.md: "else absent", "PDF only")
+_ABSENT_WHEN_NONE = ("counter_signature_of", "pdf_modifications")
+
+
+@dataclass
 class SignatureReport:
     id: str = ""
     format: str = "CMS"
@@ -119,6 +134,10 @@ class SignatureReport:
     signed_objects: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the id of the signature this one counter-signs
+    counter_signature_of: str | None = None
+    #: PDF only: what changed after the signature's revision
+    pdf_modifications: list[PdfModification] | None = None
 
     def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
         """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
@@ -138,6 +157,9 @@ class SignatureReport:
         d["best_signature_time"] = _iso(self.best_signature_time)
         d["timestamps"] = [{**asdict(t), "time": _iso(t.time)} for t in self.timestamps]
         d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
+        for key in _ABSENT_WHEN_NONE:
+            if d[key] is None:
+                del d[key]
         return d
 
 
