@@ -89,7 +89,7 @@ def new_hash(name: str, data: bytes = b""):
     try:
         return hashlib.new(name, data)
     except ValueError:
-        from gateway.signing.validation.algorithms import digest_by_name
+        from gateway.signing.algorithms import digest_by_name
 
         h = digest_by_name(name).factory()
         h.update(data)

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from asn1crypto import algos, cms, core, parser
 
+from gateway.signing import algorithms
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.report import TimestampInfo
-from gateway.signing.validation import algorithms
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData
 from gateway.signing.validation.signerinfo import PARSE_ERRORS, SignedContent, attribute_values, present

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.asic.container import MIMETYPE_S, Container, ContainerError, read_container
 from gateway.signing.report import (
     Indication,
@@ -21,7 +22,6 @@ from gateway.signing.report import (
     ValidationReport,
     format_failure,
 )
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.cms import validate_cms
 from gateway.signing.validation.engine import register

@@ -31,9 +31,10 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBack
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from gateway.asyncutil import run_sync
+from gateway.signing import algorithms
 from gateway.signing.certificates import name_text
 from gateway.signing.report import ChainEntry, Indication, SubIndication
-from gateway.signing.validation import algorithms, revocation
+from gateway.signing.validation import revocation
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 

@@ -20,6 +20,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, SignatureCoverageLevel
 
+from gateway.signing import algorithms
 from gateway.signing.report import (
     Indication,
     PdfModification,
@@ -28,7 +29,7 @@ from gateway.signing.report import (
     ValidationReport,
     format_failure,
 )
-from gateway.signing.validation import algorithms, pdf_changes, pdf_fallback
+from gateway.signing.validation import pdf_changes, pdf_fallback
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.engine import register
 from gateway.signing.validation.policy import ValidationPolicy

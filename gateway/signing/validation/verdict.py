@@ -11,9 +11,9 @@ from datetime import datetime
 
 from asn1crypto import x509
 
+from gateway.signing.algorithms import UnsupportedAlgorithm, assess_algorithms, digest_by_name
 from gateway.signing.certificates import name_text, registry_codes
 from gateway.signing.report import Indication, SignatureReport, SubIndication
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm, assess_algorithms, digest_by_name
 from gateway.signing.validation.chain import assess_signer, validation_time
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData

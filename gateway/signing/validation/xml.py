@@ -16,6 +16,7 @@ from pathlib import Path
 from asn1crypto import ocsp, x509
 from lxml import etree
 
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.report import (
     Indication,
     SignatureReport,
@@ -24,7 +25,6 @@ from gateway.signing.report import (
     ValidationReport,
     format_failure,
 )
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.engine import read_bounded, register
 from gateway.signing.validation.policy import ValidationPolicy
@@ -34,7 +34,14 @@ from gateway.signing.validation.timestamps import TimestampCheck, validate_times
 from gateway.signing.validation.verdict import Evidence, conclude
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, UnsupportedCanonicalization, canonicalize
-from gateway.signing.xml.xades import etsi_child, etsi_children, etsi_path, is_etsi, is_signed_properties_type
+from gateway.signing.xml.xades import (
+    archive_input,
+    etsi_child,
+    etsi_children,
+    etsi_path,
+    is_etsi,
+    is_signed_properties_type,
+)
 from gateway.signing.xml.xmldsig import (
     DEFAULT_BUDGET,
     DetachedResolver,
@@ -487,31 +494,6 @@ def _ts(token: bytes, covered, policy: ValidationPolicy, kind: str, rev: Revocat
         check.errors.append(f"{kind} timestamp: cannot compute what it covers ({exc})")
         return check
     return validate_timestamp_token(token, data, policy, kind=kind, extra_revocation=rev)
-
-
-def archive_input(
-    sig_el: etree._Element, ats: etree._Element, results: list[ReferenceResult], method: str
-) -> bytes:
-    """The octets an XAdES archive timestamp covers (ETSI EN 319 132-1 5.5.2.2, not distributed)."""
-    parts: list[bytes] = []
-    for res in results:
-        if not res.found or res.result is None:
-            raise StructureError("a referenced object is missing")
-        parts.append(res.result if isinstance(res.result, bytes) else canonicalize(res.result, method))
-    for local in ("SignedInfo", "SignatureValue", "KeyInfo"):
-        el = child(sig_el, local)
-        if el is not None:
-            parts.append(canonicalize(el, method))
-    usp = ats.getparent()
-    for prop in usp:
-        if prop is ats:
-            break
-        if isinstance(prop.tag, str):
-            parts.append(canonicalize(prop, method))
-    for obj in sig_el.findall(q("Object")):
-        if etsi_child(obj, "QualifyingProperties") is None:
-            parts.append(canonicalize(obj, method))
-    return b"".join(parts)
 
 
 def _level(base: str, sig: _Signature, evidence: Evidence) -> str:

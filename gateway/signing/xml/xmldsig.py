@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, METHODS, NodeSet, UnsupportedCanonicalization, canonicalize
 from gateway.signing.xml.xpath_transforms import (
