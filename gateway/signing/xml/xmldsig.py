@@ -166,8 +166,8 @@ _OBJECT_CONTENT = (q("Manifest"), q("SignatureProperties"))
 
 def _check_placement(target: etree._Element) -> None:
     """Inside a ds:Signature only its direct ds:Object children, their ds:Manifest and
-    ds:SignatureProperties, the XAdES SignedProperties, the ds:KeyInfo and the ds:SignatureValue
-    may be referenced.
+    ds:SignatureProperties (and, in an enveloping signature, whatever element an object holds), the
+    XAdES SignedProperties, the ds:KeyInfo and the ds:SignatureValue may be referenced.
     Anything else there (an element wrapped into an object, an object nested in another) is what
     signature-wrapping attacks plant."""
     path = [target, *target.iterancestors()]
@@ -182,7 +182,7 @@ def _check_placement(target: etree._Element) -> None:
         inner = path[: i - 1]  # from the target up to, not including, the ds:Object
         if any(n.tag == q("Object") for n in inner):
             break
-        if not inner or (len(inner) == 1 and inner[0].tag in _OBJECT_CONTENT):
+        if not inner or (len(inner) == 1 and (inner[0].tag in _OBJECT_CONTENT or _enveloping(node))):
             return
         if etree.QName(target).localname == "SignedProperties" and len(inner) == 2:
             return
@@ -190,6 +190,17 @@ def _check_placement(target: etree._Element) -> None:
     else:
         return
     raise NotFound("the referenced element is wrapped inside a signature (signature wrapping?)")
+
+
+def _enveloping(signature: etree._Element) -> bool:
+    """The signature is the document, or one of the only elements of its root (ASiC's
+    XAdESSignatures): data in its objects is then all the signed data there is, nothing is hidden."""
+    parent = signature.getparent()
+    if parent is None:
+        return True
+    return parent.getparent() is None and all(
+        c.tag == q("Signature") for c in parent if isinstance(c.tag, str)
+    )
 
 
 def _contains(ancestor: etree._Element, node: etree._Element) -> bool:

@@ -2,7 +2,8 @@
 
 Both select parts of a same-document node set. The gateway represents a node set as a subtree minus
 excluded subtrees (c14n.NodeSet), which is what signers produce in practice (`not(ancestor-or-self::
-ds:Signature)`, `subtract /descendant::ds:Signature`, `intersect id('x')`). A transform whose result
+ds:Signature)`, `ancestor-or-self::ds:SignatureValue[@Id='x']` of a detached counter-signature,
+`subtract /descendant::ds:Signature`, `intersect id('x')`). A transform whose result
 cannot be written that way (an element left out while some of its content stays in) is reported as
 unsupported rather than digested wrongly. Expressions run with lxml's XPath 1.0, with the namespace
 prefixes in scope at the XPath element; no extension functions (`here()` is not available).
@@ -50,6 +51,14 @@ def _within(el: etree._Element, roots: set[etree._Element]) -> bool:
     return el in roots or any(a in roots for a in el.iterancestors())
 
 
+def _owner(node: etree._ElementUnicodeResult) -> etree._Element | None:
+    """The element whose content an attribute or text node is (a tail belongs to the parent)."""
+    owner = node.getparent()
+    if owner is not None and getattr(node, "is_tail", False):
+        owner = owner.getparent()
+    return owner
+
+
 def xpath_transform(tr: etree._Element, data: NodeSet) -> NodeSet:
     """XMLDSig's XPath transform: keep the nodes of `data` for which the expression is true."""
     xp = tr.find(f"{{{DS}}}XPath")
@@ -63,14 +72,23 @@ def xpath_transform(tr: etree._Element, data: NodeSet) -> NodeSet:
         stray = etree.XPath(f"(descendant-or-self::*/@* | .//text())[not({expr})]", namespaces=ns)(apex)
     except etree.XPathError as exc:
         raise TransformError(f"the XPath transform's expression cannot be evaluated: {exc}") from None
+    dropped_set = set(dropped)
+    kept = [el for el in apex.iter(etree.Element) if el not in dropped_set]
+    kept_tops = _top_most(kept)
+    if len(kept_tops) == 1 and kept_tops[0] is not apex:
+        # one subtree selected out of the input (e.g. a counter-signed ds:SignatureValue)
+        apex = kept_tops[0]
+        data = NodeSet(apex, data.with_comments, tuple(g for g in data.excluded if _within(g, {apex})))
+        dropped = [el for el in dropped if _within(el, {apex})]
+        stray = [n for n in stray if _owner(n) is not None and _within(_owner(n), {apex})]
+    elif not kept_tops:
+        return data.without(apex)
     tops = _top_most(dropped)
     gone = set(tops)
     if any(test(el) for top in tops for el in top.iter(etree.Element)):
         raise TransformError("the XPath transform keeps content of an element it leaves out")
     for node in stray:
-        owner = node.getparent()
-        if owner is None or getattr(node, "is_tail", False):
-            owner = owner.getparent() if owner is not None else None
+        owner = _owner(node)
         if owner is None or not _within(owner, gone):
             raise TransformError("the XPath transform leaves out text or attributes of kept elements")
     return data.without(*tops)
