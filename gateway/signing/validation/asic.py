@@ -276,9 +276,7 @@ def _xades(container: Container, name: str, policy: ValidationPolicy) -> list[Si
         return (entry, content) if content is not None and entry != name else None
 
     budget = DEFAULT_BUDGET + 8 * len(container.files[name]) + 2 * sum(map(len, container.files.values()))
-    sigs = validate_signatures(tree, resolve, policy, budget=budget)
-    for sig in sigs:
-        sig.id = f"{name}:{sig.id}"
+    sigs = validate_signatures(tree, resolve, policy, budget=budget, prefix=f"{name}:")
     if not sigs:
         return [_format_failed(name, f"{name} contains no ds:Signature")]
     return sigs

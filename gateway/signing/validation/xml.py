@@ -117,20 +117,46 @@ def validate_signatures(
     policy: ValidationPolicy,
     *,
     budget: int = DEFAULT_BUDGET,
+    prefix: str = "",
 ) -> list[SignatureReport]:
     """Reports for the ds:Signature elements of `tree` (at most MAX_SIGNATURES; `budget` bounds the
-    octets their references may produce together)."""
+    octets their references may produce together), ids prefixed with `prefix` (ASiC: "file:").
+
+    A counter-signature (a ds:Signature in xades:CounterSignature, or one whose reference covers
+    another signature's ds:SignatureValue, also in another file of a container) is its own entry
+    with `counter_signature_of`; the signature it counter-signs keeps its own verdict."""
     processor = ReferenceProcessor(tree, resolver, budget)
     found = find_signatures(tree)
-    reports = [
-        validate_signature(el, processor, policy, f"S{i}") for i, el in enumerate(found[:MAX_SIGNATURES], 1)
-    ]
+    ids = {el: prefix + (el.get("Id") or f"S{i}") for i, el in enumerate(found, 1)}
+    reports = []
+    for el in found[:MAX_SIGNATURES]:
+        report, countersigned = _validate_one(el, processor, policy, ids[el])
+        report.counter_signature_of = _counter_signed_id(el, countersigned, ids)
+        reports.append(report)
     if len(found) > MAX_SIGNATURES:
         for report in reports:
             report.warnings.append(
                 f"the document has {len(found)} signatures; only {MAX_SIGNATURES} are validated"
             )
     return reports
+
+
+def _counter_signed_id(
+    el: etree._Element, countersigned: tuple[str, etree._Element] | None, ids: dict[etree._Element, str]
+) -> str | None:
+    """The report id of the signature `el` counter-signs, if it is a counter-signature."""
+    if countersigned is not None:
+        name, target = countersigned
+        if target in ids:
+            return ids[target]
+        others = find_signatures(target.getroottree())
+        index = next((i for i, other in enumerate(others, 1) if other is target), 0)
+        return f"{name}:{target.get('Id') or f'S{index}'}"
+    holder = el.getparent()
+    if holder is not None and is_etsi(holder, "CounterSignature"):
+        parent = next((a for a in holder.iterancestors(q("Signature"))), None)
+        return ids.get(parent) if parent is not None else None
+    return None
 
 
 def _certs_from(elements: Sequence[etree._Element]) -> list[x509.Certificate]:
@@ -238,12 +264,19 @@ def _timestamp_tokens(prop: etree._Element) -> tuple[str, list[bytes]]:
 def validate_signature(
     sig_el: etree._Element, processor: ReferenceProcessor, policy: ValidationPolicy, default_id: str
 ) -> SignatureReport:
-    report = SignatureReport(
-        id=sig_el.get("Id") or default_id, format="XMLDSig", indication=Indication.TOTAL_PASSED
-    )
+    return _validate_one(sig_el, processor, policy, sig_el.get("Id") or default_id)[0]
+
+
+def _validate_one(
+    sig_el: etree._Element, processor: ReferenceProcessor, policy: ValidationPolicy, sig_id: str
+) -> tuple[SignatureReport, tuple[str, etree._Element] | None]:
+    """The report of one signature, and (file name or "", ds:Signature) of the signature whose
+    ds:SignatureValue it covers, if any."""
+    report = SignatureReport(id=sig_id, format="XMLDSig", indication=Indication.TOTAL_PASSED)
     check = SignerCheck()
+    countersigned = None
     try:
-        _validate(sig_el, processor, policy, report, check)
+        countersigned = _validate(sig_el, processor, policy, report, check)
     except (StructureError, UnsupportedCanonicalization) as exc:
         report.intact = False
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
@@ -254,7 +287,7 @@ def validate_signature(
             SubIndication.FORMAT_FAILURE,
             f"malformed signature ({type(exc).__name__})",
         )
-    return report
+    return report, countersigned
 
 
 Crypto = list[tuple[int, Indication, SubIndication, str]]
@@ -266,7 +299,7 @@ def _validate(
     policy: ValidationPolicy,
     report: SignatureReport,
     check: SignerCheck,
-) -> None:
+) -> tuple[str, etree._Element] | None:
     sig = _Signature(sig_el)
     info = signed_info(sig_el)
     value = signature_value(sig_el)
@@ -299,6 +332,21 @@ def _validate(
     report.format = _level(report.format, sig, evidence)
     conclude(report, check, evidence, policy)
     report.errors.extend(r for r in secondary if r not in report.errors)
+    return _countersigned(sig_el, results)
+
+
+def _countersigned(
+    sig_el: etree._Element, results: list[ReferenceResult]
+) -> tuple[str, etree._Element] | None:
+    """(file name, ds:Signature) whose ds:SignatureValue a reference of `sig_el` covers."""
+    for res in results:
+        value = res.selected
+        if value is None or value.tag != q("SignatureValue") or not res.found:
+            continue
+        target = value.getparent()
+        if target is not None and target.tag == q("Signature") and target is not sig_el:
+            return res.name, target
+    return None
 
 
 def _check_references(

@@ -107,6 +107,8 @@ class ReferenceResult:
     name: str = ""
     #: the reference's result before digesting: bytes, or a node set (archive timestamps need it)
     result: bytes | NodeSet | None = None
+    #: the element whose subtree the reference's node set was last (what a counter-signature covers)
+    selected: etree._Element | None = None
     output: bytes | None = None
     error: str = ""
     not_found: bool = False
@@ -192,6 +194,12 @@ def _check_placement(target: etree._Element) -> None:
     raise NotFound("the referenced element is wrapped inside a signature (signature wrapping?)")
 
 
+def _apex(data: bytes | NodeSet) -> etree._Element | None:
+    if isinstance(data, NodeSet):
+        return data.node.getroot() if isinstance(data.node, etree._ElementTree) else data.node
+    return None
+
+
 def _enveloping(signature: etree._Element) -> bool:
     """The signature is the document, or one of the only elements of its root (ASiC's
     XAdESSignatures): data in its objects is then all the signed data there is, nothing is hidden."""
@@ -257,8 +265,12 @@ class ReferenceProcessor:
             items = transforms.findall(q("Transform")) if transforms is not None else []
             if len(items) > MAX_TRANSFORMS:
                 raise StructureError("too many transforms")
+            res.selected = _apex(data)
             for tr in items:
                 data = self._spend(self._transform(tr, data, signature))
+                apex = _apex(data)
+                if apex is not None:
+                    res.selected = apex
             res.result = data
             res.found = True
             if not digest:
