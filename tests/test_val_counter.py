@@ -24,6 +24,7 @@ from gateway.signing.validation.policy import ValidationPolicy
 
 pki = test_validation.pki
 DSS = Path(__file__).parent / "data" / "dss" / "files"
+ASICE_COUNTER = "dss-asic-xades__detached-counter-signature.asice"
 
 
 def counter_signed(pki, *, break_counter: bool = False) -> bytes:
@@ -36,7 +37,8 @@ def counter_signed(pki, *, break_counter: bool = False) -> bytes:
         value = bytearray(csi["signature"].native)
         value[10] ^= 0xFF
         csi["signature"] = bytes(value)
-    si["unsigned_attrs"] = cms.CMSAttributes([cms.CMSAttribute({"type": "counter_signature", "values": [csi]})])
+    attr = cms.CMSAttribute({"type": "counter_signature", "values": [csi]})
+    si["unsigned_attrs"] = cms.CMSAttributes([attr])
     return parent.dump(force=False)
 
 
@@ -90,7 +92,7 @@ def test_dss_xades_embedded_counter_signatures():
 
 
 def test_dss_asic_e_detached_xades_counter_signature():
-    report = validate(DSS / "dss-asic-xades__detached-counter-signature.asice", ValidationPolicy(offline=True))
+    report = validate(DSS / ASICE_COUNTER, ValidationPolicy(offline=True))
     first, second = report.signatures
     assert first.id == "META-INF/signatures0.xml:1602143131533"
     assert second.counter_signature_of == first.id
@@ -103,13 +105,14 @@ def test_dss_asic_e_detached_xades_counter_signature():
 def test_dss_asic_e_detached_counter_signature_tampered(tmp_path, flip):
     """The counter-signed ds:SignatureValue changed: the counter-signature's digest breaks; the
     counter-signature itself changed: only its own verdict falls."""
-    src = zipfile.ZipFile(DSS / "dss-asic-xades__detached-counter-signature.asice")
+    src = zipfile.ZipFile(DSS / ASICE_COUNTER)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for info in src.infolist():
             data = src.read(info.filename)
             if flip == "parent" and info.filename == "META-INF/signatures0.xml":
-                data = data.replace(b'Id="1602143131533-SignatureValue">', b'Id="1602143131533-SignatureValue">A')
+                value_start = b'Id="1602143131533-SignatureValue">'
+                data = data.replace(value_start, value_start + b"A")
             if flip == "counter" and info.filename == "META-INF/signatures1.xml":
                 data = data.replace(b"jr5PZtrwdZE5", b"jr5PZtrwdZE6")
             z.writestr(info, data)
