@@ -20,6 +20,7 @@ from gateway.signing.report import (
     SignatureReport,
     SubIndication,
     ValidationReport,
+    crypto_order,
     format_failure,
 )
 from gateway.signing.validation.chain import validation_time
@@ -127,11 +128,10 @@ def _cades(container: Container, name: str, kind: str, policy: ValidationPolicy)
         sig.signed_objects = objects
         if problems:
             sig.intact = False
-            for indication, sub, reason in _dss_order(problems):
+            deciding, others = crypto_order(problems)
+            for indication, sub, reason in deciding:
                 sig.fail(indication, sub, reason)
-                if sig.indication == indication == Indication.INDETERMINATE:
-                    # the cryptographic check comes before the chain's in ETSI EN 319 102-1
-                    sig.subindication = sub
+            sig.errors.extend(r for r in others if r not in sig.errors)
     return sigs
 
 
@@ -212,14 +212,6 @@ def _check_manifest(
                 )
             )
     return objects, problems
-
-
-def _dss_order(
-    problems: list[tuple[Indication, SubIndication, str]],
-) -> list[tuple[Indication, SubIndication, str]]:
-    """Missing data outranks a digest mismatch (as in DSS's cryptographic verification)."""
-    missing = [p for p in problems if p[1] == SubIndication.SIGNED_DATA_NOT_FOUND]
-    return missing or problems
 
 
 # --- ASiC-E archive manifests (ETSI EN 319 162-1 4.4.3, long-term ASiC-E with CAdES) ----------

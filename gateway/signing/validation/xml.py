@@ -23,6 +23,7 @@ from gateway.signing.report import (
     SubIndication,
     TimestampInfo,
     ValidationReport,
+    crypto_order,
     format_failure,
 )
 from gateway.signing.validation.chain import validation_time
@@ -290,7 +291,7 @@ def _validate_one(
     return report, countersigned
 
 
-Crypto = list[tuple[int, Indication, SubIndication, str]]
+Crypto = list[tuple[Indication, SubIndication, str]]
 
 
 def _validate(
@@ -373,13 +374,12 @@ def _check_references(
         data_refs.append(res)
     for res in results:
         if res.not_found or not res.found:
-            crypto.append((0, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, res.error))
+            crypto.append((Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, res.error))
         elif not res.digest_ok:
-            crypto.append((1, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, res.error))
+            crypto.append((Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, res.error))
     if not data_refs:
         crypto.append(
             (
-                0,
                 Indication.INDETERMINATE,
                 SubIndication.SIGNED_DATA_NOT_FOUND,
                 "the signature references no signed data object",
@@ -413,7 +413,6 @@ def _verify_value(
     check.signer_cert, check.signature_ok = candidates[0], False
     crypto.append(
         (
-            2,
             Indication.TOTAL_FAILED,
             SubIndication.SIG_CRYPTO_FAILURE,
             "the signature value does not verify with the signer's public key",
@@ -422,16 +421,11 @@ def _verify_value(
 
 
 def _apply_in_dss_order(crypto: Crypto, check: SignerCheck) -> list[str]:
-    """ETSI EN 319 102-1 5.2.7 as DSS orders it: signed data not found, then a digest mismatch, then
-    a bad signature value. Only the first kind sets the verdict; the others' reasons are returned."""
-    first = min((c[0] for c in crypto), default=None)
-    secondary = []
-    for rank, indication, sub, reason in crypto:
-        if rank == first:
-            check.problem(indication, sub, reason)
-        else:
-            secondary.append(reason)
-    return secondary
+    """The cryptographic findings that decide become problems; the others' reasons are returned."""
+    deciding, others = crypto_order(crypto)
+    for indication, sub, reason in deciding:
+        check.problem(indication, sub, reason)
+    return others
 
 
 def _inside_signature_props(target: etree._Element, sig_el: etree._Element) -> bool:
