@@ -27,8 +27,6 @@ KNOWN_MISSES = {
     # the SigningCertificate digest does not match but the issuer/serial does: DSS still verifies
     "dss-xades__xades-wrong-sign-cert-digest.xml",
     "dss-xades__xades-sign-cert-v2-wrong-digest.xml",
-    # a fake SignedProperties: DSS says INDETERMINATE, this validator TOTAL_FAILED / FORMAT_FAILURE
-    "dss-xades__XSW-enveloped-fake-signedProperties.xml",
 }
 
 

@@ -361,11 +361,13 @@ def _check_references(
             res.target is not None and sig.signed_props is not None and res.target is sig.signed_props
         ):
             if res.target is None or res.target is not sig.signed_props:
-                check.problem(
-                    Indication.TOTAL_FAILED,
-                    SubIndication.FORMAT_FAILURE,
+                # a SignedProperties signed elsewhere than in this signature's QualifyingProperties:
+                # the properties the signature shows are not the signed ones (as DSS: not found)
+                crypto.append((
+                    Indication.INDETERMINATE,
+                    SubIndication.SIGNED_DATA_NOT_FOUND,
                     "the SignedProperties reference does not point to this signature's properties",
-                )
+                ))
             continue
         if res.target is not None and (
             res.target is sig.key_info or _inside_signature_props(res.target, sig.el)
@@ -385,14 +387,13 @@ def _check_references(
                 "the signature references no signed data object",
             )
         )
-    check.digest_ok = not crypto
     if sig.signed_props is not None and not any(r.target is sig.signed_props for r in results):
-        check.problem(
-            Indication.TOTAL_FAILED,
-            SubIndication.FORMAT_FAILURE,
+        crypto.append((
+            Indication.INDETERMINATE,
+            SubIndication.SIGNED_DATA_NOT_FOUND,
             "the SignedProperties are not covered by the signature",
-        )
-        check.digest_ok = False
+        ))
+    check.digest_ok = not crypto
     return data_refs
 
 
