@@ -218,7 +218,11 @@ class _Signature:
                         else (None, None)
                     )
                     if dm is not None and dv is not None:
-                        refs.append((dm.get("Algorithm") or "", b64decode(dv.text or "")))
+                        try:
+                            value = b64decode(dv.text or "")
+                        except StructureError:
+                            value = b""  # a damaged digest names no certificate
+                        refs.append((dm.get("Algorithm") or "", value))
         return refs
 
     def signing_time(self) -> datetime | None:
@@ -411,7 +415,10 @@ def _verify_value(
                 return
         except (UnsupportedAlgorithm, *PARSE_ERRORS):
             continue
-    check.signer_cert, check.signature_ok = candidates[0], False
+    check.signature_ok = False
+    if any(p.subindication == SubIndication.NO_SIGNING_CERTIFICATE_FOUND for p in check.problems):
+        return  # the certificates tried are not the signer's: identification decides, not the value
+    check.signer_cert = candidates[0]
     crypto.append(
         (
             Indication.TOTAL_FAILED,
@@ -466,7 +473,9 @@ def _signer_candidates(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "no certificate in the signature matches the SigningCertificate property",
         )
-        return []  # ETSI EN 319 102-1 5.2.3: validation stops before the cryptographic check
+        # ETSI EN 319 102-1 5.2.3 decides the verdict; the signature value is still checked with
+        # the KeyInfo certificate, so the report says whether the signature is intact (as DSS)
+        return key_certs
     if not all_certs:
         check.problem(
             Indication.INDETERMINATE,
