@@ -13,11 +13,15 @@ from gateway.signing.report import (
     Indication,
     SignatureReport,
     SubIndication,
-    TimestampInfo,
     ValidationReport,
     format_failure,
 )
-from gateway.signing.validation.archive import OID_ARCHIVE_TS_V3, token_time, validate_archive_v3
+from gateway.signing.validation.archive import (
+    OID_ARCHIVE_TS_V2,
+    OID_ARCHIVE_TS_V3,
+    validate_archive_v2,
+    validate_archive_v3,
+)
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.detached import pick_detached
 from gateway.signing.validation.engine import register
@@ -43,7 +47,6 @@ OID_SIGNATURE_TS = "1.2.840.113549.1.9.16.2.14"
 OID_CONTENT_TS = "1.2.840.113549.1.9.16.2.20"
 OID_COUNTER_SIGNATURE = "1.2.840.113549.1.9.6"
 OID_CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
-OID_ARCHIVE_TS_V2 = "1.2.840.113549.1.9.16.2.48"
 MAX_COUNTER_DEPTH = 4
 MAX_NESTING = 3
 _BASE64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
@@ -242,16 +245,14 @@ def _archive_timestamps(
     policy: ValidationPolicy,
     revinfo: RevocationData,
 ) -> list[TimestampCheck]:
-    """archive-time-stamp-v3 tokens are verified; older (v2) ones are listed with their time only and
-    are never used as proof of existence."""
+    """archive-time-stamp-v3 and -v2 tokens, each verified over what it covers (top-level signers)."""
     out = []
+    if source is None:
+        return out
     for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V3):
-        if source is not None:
-            out.append(validate_archive_v3(token, source[0], source[1], content, policy, revinfo))
+        out.append(validate_archive_v3(token, source[0], source[1], content, policy, revinfo))
     for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V2):
-        check = TimestampCheck(TimestampInfo(type="archive", time=token_time(token)))
-        check.errors.append("archive timestamp (v2) not verified: not supported")
-        out.append(check)
+        out.append(validate_archive_v2(token, source[0], source[1], content, policy, revinfo))
     return out
 
 
