@@ -47,6 +47,8 @@ class TrustConfig:
     anchors: list[str] = field(default_factory=list)
     revocation: str = "online"
     cache_dir: str = ""
+    #: folder of signature policy documents, each named by its policy identifier (OID)
+    signature_policies: str = ""
 
 
 @dataclass

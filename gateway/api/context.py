@@ -53,7 +53,9 @@ class GatewayContext:
         return ValidationPolicy(
             trust_roots=self.anchors.roots(), offline=cfg.trust.revocation == "offline",
             cache_dir=cfg.resolve(cfg.trust.cache_dir) if cfg.trust.cache_dir else None,
-            detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes)
+            detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes,
+            signature_policy_dir=(cfg.resolve(cfg.trust.signature_policies)
+                                  if cfg.trust.signature_policies else None))
 
     def validate_signature(self, signature: bytes, detached: dict[str, Path]) -> dict[str, Any]:
         """The INTERFACE.md report of a detached signature over the given files."""

@@ -59,6 +59,8 @@ def build_policy(args: argparse.Namespace) -> Any:
         cache_dir=cache_dir,
         detached=detached,
         source_name=Path(args.file).name,
+        signature_policy_dir=(config.resolve(config.trust.signature_policies)
+                              if config.trust.signature_policies else None),
     )
 
 

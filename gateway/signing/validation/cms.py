@@ -38,6 +38,7 @@ from gateway.signing.validation.signerinfo import (
     present,
     reusable_certificates,
 )
+from gateway.signing.validation.sigpolicy import check_cms_policy
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 
@@ -200,6 +201,7 @@ def _validate_signer(
         evidence.archive_timestamps = _archive_timestamps(unsigned_attrs, source, content, policy, revinfo)
         sig.format = _level(signed_attrs, unsigned_attrs, evidence)
         conclude(sig, check, evidence, policy)
+        check_cms_policy(sig, signed_attrs, policy)
         counters = _attr(unsigned_attrs, OID_COUNTER_SIGNATURE)
     except PARSE_ERRORS as exc:
         sig.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,

@@ -43,6 +43,7 @@ from gateway.signing.validation.signerinfo import (
     present,
     reusable_certificates,
 )
+from gateway.signing.validation.sigpolicy import check_cms_policy
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 
@@ -234,6 +235,7 @@ def _check_cms(
     if claimed_time is not None and check.claimed_signing_time is None:
         check.claimed_signing_time = claimed_time
     conclude(report, check, evidence, policy)
+    check_cms_policy(report, si["signed_attrs"], policy)
 
 
 def _adbe_sha1_content(

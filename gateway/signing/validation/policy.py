@@ -25,3 +25,5 @@ class ValidationPolicy:
     source_name: str = ""
     #: bound on the size of any one input read into memory
     max_input_bytes: int = 512 * 1024 * 1024
+    #: folder of signature policy documents, named by policy identifier (`[trust] signature_policies`)
+    signature_policy_dir: Path | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from asn1crypto import ocsp, x509
@@ -31,6 +32,7 @@ from gateway.signing.validation.engine import read_bounded, register
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData
 from gateway.signing.validation.signerinfo import PARSE_ERRORS, SignerCheck
+from gateway.signing.validation.sigpolicy import check_policy, report_into
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 from gateway.signing.xml import algorithms as xalg
@@ -50,6 +52,7 @@ from gateway.signing.xml.xmldsig import (
     ReferenceResult,
     SignedInfo,
     StructureError,
+    apply_transforms,
     b64decode,
     child,
     inclusive_prefixes,
@@ -337,7 +340,36 @@ def _validate(
     report.format = _level(report.format, sig, evidence)
     conclude(report, check, evidence, policy)
     report.errors.extend(r for r in secondary if r not in report.errors)
+    _check_signature_policy(sig, report, policy)
     return _countersigned(sig_el, results)
+
+
+def _check_signature_policy(sig: _Signature, report: SignatureReport, policy: ValidationPolicy) -> None:
+    """SignaturePolicyIdentifier/SignaturePolicyId: the policy document's hash, when configured."""
+    spid = etsi_path(sig.ssp, "SignaturePolicyIdentifier", "SignaturePolicyId")
+    if spid is None:
+        return
+    identifier = text_of(etsi_path(spid, "SigPolicyId", "Identifier"))
+    policy_hash = etsi_child(spid, "SigPolicyHash")
+    dm = child(policy_hash, "DigestMethod") if policy_hash is not None else None
+    dv = child(policy_hash, "DigestValue") if policy_hash is not None else None
+    if not identifier or dm is None or dv is None:
+        report.warnings.append("the SignaturePolicyIdentifier cannot be read")
+        return
+    method = dm.get("Algorithm") or ""
+    if method not in xalg.DIGESTS:
+        report.warnings.append(f"signature policy hash not checked: unsupported digest {method}")
+        return
+    try:
+        expected = b64decode(dv.text or "")
+    except StructureError:
+        report.warnings.append("the SignaturePolicyIdentifier's hash is not valid base64")
+        return
+    transforms = child(spid, "Transforms")
+    transform = partial(apply_transforms, transforms) if transforms is not None else None
+    result = check_policy(identifier, expected, partial(xalg.digest, method), policy.signature_policy_dir,
+                          transform)
+    report_into(report, result)
 
 
 def _countersigned(

@@ -353,3 +353,21 @@ class ReferenceProcessor:
             except TransformError as exc:
                 raise StructureError(str(exc)) from None
         raise StructureError(f"unsupported transform {algo or '(none)'}")
+
+
+def apply_transforms(transforms: etree._Element | None, data: bytes) -> bytes:
+    """The octets an XML document `data` gives through `transforms` (a ds:Transforms element), as a
+    reference to it would (a signature policy document's hash is computed so)."""
+    try:
+        tree = parse_xml(data)
+        processor = ReferenceProcessor(tree, lambda _uri: None)
+        signature = next(tree.getroot().iter(q("Signature")), tree.getroot())
+        result: bytes | NodeSet = NodeSet(tree, with_comments=False)
+        items = transforms.findall(q("Transform")) if transforms is not None else []
+        if len(items) > MAX_TRANSFORMS:
+            raise StructureError("too many transforms")
+        for tr in items:
+            result = processor._transform(tr, result, signature)
+        return result if isinstance(result, bytes) else canonicalize(result, C14N_10)
+    except (UnsupportedAlgorithm, UnsupportedCanonicalization, XmlParseError) as exc:
+        raise ValueError(str(exc)) from None
