@@ -24,6 +24,9 @@ def register(subparsers: Any) -> None:
                    help="trust anchor certificate(s): a file (PEM/DER/PKCS#7) or a folder; repeatable")
     p.add_argument("--detached", action="append", default=[], metavar="FILE",
                    help="the signed content of a detached signature; repeatable")
+    p.add_argument("--certs", action="append", default=[], metavar="PEM_DER_OR_P7B",
+                   help="certificates the signature does not carry (the signer's, intermediates); "
+                        "never trusted as anchors; repeatable")
     p.add_argument("--at", metavar="TIME", help="validate as of this time (RFC 3339; UTC if no zone)")
     p.add_argument("--offline", action="store_true", help="fetch nothing (no OCSP, CRL, AIA)")
     add_config_argument(p)
@@ -58,6 +61,7 @@ def build_policy(args: argparse.Namespace) -> Any:
         at=parse_time(args.at) if args.at else None,
         cache_dir=cache_dir,
         detached=detached,
+        extra_certificates=[cert for item in args.certs for cert in load_certificates(item)],
         source_name=Path(args.file).name,
         signature_policy_dir=(config.resolve(config.trust.signature_policies)
                               if config.trust.signature_policies else None),

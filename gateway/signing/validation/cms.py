@@ -183,7 +183,8 @@ def _validate_signer(
         signed_attrs = si["signed_attrs"]
         unsigned_attrs = si["unsigned_attrs"]
         all_certs = list(certs) + _certificate_values(unsigned_attrs)
-        check = check_signer_info(si, [*all_certs, *policy.trust_roots], content, content_type)
+        check = check_signer_info(si, [*all_certs, *policy.extra_certificates, *policy.trust_roots],
+                                  content, content_type)
         revinfo = RevocationData()
         revinfo.extend(base_revinfo)
         revinfo.extend(from_attributes(signed_attrs, unsigned_attrs))

@@ -128,7 +128,8 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     # one "now" for the whole validation, so every time in the report agrees; private copies of the
     # trust anchors, since asn1crypto objects parse lazily and a policy may be shared by threads
     roots = reusable_certificates(policy.trust_roots)
-    policy = replace(policy, at=policy.at or datetime.now(UTC), trust_roots=roots)
+    extra = reusable_certificates(policy.extra_certificates)
+    policy = replace(policy, at=policy.at or datetime.now(UTC), trust_roots=roots, extra_certificates=extra)
     if isinstance(data, Path):
         if not policy.source_name:
             policy.source_name = data.name

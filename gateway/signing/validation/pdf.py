@@ -220,7 +220,8 @@ def _check_cms(
                         "the CMS signs the content it encapsulates, not the PDF's byte range")
             content = SignedContent([signed_data["encap_content_info"]["content"].native or b""],
                                     "encapsulated content")
-    check = check_signer_info(si, [*certs, *policy.trust_roots], content, econtent_type)
+    check = check_signer_info(si, [*certs, *policy.extra_certificates, *policy.trust_roots], content,
+                              econtent_type)
     if content is None:
         check.problems = [p for p in check.problems if p.subindication != SubIndication.SIGNED_DATA_NOT_FOUND]
     revinfo = from_signed_data(signed_data)

@@ -83,7 +83,7 @@ def conclude(
     elif verdict.status == "weak-after-sunset":
         report.fail(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, verdict.reason)
 
-    others = [c for c in evidence.certificates if c != cert]
+    others = [c for c in (*evidence.certificates, *policy.extra_certificates) if c != cert]
     chain = assess_signer(cert, others, policy, best_time=best_time,
                           embedded_crls=evidence.revocation.crls, embedded_ocsps=evidence.revocation.ocsps,
                           content_time=content_time)

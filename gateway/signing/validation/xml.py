@@ -486,7 +486,8 @@ def _signer_candidates(
 ) -> list[x509.Certificate]:
     """ETSI EN 319 102-1 5.2.3: the certificate the SigningCertificate property names."""
     refs = sig.cert_refs()
-    pool = [*all_certs, *(c for c in policy.trust_roots if c not in all_certs)]
+    known = [*all_certs, *policy.extra_certificates]
+    pool = [*known, *(c for c in policy.trust_roots if c not in known)]
     if refs:
         matching = []
         for algo_uri, value in refs:
