@@ -134,7 +134,8 @@ def check_cms_policy(sig: SignatureReport, signed_attrs: object, policy: Validat
     try:
         values = attribute_values(signed_attrs, OID_SIGNATURE_POLICY)
     except PARSE_ERRORS:
-        values = []
+        sig.warnings.append("the signature-policy-identifier attribute cannot be read")
+        return
     for value in values:
         try:
             spi = SignaturePolicyIdentifier.load(value.dump())
