@@ -202,3 +202,13 @@ def test_dss_enveloping_cms_in_a_pdf_is_not_intact():
     s = dss("files/dss-pades__pades-enveloping-empty-bytes-cms.pdf").signatures[0]
     assert s.intact is False
     assert s.indication == Indication.TOTAL_FAILED
+
+
+def test_signature_after_a_fill_forms_certification_is_allowed(pki):
+    """DocMDP P=2 allows filling forms and signing (pyhanko refuses to sign under P=1 itself)."""
+    certified = certify(pki, minimal_pdf(), fields.MDPPerm.FILL_FORMS)
+    report = check(pki, sign_pdf(pki, certified, field="Signature2"))
+    first, second = report.signatures
+    assert first.indication == Indication.TOTAL_PASSED, first.errors
+    assert kinds(first) == {"form-fields-filled": True}
+    assert second.indication == Indication.TOTAL_PASSED
