@@ -15,6 +15,8 @@ import test_validation
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from test_validation_pdf import minimal_pdf, sign_pdf
 
@@ -212,3 +214,17 @@ def test_signature_after_a_fill_forms_certification_is_allowed(pki):
     assert first.indication == Indication.TOTAL_PASSED, first.errors
     assert kinds(first) == {"form-fields-filled": True}
     assert second.indication == Indication.TOTAL_PASSED
+
+
+def test_document_timestamp_added_after_signing_is_allowed_validation_data(pki, signed):
+    tsa_chain = SimpleCertificateStore.from_certs([pki.ca.cert])
+    stamper = DummyTimeStamper(pki.tsa.cert, pki.tsa.key_info, tsa_chain)
+    out = signers.PdfTimeStamper(stamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(signed)), "sha256",
+        validation_context=ValidationContext(trust_roots=[pki.root.cert], allow_fetching=False),
+        validation_paths=[])
+    report = check(pki, out.getvalue())
+    s = report.signatures[0]
+    assert s.indication == Indication.TOTAL_PASSED, s.errors
+    assert kinds(s) == {"validation-data-added": True}
+    assert [t.type for t in s.timestamps] == ["archive"]
