@@ -210,11 +210,13 @@ def _check_cms(
     si = signed_data["signer_infos"][0]
     certs = embedded_certificates(signed_data)
     econtent_type = signed_data["encap_content_info"]["content_type"].dotted
+    enveloping = False
     if content is not None:
         report.signed_objects.append(content.name)
         if sub_filter == "/adbe.pkcs7.sha1":
             content = _adbe_sha1_content(signed_data, content, report)
         elif present(signed_data["encap_content_info"]["content"]):
+            enveloping = True
             # an enveloping CMS signs what it encapsulates, not the document around it
             report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
                         "the CMS signs the content it encapsulates, not the PDF's byte range")
@@ -236,6 +238,8 @@ def _check_cms(
     if claimed_time is not None and check.claimed_signing_time is None:
         check.claimed_signing_time = claimed_time
     conclude(report, check, evidence, policy)
+    if enveloping:
+        report.intact = False  # whatever it encapsulates, the document is not what it signs
     check_cms_policy(report, si["signed_attrs"], policy)
 
 
