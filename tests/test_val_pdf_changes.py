@@ -228,3 +228,62 @@ def test_document_timestamp_added_after_signing_is_allowed_validation_data(pki, 
     assert s.indication == Indication.TOTAL_PASSED, s.errors
     assert kinds(s) == {"validation-data-added": True}
     assert [t.type for t in s.timestamps] == ["archive"]
+
+
+def with_text_fields(pdf: bytes, names: list[str]) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref = writer.root["/Pages"]["/Kids"].raw_get(0)
+    refs = []
+    for i, name in enumerate(names):
+        ref = writer.add_object(generic.DictionaryObject({
+            generic.NameObject("/FT"): generic.NameObject("/Tx"),
+            generic.NameObject("/T"): generic.TextStringObject(name),
+            generic.NameObject("/Type"): generic.NameObject("/Annot"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Widget"),
+            generic.NameObject("/Rect"): box(50, 600 - 40 * i, 250, 620 - 40 * i),
+            generic.NameObject("/P"): page_ref,
+        }))
+        refs.append(ref)
+        writer.register_annotation(page_ref, ref)
+    writer.root["/AcroForm"] = generic.DictionaryObject(
+        {generic.NameObject("/Fields"): generic.ArrayObject(refs)})
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def filled(pdf: bytes, name: str, value: str) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    form_fields = writer.root["/AcroForm"]["/Fields"]
+    for i in range(len(form_fields)):
+        field = form_fields.raw_get(i).get_object()
+        if field["/T"] == name:
+            field["/V"] = generic.TextStringObject(value)
+            writer.update_container(field)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def sign_locking(pki, pdf: bytes, locked: list[str]) -> bytes:
+    store = SimpleCertificateStore.from_certs([pki.ca.cert, pki.root.cert])
+    signer = signers.SimpleSigner(pki.signer.cert, pki.signer.key_info, store)
+    meta = signers.PdfSignatureMetadata(field_name="Approval", subfilter=fields.SigSeedSubFilter.PADES)
+    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, locked)
+    spec = fields.SigFieldSpec("Approval", field_mdp_spec=lock)
+    return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer,
+                            new_field_spec=spec).getvalue()
+
+
+def test_field_mdp_lock_judges_form_filling(pki):
+    """A signature that locks the field "Decision" (FieldMDP): filling "Note" afterwards is allowed
+    form filling, filling "Decision" is not."""
+    signed = sign_locking(pki, with_text_fields(minimal_pdf(), ["Decision", "Note"]), ["Decision"])
+    s = check(pki, filled(signed, "Note", "seen by the clerk")).signatures[0]
+    assert s.indication == Indication.TOTAL_PASSED, s.errors
+    assert kinds(s) == {"form-fields-filled": True}
+    s = check(pki, filled(signed, "Decision", "rejected")).signatures[0]
+    assert s.intact is True
+    assert s.indication == Indication.INDETERMINATE
+    assert False in kinds(s).values()
