@@ -25,6 +25,7 @@ from gateway.cli import main
 from gateway.signing.report import Indication, SubIndication
 from gateway.signing.validation.engine import validate
 from gateway.signing.validation.policy import ValidationPolicy
+from gateway.signing.validation.sigpolicy import document_for
 
 pki = test_validation.pki
 DATA = Path(__file__).parent / "data" / "dss"
@@ -127,3 +128,13 @@ def test_dss_xades_policy_checked_against_a_configured_document(tmp_path):
     (tmp_path / "1.2.3.4.5.pdf").write_bytes(b"not the policy the signer signed")
     s = validate(signed, ValidationPolicy(offline=True, signature_policy_dir=tmp_path)).signatures[0]
     assert s.intact and s.subindication == SubIndication.POLICY_PROCESSING_ERROR
+
+
+def test_policy_documents_are_found_by_identifier_not_by_prefix(tmp_path):
+    for name in ("1.2.3.4", "1.2.3.4.der", "1.2.3.4.5.pdf"):
+        (tmp_path / name).write_bytes(b"x")
+    assert document_for("1.2.3", tmp_path) is None
+    assert document_for("urn:oid:1.2.3.4", tmp_path) == tmp_path / "1.2.3.4"
+    assert document_for("1.2.3.4.5", tmp_path) == tmp_path / "1.2.3.4.5.pdf"
+    assert document_for("https://example.org/policies/1.2.3.4.der", tmp_path) == tmp_path / "1.2.3.4.der"
+    assert document_for("../../etc/passwd", tmp_path) is None

@@ -67,9 +67,17 @@ def document_for(identifier: str, folder: Path | None) -> Path | None:
     if not _SAFE_NAME.fullmatch(key) or not folder.is_dir():
         return None
     for path in sorted(folder.iterdir()):
-        if path.is_file() and key in (path.name, path.stem):
+        if path.is_file() and _names(path.name, key):
             return path
     return None
+
+
+def _names(file_name: str, key: str) -> bool:
+    """`file_name` is `key` or `key.EXT` (an extension, not one more OID arc: 1.2.3.4 is not 1.2.3)."""
+    if file_name == key:
+        return True
+    extension = file_name[len(key) + 1:] if file_name.startswith(key + ".") else ""
+    return bool(extension) and "." not in extension and not extension.isdigit()
 
 
 def check_policy(
