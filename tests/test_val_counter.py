@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import test_val_xml_transforms
 import test_validation
 from asn1crypto import cms
 from test_validation import DOC, sign_cms
@@ -23,6 +24,7 @@ from gateway.signing.validation.engine import validate
 from gateway.signing.validation.policy import ValidationPolicy
 
 pki = test_validation.pki
+key_pair = test_val_xml_transforms.key_pair  # the xmlsec1 key fixture, shared
 DSS = Path(__file__).parent / "data" / "dss" / "files"
 ASICE_COUNTER = "dss-asic-xades__detached-counter-signature.asice"
 
@@ -121,3 +123,53 @@ def test_dss_asic_e_detached_counter_signature_tampered(tmp_path, flip):
     assert second.indication == Indication.TOTAL_FAILED
     if flip == "counter":
         assert first.intact is True
+
+
+XADES_COUNTER_TEMPLATE = (
+    '<letter xmlns="urn:t"><body>Council decision No. 42</body><Signature xmlns="http://www.w3.org/20'
+    '00/09/xmldsig#" Id="parent"><SignedInfo><CanonicalizationMethod Algorithm="http://www.w3.org/200'
+    '1/10/xml-exc-c14n#"/><SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha2'
+    '56"/><Reference URI=""><Transforms><Transform Algorithm="http://www.w3.org/2000/09/xmldsig#envel'
+    'oped-signature"/><Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></Transforms><D'
+    'igestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><DigestValue/></Reference></Sig'
+    'nedInfo><SignatureValue Id="parent-sv"/><KeyInfo><X509Data/></KeyInfo><Object><xades:QualifyingP'
+    'roperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#parent"><xades:UnsignedProper'
+    'ties><xades:UnsignedSignatureProperties><xades:CounterSignature><Signature Id="counter"><SignedI'
+    'nfo><CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><SignatureMetho'
+    'd Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><Reference URI="#parent-sv" Typ'
+    'e="http://uri.etsi.org/01903#CountersignedSignature"><Transforms><Transform Algorithm="http://ww'
+    'w.w3.org/2001/10/xml-exc-c14n#"/></Transforms><DigestMethod Algorithm="http://www.w3.org/2001/04'
+    '/xmlenc#sha256"/><DigestValue/></Reference></SignedInfo><SignatureValue/><KeyInfo><X509Data/></K'
+    'eyInfo></Signature></xades:CounterSignature></xades:UnsignedSignatureProperties></xades:Unsigned'
+    'Properties></xades:QualifyingProperties></Object></Signature></letter>'
+)
+
+
+def xmlsec1(command: str, *args: str, cwd: Path) -> None:
+    ids = ["--id-attr:Id", "Signature", "--id-attr:Id", "SignatureValue"]
+    out = subprocess.run(["xmlsec1", command, *ids, *args], capture_output=True, text=True, cwd=cwd,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="xmlsec1 not installed")
+def test_xades_counter_signature_built_by_xmlsec1(key_pair, tmp_path):
+    """xmlsec1 signs a signature, then a CounterSignature over its ds:SignatureValue in its
+    UnsignedSignatureProperties; both verify with xmlsec1 and here, and each keeps its own verdict."""
+    key, cert = key_pair
+    (tmp_path / "tpl.xml").write_text(XADES_COUNTER_TEMPLATE)
+    xmlsec1("--sign", "--privkey-pem", f"{key},{cert}", "--node-id", "parent", "--output", "step.xml",
+            "tpl.xml", cwd=tmp_path)
+    xmlsec1("--sign", "--privkey-pem", f"{key},{cert}", "--node-id", "counter", "--output", "signed.xml",
+            "step.xml", cwd=tmp_path)
+    xmlsec1("--verify", "--trusted-pem", str(cert), "--node-id", "counter", "signed.xml", cwd=tmp_path)
+    data = (tmp_path / "signed.xml").read_bytes()
+    parent, counter = validate(data, ValidationPolicy(offline=True)).signatures
+    assert (parent.id, counter.id, counter.counter_signature_of) == ("parent", "counter", "parent")
+    assert parent.intact and counter.intact
+    # the counter-signature's own value broken: only its verdict falls
+    value = data.index(b"<SignatureValue>", data.index(b'Id="counter"')) + len(b"<SignatureValue>")
+    broken = data[:value] + (b"B" if data[value:value + 1] == b"A" else b"A") + data[value + 1:]
+    parent, counter = validate(broken, ValidationPolicy(offline=True)).signatures
+    assert parent.intact and counter.intact is False
+    assert counter.indication == Indication.TOTAL_FAILED
