@@ -80,6 +80,8 @@ class TrustConfig:
     tl_refresh_hours: float = 24.0
     #: extension: warn when a list's NextUpdate is this close
     tl_warning_days: float = 7.0
+    #: folder of signature policy documents, each named by its policy identifier (OID)
+    signature_policies: str = ""
 
 
 @dataclass

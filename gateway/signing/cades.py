@@ -30,8 +30,8 @@ from asn1crypto import cms, core, x509
 
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
+from gateway.signing import algorithms
 from gateway.signing.keys import SigningKey, check_digest_allowed
-from gateway.signing.validation import algorithms
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 #: CAdES also makes the Ukrainian X-Long profile (ETSI TS 101 733 CAdES-C + certificate and
@@ -105,7 +105,7 @@ def new_hash(name: str, data: bytes = b""):
     try:
         return hashlib.new(name, data)
     except ValueError:
-        from gateway.signing.validation.algorithms import digest_by_name
+        from gateway.signing.algorithms import digest_by_name
 
         h = digest_by_name(name).factory()
         h.update(data)

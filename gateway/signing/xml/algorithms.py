@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from asn1crypto import algos, keys
 
-from gateway.signing.validation import algorithms
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
+from gateway.signing import algorithms
+from gateway.signing.algorithms import UnsupportedAlgorithm
 
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 MORE = "http://www.w3.org/2001/04/xmldsig-more#"

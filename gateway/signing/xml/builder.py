@@ -26,7 +26,7 @@ from gateway.signing.cades import new_hash
 from gateway.signing.keys import SigningKey, check_digest_allowed
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import EXC_C14N, NodeSet, canonicalize
-from gateway.signing.xml.xades import SIGNED_PROPERTIES_TYPE, XADES, XADES141
+from gateway.signing.xml.xades import SIGNED_PROPERTIES_TYPE, XADES, XADES141, archive_input
 from gateway.signing.xml.xmldsig import DS, ENVELOPED, TYPE_OBJECT, ReferenceProcessor
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -327,8 +327,6 @@ class XadesBuilder:
     async def _add_archive_timestamp(
         self, usp: etree._Element, processor_for: Callable[[etree._Element], ReferenceProcessor]
     ) -> None:
-        from gateway.signing.validation.xml import archive_input
-
         ats = etree.SubElement(
             usp, f"{{{XADES141}}}ArchiveTimeStamp", nsmap={"xades141": XADES141}, Id=f"ats-{self.sig_id}"
         )
