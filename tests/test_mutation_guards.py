@@ -54,8 +54,8 @@ def rsa_seal(dev_pki):
 
 def _policy(dev_pki, tmp_path, **detached) -> ValidationPolicy:
     return ValidationPolicy(
-        trust_roots=[asn1_cert(dev_pki.root_cert)], cache_dir=tmp_path / "cache", fetch=dev_pki_fetch(dev_pki),
-        detached={name: path for name, path in detached.items()},
+        trust_roots=[asn1_cert(dev_pki.root_cert)], cache_dir=tmp_path / "cache",
+        fetch=dev_pki_fetch(dev_pki), detached=dict(detached),
     )
 
 
