@@ -51,6 +51,12 @@ class SigningConfig:
     key_password_file: str = ""
     tsa_url: str = ""
     default_level: str = ""
+    #: extension: the signing certificate (+ chain) for key containers that do not hold it
+    cert: str = ""
+    #: extension: variable with the JKS key entries' password when it differs from the store's
+    key_entry_password_env: str = ""
+    #: extension: sign even with an expired / not yet valid certificate (a warning each start)
+    allow_expired: bool = False
 
 
 @dataclass
@@ -74,6 +80,8 @@ class TrustConfig:
     tl_refresh_hours: float = 24.0
     #: extension: warn when a list's NextUpdate is this close
     tl_warning_days: float = 7.0
+    #: folder of signature policy documents, each named by its policy identifier (OID)
+    signature_policies: str = ""
 
 
 @dataclass

@@ -266,3 +266,71 @@ def test_incoming_registration_and_rejection(api, tmp_path):
         malformed = c.get(f"/api/v1/incoming/{bad.incoming_id}").json()
         assert malformed["status"] == "rejected" and "RegNumbeX" in malformed["reject_reason"]
         assert [a["ack_type"] for a in malformed["acknowledgements_sent"]] == [4, 4]
+
+
+STORED_REPORT = {  # the shape the inbox stores for a file (INTERFACE.md report)
+    "indication": "INDETERMINATE", "subindication": "TRY_LATER", "container": "CMS",
+    "validation_time": "2026-11-29T10:00:00Z",
+    "signatures": [{
+        "id": "S1", "format": "CAdES-BASELINE-T", "indication": "INDETERMINATE", "subindication": "TRY_LATER",
+        "intact": True, "signer": {"subject": "Odesa City Council seal", "issuer": "Test CA", "serial": "0A",
+                                   "edrpou": "26597691", "drfo": None},
+        "algorithm": {"digest": "sha256", "signature": "rsa"}, "claimed_signing_time": "2026-11-29T09:59:00Z",
+        "best_signature_time": "2026-11-29T09:59:01Z", "timestamps": [], "chain": [],
+        "signed_objects": ["a.txt"],
+        "errors": ["revocation data not available"], "warnings": [],
+    }],
+}
+
+
+def test_incoming_report_pdf(api):
+    """GET /incoming/{id}/report.pdf: the readable report, read back by poppler's pdftotext."""
+    import shutil
+    import subprocess
+
+    from gateway.exchange import inbox
+    from gateway.exchange.message import DocTransfer, Document, Header, SignInfo, build_document, new_msg_id
+    from gateway.store.blobs import BlobStore
+
+    base, key, cfg = api
+    db = open_database(cfg)
+    header = Header(msg_type=1, msg_id=new_msg_id(), from_org_id="26597691", from_organization="Одеса",
+                    from_sys_id="S-A", from_system="sed", to_org_id="12345678", to_organization="Рада",
+                    to_sys_id="S-B", to_system="gw", msg_acknow=2)
+    raw = build_document(header, Document(idnumber="1", reg_number="7/1", reg_date=date(2026, 11, 20),
+                                          title="Звіт", files=[DocTransfer("1", "a.txt", "txt", b"body")]),
+                         [SignInfo("1", b"\x30\x00")])
+    got = inbox.receive(db, BlobStore(cfg.resolve(cfg.storage.dir)), raw, channel="sev",
+                        validator=lambda sig, files: STORED_REPORT)
+    db.dispose()
+    assert shutil.which("pdftotext"), "poppler-utils is installed by .ci/run"
+    with client_for(base, key) as c:
+        for lang, words in (("uk", ["Дійсність не встановлено", "повторіть перевірку пізніше", "26597691"]),
+                            ("en", ["Validity could not be established", "validate again later"])):
+            answer = c.get(f"/api/v1/incoming/{got.incoming_id}/report.pdf", params={"lang": lang})
+            assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+            text = subprocess.run(["pdftotext", "-", "-"], input=answer.content, capture_output=True,
+                                  check=True).stdout.decode()
+            assert all(w in " ".join(text.split()) for w in words), text
+        assert_error(c.get(f"/api/v1/incoming/{got.incoming_id}/report.pdf", params={"lang": "de"}), 422,
+                     "invalid_request")
+        assert_error(c.get("/api/v1/incoming/nope/report.pdf"), 404, "not_found")
+
+
+def test_validation_detail(api, tmp_path):
+    """?detail=true adds the EN 319 102-1 building blocks and the one that decided."""
+    from test_xades_support import load_key, make_identity
+
+    from gateway.signing.cades import CadesOptions, sign_cades_bytes
+
+    base, key, _ = api
+    signer = load_key(make_identity(tmp_path, "detail"))
+    signature = sign_cades_bytes(signer, b"body", CadesOptions(level="B-B"))
+    files = {"file": ("a.txt.p7s", signature), "detached": ("a.txt", b"body")}
+    with client_for(base, key) as c:
+        plain = c.post("/api/v1/validations", files=files).json()
+        assert "checks" not in plain["signatures"][0]
+        detailed = c.post("/api/v1/validations", params={"detail": "true"}, files=files).json()
+    sig = detailed["signatures"][0]
+    assert sig["decided_by"] == "XCV"  # no trust anchor for this signer
+    assert {c["block"]: c["result"] for c in sig["checks"]}["CV"] == "PASSED"

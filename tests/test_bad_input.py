@@ -70,19 +70,6 @@ def test_truncated_signatures_are_format_failures(pki):
         assert_format_failure(sig[:cut])
 
 
-def test_container_without_validator_says_not_supported(monkeypatch):
-    from gateway.signing.validation import engine
-
-    monkeypatch.setitem(engine.PLUGINS, "ASiC", "gateway.signing.validation.not_there")
-    monkeypatch.delitem(engine.VALIDATORS, "ASiC", raising=False)
-    report = validate(b"PK\x03\x04junk", OFFLINE)
-    assert (report.indication, report.subindication) == (
-        Indication.TOTAL_FAILED,
-        SubIndication.FORMAT_FAILURE,
-    )
-    assert "not supported yet" in report.errors[0]
-
-
 def test_input_over_the_bound_is_refused_without_reading_it(tmp_path):
     path = tmp_path / "big.p7s"
     path.write_bytes(b"\x30" * 5000)

@@ -148,7 +148,7 @@ def test_tokens_and_a_pkcs11_key_in_the_registry(softhsm, gw):  # noqa: F811 - i
 
     tokens = cli("keys", "tokens", "--module", SOFTHSM_MODULE)
     assert tokens.returncode == 0, tokens.stderr
-    assert "\tseal\tSoftHSM project" in tokens.stdout
+    assert "token 'seal' (SoftHSM project" in tokens.stdout
     imported = cli("keys", "import", URI, "--label", "token seal")
     assert imported.returncode == 0, imported.stderr
     assert "token seal\tpkcs11" in imported.stdout and "CN=seal" not in imported.stderr

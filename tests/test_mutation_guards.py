@@ -17,6 +17,7 @@ import os
 import httpx
 import pytest
 from asn1crypto import algos, cms, core, tsp
+from conftest import dev_pki_fetch
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -54,7 +55,7 @@ def rsa_seal(dev_pki):
 def _policy(dev_pki, tmp_path, **detached) -> ValidationPolicy:
     return ValidationPolicy(
         trust_roots=[asn1_cert(dev_pki.root_cert)], cache_dir=tmp_path / "cache",
-        detached={name: path for name, path in detached.items()},
+        fetch=dev_pki_fetch(dev_pki), detached=dict(detached),
     )
 
 

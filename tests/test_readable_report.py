@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import dev_pki_env, dev_pki_fetch
 from lxml import html
 from test_cades_sign_support import asn1_cert
 
@@ -45,7 +46,7 @@ def _report(dev_pki, signed, doc: Path | None = None, trusted: bool = True):
     policy = ValidationPolicy(
         trust_roots=[asn1_cert(dev_pki.root_cert)] if trusted else [],
         detached={"letter.txt": doc or signed["doc"]},
-        cache_dir=signed["folder"] / "cache",
+        cache_dir=signed["folder"] / "cache", fetch=dev_pki_fetch(dev_pki),
     )
     return detailed_dict(validate(signed["sig"], policy))
 
@@ -99,7 +100,7 @@ def test_cli_writes_readable_reports(dev_pki, signed, tmp_path, lang, verdict, e
         [*GATEWAY, "verify", "--json", "--detailed", "--trust", str(root), "--detached", str(signed["doc"]),
          "--html", str(tmp_path / "r.html"), "--pdf", str(tmp_path / "r.pdf"), "--lang", lang,
          str(signed["sig"])],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=dev_pki_env(dev_pki),
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["signatures"][0]["checks"]

@@ -216,6 +216,13 @@ def test_wsdl_is_served_and_loads_in_zeep(hub):
     )
 
 
+def test_wsdl_location_never_comes_from_the_host_header(hub):
+    response = httpx.get(hub.url + "?wsdl", headers={"Host": "evil.example"})
+    assert response.status_code == 200
+    assert "evil.example" not in response.text
+    assert f'location="{hub.url}"' in response.text
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [

@@ -586,7 +586,7 @@ def test_unknown_signature_algorithm_is_crypto_constraints_no_poe(pki, tmp_path)
 
 def test_registered_algorithm_is_used(pki, tmp_path):
     """The hook for national algorithms: a registered verify function is called for its OID."""
-    from gateway.signing.validation import algorithms
+    from gateway.signing import algorithms
 
     calls = []
 

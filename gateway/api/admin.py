@@ -153,7 +153,10 @@ def activate_key(key_id: int, request: Request, caller: OfficerCaller) -> dict[s
 @router.get("/keys/tokens", summary="PKCS#11 tokens present ([keys] pkcs11_module)")
 def get_tokens(request: Request, _caller: OfficerCaller) -> dict[str, Any]:
     try:
-        return {"items": list_tokens(request.app.state.gateway.cfg.keys.pkcs11_module)}
+        tokens = list_tokens(request.app.state.gateway.cfg.keys.pkcs11_module)
+        return {"items": [{"slot": t.slot_id, "label": t.label.strip(), "manufacturer": t.manufacturer.strip(),
+                           "model": t.model.strip(), "serial": t.serial.strip(), "dstu": t.dstu,
+                           "mechanisms": t.mechanisms} for t in tokens]}
     except GatewayError as exc:
         raise ApiError(503, "unavailable", str(exc)) from None
 

@@ -18,6 +18,7 @@ from gateway.api import health
 from gateway.api.docs import install_docs
 from gateway.config import Config
 from gateway.console.web import install as install_console
+from gateway.signing.validation.engine import load_validators
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 def create_app(cfg: Config, *, workers: bool = True) -> FastAPI:
     from gateway.api import routes
 
+    load_validators()  # a validator that cannot be imported is a start-up error
     app = FastAPI(
         title="Mykolaiv signature and exchange gateway",
         version=__version__,

@@ -59,7 +59,9 @@ class GatewayContext:
             fetch=from_settings(cfg.trust), ocsp_fresh_seconds=cfg.trust.ocsp_fresh_seconds,
             fetch_backoff_seconds=cfg.trust.fetch_backoff_seconds,
             detached=dict(detached or {}), max_input_bytes=cfg.server.max_request_bytes,
-            qualifier=self.anchors.qualifier())
+            qualifier=self.anchors.qualifier(),
+            signature_policy_dir=(cfg.resolve(cfg.trust.signature_policies)
+                                  if cfg.trust.signature_policies else None))
 
     def validate_signature(self, signature: bytes, detached: dict[str, Path]) -> dict[str, Any]:
         """The INTERFACE.md report of a detached signature over the given files."""

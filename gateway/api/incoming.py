@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +22,8 @@ from gateway.api.schemas import (
 )
 from gateway.api.uploads import safe_filename
 from gateway.exchange.inbox import IncomingStateError, incoming_view, register, reject
+from gateway.signing.readable import render_pdf
+from gateway.signing.report import rank
 from gateway.store.audit import append as audit
 from gateway.store.models import Incoming
 
@@ -80,6 +82,37 @@ def list_incoming(
 def get_incoming(incoming_id: ResourceId, request: Request, _caller: LetterReader) -> dict[str, Any]:
     with request.app.state.gateway.db.session() as s:
         return _view(s, _get(s, incoming_id))
+
+
+def combined_report(row: Incoming) -> dict[str, Any]:
+    """One report over every file of a received document: the worst verdict, every signature (each
+    naming the file it signs), for the readable rendering."""
+    reports = [f.report for f in sorted(row.files, key=lambda f: f.n) if f.report]
+    if not reports:
+        return {"indication": "NO_SIGNATURE_FOUND", "subindication": None, "container": "1207",
+                "validation_time": None, "signatures": [], "errors": ["no file of this document is signed"]}
+    worst = min(reports, key=lambda r: rank(r.get("indication", "")))
+    return {
+        "indication": worst.get("indication"), "subindication": worst.get("subindication"),
+        "container": "1207", "validation_time": max(str(r.get("validation_time") or "") for r in reports),
+        "signatures": [sig for r in reports for sig in r.get("signatures", [])],
+    }
+
+
+@router.get(
+    "/{incoming_id}/report.pdf",
+    summary="The readable validation report of a received document (PDF, for the paper archive)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def get_incoming_report_pdf(
+    incoming_id: ResourceId, request: Request, _caller: ApiCaller,
+    lang: Annotated[str, Query(pattern="^(uk|en)$", description="uk (default) or en")] = "uk",
+) -> Response:
+    with request.app.state.gateway.db.session() as s:
+        report = combined_report(_get(s, incoming_id))
+    return Response(render_pdf(report, lang), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{incoming_id}-report.pdf"'})
 
 
 @router.get(

@@ -16,6 +16,7 @@ from gateway.api.errors import ApiError, _describe
 from gateway.api.schemas import Limit, Line, Offset, OutgoingMetadata, ResourceId, StatusFilter
 from gateway.api.uploads import safe_filename, safe_media_type
 from gateway.config import Config
+from gateway.exchange.channels import configured_channels
 from gateway.exchange.edrpou import EdrpouError
 from gateway.exchange.edrpou import validate as validate_edrpou
 from gateway.exchange.outbox import IdempotencyConflict, NewFile, letter_view, queue_letter, requeue
@@ -51,7 +52,7 @@ def _metadata(text: str, cfg: Config) -> OutgoingMetadata:
 
 def _check_channel(cfg: Config, channel: str) -> None:
     """Refuse at the door a letter for a channel this gateway does not run (it could never leave)."""
-    if not getattr(getattr(cfg, channel, None), "enabled", False):
+    if channel not in configured_channels(cfg):
         raise ApiError(422, "channel_disabled",
                        f"channel {channel!r} is not enabled on this gateway ([{channel}] enabled = false)")
 

@@ -30,17 +30,21 @@ class Seal:
 
     @classmethod
     def from_config(cls, cfg: Config) -> Seal:
-        from gateway.signing.cades import check_level
-        from gateway.signing.keys import key_password, load_signing_key, needs_password
+        from gateway.errors import KeyLoadError
+        from gateway.signing.cades import check_cades_level
+        from gateway.signing.keys import certificate_validity_problem, signing_key_from_config
 
-        spec = cfg.signing.key
-        if not spec.startswith("pkcs11:"):
-            spec = str(cfg.resolve(spec))
-        password = key_password(cfg.signing, None, resolve=cfg.resolve) if needs_password(spec) else None
-        level = check_level(cfg.signing.default_level or ("B-T" if cfg.signing.tsa_url else "B-B"))
+        level = check_cades_level(cfg.signing.default_level or ("B-T" if cfg.signing.tsa_url else "B-B"))
         if level == "B-B":
             log.warning("letters are sealed at B-B, without a qualified timestamp ([signing] tsa_url)")
-        return cls(load_signing_key(spec, password), level, cfg.signing.tsa_url)
+        key = signing_key_from_config(cfg)
+        problem = certificate_validity_problem(key)
+        if problem and not cfg.signing.allow_expired:
+            key.close()
+            raise KeyLoadError(f"{problem} ([signing] allow_expired = true to seal anyway)")
+        if problem:
+            log.warning("%s; sealing anyway ([signing] allow_expired)", problem)
+        return cls(key, level, cfg.signing.tsa_url)
 
     @property
     def certificate_der(self) -> bytes:

@@ -6,11 +6,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 
 from gateway.api.auth import ApiCaller
 from gateway.api.errors import ApiError
 from gateway.api.uploads import save_upload, save_uploads
+from gateway.signing.detailed import detailed_dict
+from gateway.signing.validation.detached import InputTooLarge
+from gateway.signing.validation.engine import validate
 
 router = APIRouter(prefix="/api/v1/validations", tags=["signatures"])
 
@@ -23,10 +26,9 @@ def post_validation(
     detached: Annotated[
         list[UploadFile] | None, File(description="signed contents of a detached signature")
     ] = None,
+    detail: Annotated[bool, Query(description="add every EN 319 102-1 building-block check (`checks`) "
+                                              "and the one that decided (`decided_by`)")] = False,
 ) -> dict[str, Any]:
-    from gateway.signing.validation.detached import InputTooLarge
-    from gateway.signing.validation.engine import validate
-
     ctx = request.app.state.gateway
     with tempfile.TemporaryDirectory(prefix="gateway-validation-") as tmp:
         folder = Path(tmp)
@@ -36,6 +38,7 @@ def post_validation(
         policy = ctx.policy(contents)
         policy.source_name = signed.name
         try:
-            return validate(signed, policy).to_dict()
+            report = validate(signed, policy)
         except InputTooLarge as exc:
             raise ApiError(413, "payload_too_large", str(exc)) from None
+        return detailed_dict(report) if detail else report.to_dict()

@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_activate)
     p = sub.add_parser("tokens", help="PKCS#11 tokens present ([keys] pkcs11_module or --module)")
     p.add_argument("--module", help="PKCS#11 module path or file name")
+    p.add_argument("--pin-env", metavar="VAR", help="environment variable with the user PIN: also list the keys")
     add_config_argument(p)
     p.set_defaults(func=_tokens)
 
@@ -204,9 +205,10 @@ def _tokens(args: argparse.Namespace) -> int:
     from gateway.signing.pkcs11 import list_tokens
 
     cfg = config_from_args(args)
-    tokens = list_tokens(args.module or cfg.keys.pkcs11_module)
-    for t in tokens:
-        print(f"{t['slot']}\t{t['label']}\t{t['manufacturer']}\t{t['model']}\t{t['serial']}")
+    pin = _secret(args.pin_env)
+    tokens = list_tokens(args.module or cfg.keys.pkcs11_module, pin.decode() if pin else None)
+    for token in tokens:
+        print("\n".join(token.lines()))
     if not tokens:
         print("no token present")
     return 0

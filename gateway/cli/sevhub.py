@@ -72,6 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fault injection: with --lose-upload-answer-every, break the connection instead of a 504",
     )
+    p.add_argument(
+        "--public-url",
+        default="",
+        metavar="URL",
+        help="the hub's base URL as partners reach it, for the WSDL's address "
+        "(default: the listening address)",
+    )
     p.set_defaults(func=run)
 
 
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         accept_duplicates=args.accept_duplicates,
         faults=faults,
         dialect=dialect(args.dialect),
+        public_url=args.public_url,
     )
     if args.systems:
         count = hub.load_systems(Path(args.systems))

@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
                    help="trust anchor certificate(s): a file (PEM/DER/PKCS#7) or a folder; repeatable")
     p.add_argument("--detached", action="append", default=[], metavar="FILE",
                    help="the signed content of a detached signature; repeatable")
+    p.add_argument("--certs", action="append", default=[], metavar="PEM_DER_OR_P7B",
+                   help="certificates the signature does not carry (the signer's, intermediates); "
+                        "never trusted as anchors; repeatable")
     p.add_argument("--at", metavar="TIME", help="validate as of this time (RFC 3339; UTC if no zone)")
     p.add_argument("--offline", action="store_true", help="fetch nothing (no OCSP, CRL, AIA)")
     p.add_argument("--detailed", action="store_true",
@@ -70,8 +73,11 @@ def build_policy(args: argparse.Namespace) -> Any:
         ocsp_fresh_seconds=config.trust.ocsp_fresh_seconds,
         fetch_backoff_seconds=config.trust.fetch_backoff_seconds,
         detached=detached,
+        extra_certificates=[cert for item in args.certs for cert in load_certificates(item)],
         source_name=Path(args.file).name,
         qualifier=tl_qualifier(config),
+        signature_policy_dir=(config.resolve(config.trust.signature_policies)
+                              if config.trust.signature_policies else None),
     )
 
 
@@ -114,7 +120,8 @@ def summary(d: dict[str, Any]) -> str:
     lines.extend(f"  error: {e}" for e in d.get("errors", []))
     for s in d["signatures"]:
         ssub = f" / {s['subindication']}" if s.get("subindication") else ""
-        lines.append(f"- {s['id']} {s['format']}: {s['indication']}{ssub}, intact={str(s['intact']).lower()}")
+        fmt = f"{s['format']} ({s['profile']})" if s.get("profile") else s["format"]
+        lines.append(f"- {s['id']} {fmt}: {s['indication']}{ssub}, intact={str(s['intact']).lower()}")
         signer = s["signer"]
         if signer.get("subject"):
             codes = ", ".join(f"{k.upper()} {signer[k]}" for k in ("edrpou", "drfo") if signer.get(k))

@@ -30,9 +30,17 @@ from asn1crypto import cms, core, x509
 
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
+from gateway.signing import algorithms
 from gateway.signing.keys import SigningKey, check_digest_allowed
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+#: CAdES also makes the Ukrainian X-Long profile (ETSI TS 101 733 CAdES-C + certificate and
+#: revocation values, as the id.gov.ua signer makes it)
+CADES_LEVELS = (*LEVELS, "X-LONG")
+OID_CERTIFICATE_REFS = "1.2.840.113549.1.9.16.2.21"
+OID_REVOCATION_REFS = "1.2.840.113549.1.9.16.2.22"
+OID_CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
+OID_REVOCATION_VALUES = "1.2.840.113549.1.9.16.2.24"
 CHUNK = 1024 * 1024
 OID_ARCHIVE_TS_V3 = "0.4.0.1733.2.4"
 OID_ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
@@ -46,8 +54,16 @@ def check_level(level: str) -> str:
     return lvl
 
 
+def check_cades_level(level: str) -> str:
+    """A CAdES level: the baseline levels or X-Long (spelled X-Long, X-LONG or CAdES-X-Long)."""
+    lvl = level.upper().removeprefix("CADES-")
+    if lvl not in CADES_LEVELS:
+        raise SigningError(f"unknown CAdES level {level!r} (use one of B-B, B-T, B-LT, B-LTA, X-Long)")
+    return lvl
+
+
 def needs_tsa(level: str) -> bool:
-    return check_level(level) != "B-B"
+    return check_cades_level(level) != "B-B"
 
 
 @dataclass
@@ -60,7 +76,7 @@ class CadesOptions:
     trust_roots: Sequence[x509.Certificate] = ()
 
     def __post_init__(self) -> None:
-        self.level = check_level(self.level)
+        self.level = check_cades_level(self.level)
         if self.level != "B-B" and not self.tsa_url:
             raise SigningError(
                 f"level {self.level} needs a time-stamping authority (--tsa URL or [signing] tsa_url)")
@@ -89,7 +105,7 @@ def new_hash(name: str, data: bytes = b""):
     try:
         return hashlib.new(name, data)
     except ValueError:
-        from gateway.signing.validation.algorithms import digest_by_name
+        from gateway.signing.algorithms import digest_by_name
 
         h = digest_by_name(name).factory()
         h.update(data)
@@ -236,6 +252,8 @@ async def async_cades_signature(key: SigningKey, data_digest: bytes, options: Ca
         await _add_validation_data(ci, key, options)
     if options.level == "B-LTA":
         await _add_archive_timestamp(ci, content_digest_for_archive or data_digest, digest, options)
+    if options.level == "X-LONG":
+        await _add_x_long(ci, key, options, digest)
     return ci
 
 
@@ -279,15 +297,23 @@ def _signer_cert(sd: cms.SignedData, si: cms.SignerInfo) -> x509.Certificate:
 
 async def _add_validation_data(ci: cms.ContentInfo, key: SigningKey, options: CadesOptions) -> None:
     """Fetch chains, CRLs and OCSP responses for the signer and the TSA(s); embed them (B-LT)."""
-    sd = ci["content"]
-    si = sd["signer_infos"][0]
-    targets: list[tuple[x509.Certificate, list[x509.Certificate]]] = [(key.certificate, list(key.chain))]
+    certs, crls, ocsps = await collect_revocation(revocation_targets(ci, key), options.trust_roots,
+                                                  extra=key.chain)
+    embed_validation_data(ci["content"], certs, crls, ocsps)
+
+
+Target = tuple[x509.Certificate, list[x509.Certificate]]
+
+
+def revocation_targets(ci: cms.ContentInfo, key: SigningKey) -> list[Target]:
+    """The certificates whose status a B-LT signature must prove: the signer's and its TSAs'."""
+    si = ci["content"]["signer_infos"][0]
+    targets: list[Target] = [(key.certificate, list(key.chain))]
     for token in _tst_tokens(si):
         tsd = token["content"]
         tcerts = [c.chosen for c in tsd["certificates"] or [] if c.name == "certificate"]
         targets.append((_signer_cert(tsd, tsd["signer_infos"][0]), tcerts))
-    certs, crls, ocsps = await collect_revocation(targets, options.trust_roots, extra=key.chain)
-    embed_validation_data(sd, certs, crls, ocsps)
+    return targets
 
 
 async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509.Certificate]]],
@@ -308,7 +334,8 @@ async def collect_revocation(targets: Iterable[tuple[x509.Certificate, list[x509
     if not roots:
         raise SigningError("B-LT needs trust anchors ([trust] anchors) to build certificate chains")
     vc = ValidationContext(trust_roots=roots, other_certs=pool, allow_fetching=True,
-                           revocation_mode="hard-fail")
+                           revocation_mode="hard-fail",
+                           signature_validator=algorithms.chain_signature_validator())
     try:
         certs: dict[bytes, x509.Certificate] = {}
         for cert, others in targets:
@@ -470,3 +497,75 @@ def sign_cades_file(key: SigningKey, source: str | os.PathLike[str], output: str
     finally:
         tmp.unlink(missing_ok=True)
     return dst
+
+
+# --- CAdES-C / CAdES-X Long (ETSI TS 101 733, RFC 5126) ------------------------------------------
+
+def _other_hash(digest: str, der: bytes) -> bytes:
+    """OtherHash as OtherHashAlgAndValue (the signature's digest algorithm, SHA-1 never used)."""
+    algorithm = cms.DigestAlgorithm({"algorithm": digest}).dump()
+    return _der_seq(algorithm, core.OctetString(new_hash(digest, der).digest()).dump())
+
+
+def _certificate_refs(certs: Sequence[x509.Certificate], digest: str) -> bytes:
+    """CompleteCertificateRefs: SEQUENCE OF OtherCertID { otherCertHash, issuerSerial }."""
+    refs = []
+    for cert in certs:
+        issuer_serial = _der_seq(_der_seq(core.Any.load(b"\xa4" + _der_len(len(cert.issuer.dump()))
+                                                        + cert.issuer.dump()).dump()),
+                                 core.Integer(cert.serial_number).dump())
+        refs.append(_der_seq(_other_hash(digest, cert.dump()), issuer_serial))
+    return _der_seq(*refs)
+
+
+def _revocation_refs(crls: Sequence, ocsps: Sequence, digest: str) -> bytes:
+    """CompleteRevocationRefs with one CrlOcspRef holding every CRL and OCSP response used."""
+    parts = []
+    if crls:
+        ids = []
+        for c in crls:
+            tbs = c["tbs_cert_list"]
+            number = c.crl_number_value
+            identifier = _der_seq(tbs["issuer"].dump(),
+                                  core.UTCTime(tbs["this_update"].native).dump(),
+                                  *([core.Integer(number.native).dump()] if number is not None else []))
+            ids.append(_der_seq(_other_hash(digest, c.dump()), identifier))
+        crl_list = _der_seq(_der_seq(*ids))
+        parts.append(_der_header(0xA0, len(crl_list)) + crl_list)
+    if ocsps:
+        ids = []
+        for response in ocsps:
+            basic = response["response_bytes"]["response"].parsed
+            data = basic["tbs_response_data"]
+            identifier = _der_seq(data["responder_id"].dump(),
+                                  core.GeneralizedTime(data["produced_at"].native).dump())
+            ids.append(_der_seq(identifier, _other_hash(digest, response.dump())))
+        ocsp_list = _der_seq(_der_seq(*ids))
+        parts.append(_der_header(0xA1, len(ocsp_list)) + ocsp_list)
+    return _der_seq(_der_seq(*parts))
+
+
+def _revocation_values(crls: Sequence, ocsps: Sequence) -> bytes:
+    """RevocationValues { crlVals [0], ocspVals [1] } (EXPLICIT tags, as RFC 5126's module)."""
+    parts = []
+    if crls:
+        body = _der_seq(*(c.dump() for c in crls))
+        parts.append(_der_header(0xA0, len(body)) + body)
+    if ocsps:
+        body = _der_seq(*(o["response_bytes"]["response"].parsed.dump() for o in ocsps))
+        parts.append(_der_header(0xA1, len(body)) + body)
+    return _der_seq(*parts)
+
+
+async def _add_x_long(ci: cms.ContentInfo, key: SigningKey, options: CadesOptions, digest: str) -> None:
+    """CAdES-T + complete certificate and revocation references (CAdES-C) + their values (X-Long)
+    for the signer's and the TSA's chains, fetched now and checked against the trust anchors."""
+    certs, crls, ocsps = await collect_revocation(revocation_targets(ci, key), options.trust_roots,
+                                                  extra=key.chain)
+    signer = key.certificate.dump()
+    others = [c for c in certs if c.dump() != signer]
+    si = ci["content"]["signer_infos"][0]
+    _append_unsigned(si, _attribute(OID_CERTIFICATE_REFS, _certificate_refs(others, digest)))
+    _append_unsigned(si, _attribute(OID_REVOCATION_REFS, _revocation_refs(crls, ocsps, digest)))
+    _append_unsigned(si, _attribute(OID_CERTIFICATE_VALUES, _der_seq(*(c.dump() for c in others))))
+    _append_unsigned(si, _attribute(OID_REVOCATION_VALUES, _revocation_values(crls, ocsps)))

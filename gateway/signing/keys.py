@@ -1,11 +1,14 @@
-"""Signing keys: PKCS#12 files and PKCS#11 tokens, loaded once and reused for many signatures.
+"""Signing keys: PKCS#12 files, PKCS#11 tokens and the Ukrainian key containers, loaded once and
+reused for many signatures.
 
-`load_signing_key(spec, password)` returns a `SigningKey` whose `signer` plugs into pyhanko's CMS and
-PDF signing and whose `sign_raw` serves XML signatures. Private key material and passwords never
-appear in messages or logs; every failure is a `KeyLoadError` with one clean line.
+`load_signing_key(spec, password)` returns a `SigningKey` (see `signing_key`) whose `signer` plugs
+into pyhanko's CMS and PDF signing and whose `sign_raw` serves XML signatures. Private key material
+and passwords never appear in messages or logs; every failure is a `KeyLoadError` with one clean line.
 
-Policy for new signatures: RSA keys shorter than 2048 bits, EC keys under 256 bits and the digests
-SHA-1/MD5 are refused.
+Files are recognised by content: a DSTU 4145 PEM bundle, an IIT `Key-6.dat` (old store or PBES2),
+a `.pfx`/`.p12` with DSTU keys or a PrivatBank `.jks` (`gateway.crypto.ua.containers`), otherwise
+an ordinary PKCS#12 file. Ukrainian containers often hold no signing certificate: it is given with
+`cert` (`--cert` / `[signing] cert`) and must match the container's signing key.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import keys as asn1_keys
+from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,100 +30,33 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from gateway.errors import KeyLoadError, SigningError
+from gateway.crypto.ua.containers import is_container, open_container
+from gateway.crypto.ua.dstu4145 import DSTUError
+from gateway.crypto.ua.signing import (
+    DSTUKeyBundle,
+    DSTUSigner,
+    bundle_from_container,
+    is_dstu_bundle_file,
+    load_bundle,
+)
+from gateway.errors import GatewayError, KeyLoadError, SigningError
+from gateway.signing.certificates import load_certificates
+from gateway.signing.pkcs11 import load_pkcs11_key, parse_pkcs11_uri
+from gateway.signing.signing_key import (
+    ALLOWED_DIGESTS,
+    HASHES,
+    MIN_EC_BITS,
+    MIN_RSA_BITS,
+    SigningKey,
+    check_digest_allowed,
+    check_key_strength,
+)
 
-MIN_RSA_BITS = 2048
-MIN_EC_BITS = 256
+__all__ = ["ALLOWED_DIGESTS", "MIN_EC_BITS", "MIN_RSA_BITS", "LoadedKeySigner", "SigningKey",
+           "certificate_validity_problem", "check_digest_allowed", "check_key_strength", "key_password",
+           "load_key_file", "load_signing_key", "needs_password", "signing_key_from_config"]
+
 MAX_P12_BYTES = 1024 * 1024
-#: digests a new signature may use (names as asn1crypto/pyhanko spell them)
-ALLOWED_DIGESTS = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
-                             # DSTU 4145 keys (gateway.crypto.ua)
-                             "gost34311", "kupyna256", "kupyna384", "kupyna512"})
-
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
-    "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512,
-}
-
-
-def check_digest_allowed(digest_algorithm: str) -> str:
-    """The normalised digest name, or a SigningError for SHA-1/MD5 and unknown digests."""
-    name = digest_algorithm.lower().replace("-", "")
-    name = {"sha3256": "sha3_256", "sha3384": "sha3_384", "sha3512": "sha3_512"}.get(name, name)
-    if name in ("sha1", "md5", "sha224"):
-        raise SigningError(
-            f"digest {digest_algorithm} is too weak for new signatures (use sha256 or stronger)")
-    if name not in ALLOWED_DIGESTS:
-        raise SigningError(f"unsupported digest algorithm for new signatures: {digest_algorithm}")
-    return name
-
-
-def check_key_strength(public_key: asn1_keys.PublicKeyInfo) -> str:
-    """The key algorithm name ("rsa", "ecdsa", "ed25519", ...), refusing keys too weak to sign with."""
-    algo = public_key.algorithm
-    if algo in ("rsa", "rsassa_pss"):
-        if public_key.bit_size < MIN_RSA_BITS:
-            raise KeyLoadError(
-                f"RSA key of {public_key.bit_size} bits is too weak for new signatures "
-                f"(at least {MIN_RSA_BITS} bits required)"
-            )
-        return "rsa"
-    if algo == "ec":
-        if public_key.bit_size < MIN_EC_BITS:
-            raise KeyLoadError(f"EC key of {public_key.bit_size} bits is too weak for new signatures")
-        return "ecdsa"
-    if algo in ("ed25519", "ed448"):
-        return algo
-    if algo in ("dstu4145le", "dstu4145be"):
-        return "dstu4145"
-    raise KeyLoadError(f"unsupported key algorithm for signing: {algo}")
-
-
-class SigningKey:
-    """A loaded signing key with its certificate and CA chain.
-
-    `signer` is a pyhanko Signer (CMS/PDF); `sign_raw` produces a bare signature value: RSA PKCS#1 v1.5,
-    ECDSA as DER `ECDSA-Sig-Value` (XML signatures convert it to r||s themselves).
-    """
-
-    def __init__(self, *, certificate: x509.Certificate, chain: list[x509.Certificate], signer: Signer,
-                 raw_signer: Callable[[bytes, str], bytes], source: str,
-                 closer: Callable[[], None] | None = None):
-        self.certificate = certificate
-        self.chain = chain
-        self.key_algorithm = check_key_strength(certificate.public_key)
-        self.key_size = certificate.public_key.bit_size
-        self.signer = signer
-        self.source = source
-        self._raw_signer = raw_signer
-        self._closer = closer
-        #: encodings derived from the certificate, built once per key (e.g. CMS templates)
-        self.derived: dict[object, object] = {}
-
-    @property
-    def default_digest(self) -> str:
-        """SHA-256 for everything up to RSA-3072 / P-256, stronger digests for stronger keys."""
-        if self.key_algorithm == "dstu4145":
-            return "gost34311"
-        if self.key_algorithm == "ed25519":
-            return "sha512"
-        if self.key_algorithm == "ecdsa":
-            return {384: "sha384", 521: "sha512"}.get(self.key_size, "sha256")
-        return "sha256"
-
-    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
-        """Sign `data` (hashed with `digest_algorithm`); ECDSA values are DER `ECDSA-Sig-Value`."""
-        return self._raw_signer(data, check_digest_allowed(digest_algorithm))
-
-    def close(self) -> None:
-        """Release the token session (PKCS#11); a no-op for file keys."""
-        if self._closer is not None:
-            self._closer()
-            self._closer = None
-
-    def __repr__(self) -> str:  # never shows key material
-        subject = self.certificate.subject.human_friendly
-        return f"<SigningKey {self.key_algorithm}-{self.key_size} {subject!r}>"
 
 
 class LoadedKeySigner(Signer):
@@ -144,33 +81,32 @@ class LoadedKeySigner(Signer):
                 mech = self.get_signature_mechanism_for_digest(digest)
                 if mech["algorithm"].native == "rsassa_pss":
                     params = mech["parameters"]
-                    pss_hash = _HASHES[check_digest_allowed(params["hash_algorithm"]["algorithm"].native)]()
+                    pss_hash = HASHES[check_digest_allowed(params["hash_algorithm"]["algorithm"].native)]()
                     pad = (padding.PSS(mgf=padding.MGF1(pss_hash), salt_length=params["salt_length"].native),
                            pss_hash)
                 else:
-                    pad = (padding.PKCS1v15(), _HASHES[digest]())
+                    pad = (padding.PKCS1v15(), HASHES[digest]())
                 self._paddings[digest] = pad
             return key.sign(data, *pad)
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(_HASHES[digest]()))
+            return key.sign(data, ec.ECDSA(HASHES[digest]()))
         if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
             return key.sign(data)
         raise SigningError(f"unsupported key type: {type(key).__name__}")
 
 
-def _load_pkcs12(path: Path, password: bytes | None) -> SigningKey:
+def _is_pkcs12(data: bytes) -> bool:
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise KeyLoadError(f"key file not found: {path}") from None
-    except OSError as exc:
-        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror}") from None
-    if size > MAX_P12_BYTES:
-        raise KeyLoadError(f"{path}: too large for a PKCS#12 key file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror}") from None
+        asn1_pkcs12.Pfx.load(data, strict=True)["auth_safe"]["content_type"].native  # noqa: B018
+        return True
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _load_pkcs12(path: Path, data: bytes, password: bytes | None) -> SigningKey:
+    if not _is_pkcs12(data):
+        raise KeyLoadError(f"{path}: not a key file the gateway reads (PKCS#12, IIT Key-6.dat, JKS, "
+                           "DSTU PEM bundle), or damaged")
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
     except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -190,33 +126,94 @@ def _load_pkcs12(path: Path, password: bytes | None) -> SigningKey:
                       source=str(path))
 
 
-def load_signing_key(spec: str, password: bytes | None) -> SigningKey:
-    """Load a signing key from a PKCS#12 path or an RFC 7512 `pkcs11:` URI (see gateway.signing.pkcs11).
 
-    For PKCS#11, `password` is the user PIN unless the URI names one (pin-value / pin-source).
-    """
+def _read_key_file(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_P12_BYTES:
+            raise KeyLoadError(f"{path}: too large for a key file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KeyLoadError(f"key file not found: {path}") from None
+    except OSError as exc:
+        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror}") from None
+
+
+def _given_certificates(cert: str | Path | None) -> list[x509.Certificate]:
+    if not cert:
+        return []
+    try:
+        return load_certificates(Path(cert).expanduser())
+    except GatewayError as exc:
+        raise KeyLoadError(f"signing certificate: {exc}") from None
+
+
+def _dstu_signing_key(bundle: DSTUKeyBundle, source: str) -> SigningKey:
+    return SigningKey(certificate=bundle.certificate, chain=bundle.chain, signer=DSTUSigner(bundle),
+                      raw_signer=bundle.sign_raw, source=source)
+
+
+def load_key_file(path: str | Path, password: bytes | None, *, cert: str | Path | None = None,
+                  key_password: bytes | None = None) -> SigningKey:
+    """A signing key from a file: a Ukrainian container (Key-6.dat, .pfx/.p12 with DSTU keys, .jks),
+    a DSTU 4145 PEM bundle or a PKCS#12 file, with `password` (JKS: the store password;
+    `key_password` its key entries' one when different). `cert`: a file with the signing certificate
+    (and its chain) for containers that do not hold it."""
+    path = Path(path).expanduser()
+    data = _read_key_file(path)
+    given = _given_certificates(cert)
+    if is_container(data):
+        if password is None:
+            raise KeyLoadError(f"{path}: the key container needs a password")
+        try:
+            container = open_container(data, password, key_password=key_password)
+            bundle = bundle_from_container(container, given)
+        except DSTUError as exc:  # ContainerError is one
+            raise KeyLoadError(f"{path}: {exc}") from None
+        return _dstu_signing_key(bundle, str(path))
+    if is_dstu_bundle_file(path):
+        try:
+            bundle = load_bundle(path)
+        except DSTUError as exc:
+            raise KeyLoadError(f"{path}: {exc}") from None
+        if given and given[0].dump() != bundle.certificate.dump():
+            raise KeyLoadError(f"{path}: the given certificate is not the key file's certificate")
+        return _dstu_signing_key(bundle, str(path))
+    key = _load_pkcs12(path, data, password)
+    if given and given[0].public_key.dump() != key.certificate.public_key.dump():
+        raise KeyLoadError(f"{path}: the given certificate does not match the key")
+    return key
+
+
+def load_signing_key(spec: str, password: bytes | None, *, cert: str | Path | None = None,
+                     key_password: bytes | None = None) -> SigningKey:
+    """Load a signing key from a file (see `load_key_file`) or an RFC 7512 `pkcs11:` URI (see
+    gateway.signing.pkcs11). For PKCS#11, `password` is the user PIN unless the URI names one."""
     if not spec:
         raise KeyLoadError("no signing key given (use --key or [signing] key)")
     if spec.startswith("pkcs11:"):
-        from gateway.signing.pkcs11 import load_pkcs11_key
-
         return load_pkcs11_key(spec, password)
-    from gateway.crypto.ua.signing import signing_key_if_dstu
-
-    path = Path(spec).expanduser()
-    return signing_key_if_dstu(path, password) or _load_pkcs12(path, password)
+    return load_key_file(spec, password, cert=cert, key_password=key_password)
 
 
 def needs_password(spec: str) -> bool:
-    """False for PKCS#11 URIs that carry their own PIN source; True otherwise."""
+    """False for PKCS#11 URIs that carry their own PIN source and for DSTU PEM bundles."""
     if spec.startswith("pkcs11:"):
-        from gateway.signing.pkcs11 import parse_pkcs11_uri
-
         uri = parse_pkcs11_uri(spec)
         return "pin-value" not in uri.query and "pin-source" not in uri.query
-    from gateway.crypto.ua.signing import is_dstu_bundle_file
-
     return not is_dstu_bundle_file(Path(spec).expanduser())  # DSTU PEM bundles are unencrypted
+
+
+def certificate_validity_problem(key: SigningKey, now: datetime | None = None) -> str | None:
+    """Why the key's certificate cannot sign now (expired / not yet valid), or None."""
+    now = now or datetime.now(UTC)
+    cert = key.certificate
+    subject = cert.subject.human_friendly
+    if now > cert.not_valid_after:
+        return f"the signing certificate of {subject!r} expired on {cert.not_valid_after:%Y-%m-%d %H:%M} UTC"
+    if now < cert.not_valid_before:
+        return (f"the signing certificate of {subject!r} is not valid before "
+                f"{cert.not_valid_before:%Y-%m-%d %H:%M} UTC")
+    return None
 
 
 def _read_secret_file(path: Path) -> bytes:
@@ -254,12 +251,16 @@ def key_password(cfg_signing: Any | None, cli_env_var: str | None, *,
     raise KeyLoadError("the key needs a password: use --key-password-env VAR (no terminal to prompt on)")
 
 
-def signing_key_from_config(cfg: Any, *, key: str | None = None,
-                            password_env: str | None = None) -> SigningKey:
+
+
+def signing_key_from_config(cfg: Any, *, key: str | None = None, password_env: str | None = None,
+                            cert: str | None = None, key_entry_password_env: str | None = None
+                            ) -> SigningKey:
     """Load the key named by `key` (CLI --key) or by [signing] key of `cfg` (a gateway Config).
 
-    Relative [signing] key paths are relative to the configuration file; the password comes from
+    Relative [signing] key/cert paths are relative to the configuration file; the password comes from
     `password_env`, else (for the configured key) key_password_file / key_password_env, else a prompt.
+    The signing certificate is `cert` (CLI --cert), else [signing] cert for the configured key.
     """
     from_config = not key
     spec = key or cfg.signing.key
@@ -267,8 +268,11 @@ def signing_key_from_config(cfg: Any, *, key: str | None = None,
         raise KeyLoadError("no signing key: pass --key KEY or set [signing] key")
     if from_config and not spec.startswith("pkcs11:"):
         spec = str(cfg.resolve(spec))
+    if not cert and from_config and cfg.signing.cert:
+        cert = str(cfg.resolve(cfg.signing.cert))
     password = None
     if needs_password(spec):
         password = key_password(cfg.signing if from_config else None, password_env, resolve=cfg.resolve)
-    return load_signing_key(spec, password)
-
+    entry_env = key_entry_password_env or (cfg.signing.key_entry_password_env if from_config else "")
+    entry_password = _from_env(entry_env) if entry_env else None
+    return load_signing_key(spec, password, cert=cert, key_password=entry_password)

@@ -4,6 +4,11 @@ B-T adds a signature time stamp, B-LT the DSS with chains, CRLs and OCSP respons
 (fetched online, checked against the trust anchors), B-LTA a document time stamp over it all.
 Each signature goes into a new invisible field as an incremental update, so earlier signatures stay
 valid. pyhanko holds the PDF in memory while signing: the input size bound is MAX_PDF_BYTES.
+
+National digests (DSTU 4145 keys: GOST 34.311, Kupyna), which pyhanko cannot compute through
+pyca/cryptography: pyhanko prepares the field and the byte range, the byte-range digest and the CMS
+(B-B/B-T) come from the CAdES signer, B-LT adds a DSS with the chains and revocation data, B-LTA a
+document time stamp (SHA-256: it covers the file, not the national signature).
 """
 
 from __future__ import annotations
@@ -14,17 +19,35 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from asn1crypto import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.general import SigningError as PyhankoSigningError
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
 
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
-from gateway.signing.cades import check_level
+from gateway.signing.cades import (
+    CadesOptions,
+    async_cades_signature,
+    check_level,
+    collect_revocation,
+    new_hash,
+    revocation_targets,
+)
 from gateway.signing.keys import SigningKey, check_digest_allowed
+from gateway.signing.tsa import CheckedTimeStamper
 
 MAX_PDF_BYTES = 512 * 1024 * 1024
+#: room for a national CMS (signature, chain, time stamp) in the /Contents placeholder
+NATIONAL_RESERVE = 48 * 1024
+#: digests pyhanko's own hashing (pyca/cryptography) cannot compute
+NATIONAL_DIGESTS = frozenset({"gost34311", "kupyna256", "kupyna384", "kupyna512"})
 
 
 def _fresh_field_name(writer) -> str:
-    from pyhanko.sign.fields import enumerate_sig_fields
 
     taken = {name for name, _value, _ref in enumerate_sig_fields(writer)}
     n = 1
@@ -34,7 +57,6 @@ def _fresh_field_name(writer) -> str:
 
 
 def _validation_context(key: SigningKey, trust_roots: Sequence[x509.Certificate]):
-    from pyhanko_certvalidator import ValidationContext
 
     roots = list(trust_roots) + [c for c in key.chain if c.self_signed in ("yes", "maybe")]
     if not roots:
@@ -47,13 +69,7 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
                                digest_algorithm: str | None = None,
                                trust_roots: Sequence[x509.Certificate] = ()) -> bytes:
     """Sign a PDF given as bytes; returns the signed PDF."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.misc import PdfError
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
-    from pyhanko.sign.general import SigningError as PyhankoSigningError
 
-    from gateway.signing.tsa import CheckedTimeStamper
 
     level = check_level(level)
     if level != "B-B" and not tsa_url:
@@ -68,6 +84,9 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
         if writer.security_handler is not None:
             raise SigningError("encrypted PDFs cannot be signed")
         lt = level in ("B-LT", "B-LTA")
+        if digest in NATIONAL_DIGESTS:
+            return await _async_sign_national(key, writer, _fresh_field_name(writer), level=level,
+                                              tsa_url=tsa_url, digest=digest, trust_roots=trust_roots)
         vc = _validation_context(key, trust_roots) if lt else None
         meta = signers.PdfSignatureMetadata(
             field_name=_fresh_field_name(writer), md_algorithm=digest, subfilter=SigSeedSubFilter.PADES,
@@ -92,6 +111,35 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
             raise SigningError(f"B-LT: {str(exc).splitlines()[0] if str(exc) else name}") from None
         raise
     return out.getvalue()
+
+
+async def _async_sign_national(key: SigningKey, writer, field_name: str, *, level: str, tsa_url: str | None,
+                               digest: str, trust_roots: Sequence[x509.Certificate]) -> bytes:
+    """PAdES with a national digest (see the module's docstring)."""
+    # pyhanko lays out the field; its own (SHA-256) digest of the byte range is not used
+    meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256",
+                                        subfilter=SigSeedSubFilter.PADES)
+    prepared, _tbs, output = await signers.PdfSigner(meta, signer=key.signer).async_digest_doc_for_signing(
+        writer, bytes_reserved=NATIONAL_RESERVE)
+    h = new_hash(digest)
+    with output.getbuffer() as view:
+        h.update(view[:prepared.reserved_region_start])
+        h.update(view[prepared.reserved_region_end:])
+    options = CadesOptions(level="B-B" if level == "B-B" else "B-T", tsa_url=tsa_url, digest_algorithm=digest)
+    signature = await async_cades_signature(key, h.digest(), options)
+    prepared.fill_with_cms(output, signature)
+    if level in ("B-LT", "B-LTA"):
+        certs, crls, ocsps = await collect_revocation(revocation_targets(signature, key), trust_roots,
+                                                      extra=key.chain)
+        output.seek(0)
+        DocumentSecurityStore.add_dss(output, None, certs=certs, ocsps=ocsps, crls=crls, force_write=True)
+    if level == "B-LTA":
+        output.seek(0)
+        stamped = io.BytesIO()
+        await signers.PdfTimeStamper(CheckedTimeStamper(tsa_url or "")).async_timestamp_pdf(
+            IncrementalPdfFileWriter(output, strict=False), "sha256", output=stamped)
+        output = stamped
+    return output.getvalue()
 
 
 def sign_pdf_file(key: SigningKey, source: str | os.PathLike[str], output: str | os.PathLike[str], *,

@@ -58,6 +58,54 @@ _RANK: dict[str, int] = {
 }
 
 
+#: ETSI EN 319 102-1 building blocks in the order their results decide a signature's verdict, as
+#: DSS concludes the basic validation: format checking, identification of the signing certificate,
+#: validation context, cryptographic verification, X.509 certificate validation, signature acceptance,
+#: then the later phases (time stamps, proof of existence)
+_BLOCK: dict[str, int] = {
+    SubIndication.FORMAT_FAILURE: 0,
+    SubIndication.NO_SIGNING_CERTIFICATE_FOUND: 1,
+    SubIndication.SIGNATURE_POLICY_NOT_AVAILABLE: 2,
+    SubIndication.POLICY_PROCESSING_ERROR: 2,
+    # cryptographic verification (5.2.7): data not found, then a digest mismatch, then the value
+    SubIndication.SIGNED_DATA_NOT_FOUND: 3,
+    SubIndication.HASH_FAILURE: 4,
+    SubIndication.SIG_CRYPTO_FAILURE: 5,
+    SubIndication.SIG_CONSTRAINTS_FAILURE: 7,
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE: 7,
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE: 7,
+    SubIndication.TIMESTAMP_ORDER_FAILURE: 8,
+    SubIndication.NO_POE: 8,
+}
+#: every other sub-indication belongs to X.509 certificate validation
+_CERTIFICATE_VALIDATION = 6
+
+
+def block(sub: str | None) -> int:
+    """Where a sub-indication's building block comes in the order that decides a verdict."""
+    return _BLOCK.get(sub, _CERTIFICATE_VALIDATION) if sub else 99
+
+
+def decides(new: tuple[str, str | None], current: tuple[str, str | None]) -> bool:
+    """Whether the failure `new` (indication, sub-indication) replaces `current` as a signature's
+    verdict: the worse indication wins; for the same one, the earlier building block; within a
+    block, the first found. The one rule every validator follows (SignatureReport.fail)."""
+    if rank(new[0]) != rank(current[0]):
+        return rank(new[0]) < rank(current[0])
+    return block(new[1]) < block(current[1])
+
+
+def crypto_order(findings: list[tuple[Indication, SubIndication, str]]) -> tuple[
+    list[tuple[Indication, SubIndication, str]], list[str]
+]:
+    """Of the cryptographic verification's findings, those that decide (the earliest kind found:
+    signed data not found before a digest mismatch before a bad signature value, whatever their
+    indications) and the reasons of the others, which are reported without deciding."""
+    first = min((block(f[1]) for f in findings), default=None)
+    deciding = [f for f in findings if block(f[1]) == first]
+    return deciding, [f[2] for f in findings if block(f[1]) != first]
+
+
 def rank(indication: str) -> int:
     """Order of verdicts, worst first (TOTAL_FAILED < NO_SIGNATURE_FOUND < INDETERMINATE <
     TOTAL_PASSED); anything unknown counts as worse than all of them."""
@@ -113,12 +161,27 @@ class RevocationSource:
     issuer: str = ""
     this_update: datetime | None = None
     produced_at: datetime | None = None  # OCSP only
+class PdfModification:
+    """One kind of change made to a PDF after a signature's revision."""
+
+    #: pages-added | pages-removed | signature-dictionary-changed | validation-data-added |
+    #: form-fields-filled | annotations-changed | content-changed | not-analysed
+    kind: str
+    #: whether the signature's DocMDP/FieldMDP permissions (and EN 319 142-1) allow it
+    allowed: bool
+
+
+#: report keys left out of the JSON while unset (INTERFACE.md: "else absent", "PDF only")
+_ABSENT_WHEN_NONE = ("counter_signature_of", "pdf_modifications")
 
 
 @dataclass
 class SignatureReport:
     id: str = ""
     format: str = "CMS"
+    #: CAdES only: the ETSI TS 101 733 name of the level (CAdES-BES/EPES/T/C/X-Long/A), as Ukrainian
+    #: requirements name it, next to the baseline name in `format`
+    profile: str | None = None
     indication: Indication = Indication.INDETERMINATE
     subindication: SubIndication | None = None
     intact: bool = False
@@ -136,14 +199,16 @@ class SignatureReport:
     qualification: str | None = None
     #: the trust service provider's name from the trusted list the qualification comes from
     qualification_provider: str | None = None
+    #: the id of the signature this one counter-signs
+    counter_signature_of: str | None = None
+    #: PDF only: what changed after the signature's revision
+    pdf_modifications: list[PdfModification] | None = None
 
     def fail(self, indication: Indication, sub: SubIndication | None, reason: str) -> None:
-        """Lower the verdict to (indication, sub) unless it is already worse; record the reason."""
+        """Record a failure and its reason; it becomes the verdict if it `decides`."""
         if reason and reason not in self.errors:
             self.errors.append(reason)
-        if rank(indication) < rank(self.indication) or (
-            indication == self.indication and self.subindication is None
-        ):
+        if decides((indication, sub), (self.indication, self.subindication)):
             self.indication = indication
             self.subindication = sub
 
@@ -168,6 +233,11 @@ class SignatureReport:
         d["chain"] = [{**asdict(c), "not_after": _iso(c.not_after)} for c in self.chain]
         d["revocation_sources"] = [{**asdict(r), "this_update": _iso(r.this_update),
                                     "produced_at": _iso(r.produced_at)} for r in self.revocation_sources]
+        if self.profile is None:  # an extension of the INTERFACE.md shape, for CAdES only
+            del d["profile"]
+        for key in _ABSENT_WHEN_NONE:
+            if d[key] is None:
+                del d[key]
         return d
 
 

@@ -163,6 +163,7 @@ class SevHub:
         accept_duplicates: bool = False,
         faults: Faults | None = None,
         dialect: Dialect = SEV2,
+        public_url: str = "",
     ) -> None:
         if not 1 <= max_part_size <= MAX_PART_SIZE_LIMIT:
             raise ConfigError(f"MaxPartSize must be between 1 and {MAX_PART_SIZE_LIMIT} bytes")
@@ -176,6 +177,9 @@ class SevHub:
         self.logins = LoginLimiter()
         #: the only wire form this hub answers (a request in another is a Client fault)
         self.dialect = dialect
+        #: base URL of the service in its WSDL (else the address the connection came in on, never the
+        #: Host header, which the caller chooses)
+        self.public_url = public_url.rstrip("/")
 
     def load_systems(self, path: Path) -> int:
         """Register the systems of a TOML file; returns how many."""
@@ -512,8 +516,12 @@ def create_app(hub: SevHub) -> Starlette:
     async def get(request: Request) -> Response:
         if "wsdl" not in {k.lower() for k in request.query_params}:
             return Response("append ?wsdl for the service description\n", media_type="text/plain")
-        location = str(request.url.replace(query="", fragment=""))
-        return Response(wsdl_text(location, hub.dialect), media_type=xml)
+        if hub.public_url:
+            base = hub.public_url
+        else:
+            host, port = request.scope.get("server") or ("127.0.0.1", 80)
+            base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        return Response(wsdl_text(base + SERVICE_PATH, hub.dialect), media_type=xml)
 
     async def post(request: Request) -> Response:
         if hub.faults.take_unavailable():

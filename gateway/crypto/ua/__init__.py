@@ -2,7 +2,7 @@
 
 Importing this package registers the OIDs with asn1crypto (certificates with DSTU 4145 keys parse)
 and, when the validation engine is present, the digest and signature algorithms with
-`gateway.signing.validation.algorithms` (gost34311, kupyna256/384/512, dstu4145).
+`gateway.signing.algorithms` (gost34311, kupyna256/384/512, dstu4145).
 Everything is pure Python: verification is not constant-time (public data); signing draws a fresh
 nonce from `secrets` for every signature.
 """
@@ -16,7 +16,7 @@ _register_asn1()
 
 def _register_algorithms() -> None:
     try:
-        from gateway.signing.validation import algorithms
+        from gateway.signing import algorithms
     except ImportError:  # the package is usable on its own
         return
     from gateway.crypto.ua.plugin import register_with

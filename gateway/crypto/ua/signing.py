@@ -3,13 +3,15 @@ development key for `gateway init --dstu`.
 
 A bundle is a PEM file holding one unencrypted `PRIVATE KEY` (PKCS#8, DSTU 4145 algorithm OID and
 named-curve parameters, see `keys.private_key_to_pkcs8`) and `CERTIFICATE` blocks: the signer's
-certificate (the one matching the key) and its chain. Ukrainian Key-6.dat / JKS containers are not
-read here.
+certificate (the one matching the key) and its chain. Encrypted containers (Key-6.dat, .pfx, .jks,
+see `containers`) become a bundle through `bundle_from_container`, which picks the signing key and
+matches it to its certificate.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from gateway.crypto.ua import oids
 from gateway.crypto.ua.cms import sign_cms
+from gateway.crypto.ua.containers import KeyContainer
 from gateway.crypto.ua.curves import curve_by_m
 from gateway.crypto.ua.dstu4145 import DSTUError, PrivateKey, encode_signature, generate_private_key
 from gateway.crypto.ua.keys import load_private_key, load_public_key, private_key_to_pkcs8
@@ -111,16 +114,18 @@ def parse_bundle(data: bytes) -> DSTUKeyBundle:
     raise DSTUError("no certificate in the key file matches the private key")
 
 
-class DSTUSigner(Signer):
-    """A pyhanko Signer over a loaded DSTU 4145 key (signature value: raw r||s / s||r octets)."""
+class DSTURawSigner(Signer):
+    """A pyhanko Signer over any DSTU 4145 signing function (a file key or a token's mechanism);
+    the signature value is the raw r||s / s||r octets of the certificate's byte order."""
 
-    def __init__(self, bundle: DSTUKeyBundle) -> None:
+    def __init__(self, certificate: x509.Certificate, chain: list[x509.Certificate], little_endian: bool,
+                 sign_raw: Callable[[bytes, str], bytes]) -> None:
         store = SimpleCertificateStore()
-        store.register_multiple([bundle.certificate, *bundle.chain])
-        oid = oids.DSTU4145_LE if bundle.little_endian else oids.DSTU4145_BE
-        super().__init__(signing_cert=bundle.certificate, cert_registry=store, embed_roots=True,
+        store.register_multiple([certificate, *chain])
+        oid = oids.DSTU4145_LE if little_endian else oids.DSTU4145_BE
+        super().__init__(signing_cert=certificate, cert_registry=store, embed_roots=True,
                          signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": oid}))
-        self._bundle = bundle
+        self._sign = sign_raw
 
     def get_signature_mechanism_for_digest(self, digest_algorithm: str | None) -> algos.SignedDigestAlgorithm:
         return self.signature_mechanism
@@ -129,7 +134,14 @@ class DSTUSigner(Signer):
         return self.sign_raw(data, digest_algorithm)
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
-        return self._bundle.sign_raw(data, digest_algorithm)
+        return self._sign(data, digest_algorithm)
+
+
+class DSTUSigner(DSTURawSigner):
+    """A pyhanko Signer over a loaded DSTU 4145 key."""
+
+    def __init__(self, bundle: DSTUKeyBundle) -> None:
+        super().__init__(bundle.certificate, bundle.chain, bundle.little_endian, bundle.sign_raw)
 
 
 def make_dev_bundle(common_name: str, *, edrpou: str | None = None, drfo: str | None = None, m: int = 257,
@@ -163,23 +175,6 @@ def write_dev_bundle(path: Path, common_name: str, **kw) -> x509.Certificate:
     return root
 
 
-def signing_key_if_dstu(path: Path, password: bytes | None = None):
-    """A gateway `SigningKey` when `path` is a DSTU 4145 PEM bundle, else None (the caller goes on with
-    PKCS#12). `password` is unused: bundles are unencrypted (protect the file)."""
-    from gateway.errors import KeyLoadError
-    from gateway.signing.keys import SigningKey
-
-    if not is_dstu_bundle_file(path):
-        return None
-    try:
-        bundle = load_bundle(path)
-    except DSTUError as exc:
-        raise KeyLoadError(f"{path}: {exc}") from None
-    signer = DSTUSigner(bundle)
-    return SigningKey(certificate=bundle.certificate, chain=bundle.chain, signer=signer,
-                      raw_signer=bundle.sign_raw, source=str(path))
-
-
 def is_dstu_bundle_file(path: Path) -> bool:
     try:
         if not path.is_file() or path.stat().st_size > MAX_BUNDLE_BYTES:
@@ -187,3 +182,55 @@ def is_dstu_bundle_file(path: Path) -> bool:
         return is_dstu_bundle(path.read_bytes())
     except OSError:
         return False
+
+
+#: key usages that allow signing documents (a key-agreement certificate must not sign)
+SIGNING_USAGES = frozenset({"digital_signature", "non_repudiation"})
+
+
+def _certified(cert: x509.Certificate):
+    try:
+        return load_public_key(cert.public_key)
+    except (DSTUError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _can_sign(cert: x509.Certificate) -> bool:
+    usage = cert.key_usage_value
+    return usage is None or bool(set(usage.native) & SIGNING_USAGES)
+
+
+def bundle_from_container(container: KeyContainer, given: list[x509.Certificate]) -> DSTUKeyBundle:
+    """The signing key of a container with its certificate and chain.
+
+    The signer's certificate comes from `given` (--cert / [signing] cert) when any, else from the
+    container; it must hold the public point of one of the container's keys and allow signing
+    (digitalSignature or nonRepudiation). A DSTUError names what is missing or does not match."""
+    candidates = [c for c in (given or container.certificates) if not c.ca]
+    matches = []
+    for cert in candidates:
+        public = _certified(cert)
+        if public is None:
+            continue
+        for key, _le in container.keys:
+            if key.curve.m == public.key.curve.m and key.public_point == public.key.point:
+                matches.append((cert, key, public.little_endian))
+    n = len(container.keys)
+    if given and not matches:
+        raise DSTUError(f"the given certificate does not match any of the {n} keys in the container "
+                        "(wrong certificate for this key)")
+    signing = [m for m in matches if _can_sign(m[0])]
+    if not signing:
+        if matches:
+            raise DSTUError("the container's certificate is for key agreement only, not for signing: "
+                            "give the signing certificate (--cert or [signing] cert)")
+        raise DSTUError(f"no certificate in the container matches its {n} keys: give the signing "
+                        "certificate (--cert or [signing] cert)")
+    cert, key, little_endian = signing[0]
+    chain: list[x509.Certificate] = []
+    seen = {cert.dump()}
+    for other in [*given, *container.certificates]:
+        if other.dump() not in seen:
+            seen.add(other.dump())
+            chain.append(other)
+    return DSTUKeyBundle(key, little_endian, cert, chain)

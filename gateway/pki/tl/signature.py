@@ -15,7 +15,7 @@ from asn1crypto import x509
 from lxml import etree
 
 from gateway.pki.tl.parse import TrustedListError
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import UnsupportedCanonicalization

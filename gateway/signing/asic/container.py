@@ -88,7 +88,13 @@ def _read_container(data: bytes, max_total: int) -> Container:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ContainerError(f"not a valid ZIP container: {exc}") from None
+        real = _without_false_end_record(data)
+        if real is None:
+            raise ContainerError(f"not a valid ZIP container: {exc}") from None
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(real))
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            raise ContainerError(f"not a valid ZIP container: {exc}") from None
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ENTRIES:
@@ -117,6 +123,22 @@ def _read_container(data: bytes, max_total: int) -> Container:
             out.files[info.filename] = _read(archive, info)
     _check_mimetype(out, infos)
     return out
+
+
+_END_RECORD = b"PK\x05\x06"
+_END_RECORD_SIZE = 22
+
+
+def _without_false_end_record(data: bytes) -> bytes | None:
+    """The archive without its comment when the comment holds a look-alike end-of-central-directory
+    record (zipfile takes the last one it finds): the real record is the one whose comment length
+    reaches exactly the end of the file. None when there is no such record."""
+    pos = len(data)
+    while (pos := data.rfind(_END_RECORD, max(0, len(data) - 65_557), pos)) >= 0:
+        comment_length = int.from_bytes(data[pos + 20 : pos + 22], "little")
+        if pos + _END_RECORD_SIZE + comment_length == len(data) and comment_length:
+            return data[: pos + 20] + b"\x00\x00"
+    return None
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

@@ -13,7 +13,6 @@ so earlier signatures stay valid.
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +30,7 @@ from gateway.signing.asic.container import (
     read_container,
     write_container,
 )
+from gateway.signing.cades import new_hash
 from gateway.signing.keys import SigningKey, check_digest_allowed
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.builder import DataObject, XadesOptions
@@ -163,7 +163,7 @@ def _asic_manifest(files: Sequence[DataObject], sig_name: str, digest: str) -> b
             root, f"{{{ASIC_NS}}}DataObjectReference", URI=quote(f.name, safe="/"), MimeType=f.mime_type
         )
         etree.SubElement(ref, f"{{{DS}}}DigestMethod", Algorithm=uri)
-        value = hashlib.new(digest, f.data).digest()
+        value = new_hash(digest, f.data).digest()
         etree.SubElement(ref, f"{{{DS}}}DigestValue").text = base64.b64encode(value).decode("ascii")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.asic.container import MIMETYPE_S, Container, ContainerError, read_container
 from gateway.signing.report import (
     Indication,
     SignatureReport,
     SubIndication,
     ValidationReport,
+    crypto_order,
     format_failure,
 )
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.cms import validate_cms
 from gateway.signing.validation.engine import register
@@ -127,11 +128,10 @@ def _cades(container: Container, name: str, kind: str, policy: ValidationPolicy)
         sig.signed_objects = objects
         if problems:
             sig.intact = False
-            for indication, sub, reason in _dss_order(problems):
+            deciding, others = crypto_order(problems)
+            for indication, sub, reason in deciding:
                 sig.fail(indication, sub, reason)
-                if sig.indication == indication == Indication.INDETERMINATE:
-                    # the cryptographic check comes before the chain's in ETSI EN 319 102-1
-                    sig.subindication = sub
+            sig.errors.extend(r for r in others if r not in sig.errors)
     return sigs
 
 
@@ -214,14 +214,6 @@ def _check_manifest(
     return objects, problems
 
 
-def _dss_order(
-    problems: list[tuple[Indication, SubIndication, str]],
-) -> list[tuple[Indication, SubIndication, str]]:
-    """Missing data outranks a digest mismatch (as in DSS's cryptographic verification)."""
-    missing = [p for p in problems if p[1] == SubIndication.SIGNED_DATA_NOT_FOUND]
-    return missing or problems
-
-
 # --- ASiC-E archive manifests (ETSI EN 319 162-1 4.4.3, long-term ASiC-E with CAdES) ----------
 
 
@@ -276,9 +268,7 @@ def _xades(container: Container, name: str, policy: ValidationPolicy) -> list[Si
         return (entry, content) if content is not None and entry != name else None
 
     budget = DEFAULT_BUDGET + 8 * len(container.files[name]) + 2 * sum(map(len, container.files.values()))
-    sigs = validate_signatures(tree, resolve, policy, budget=budget)
-    for sig in sigs:
-        sig.id = f"{name}:{sig.id}"
+    sigs = validate_signatures(tree, resolve, policy, budget=budget, prefix=f"{name}:")
     if not sigs:
         return [_format_failed(name, f"{name} contains no ds:Signature")]
     return sigs

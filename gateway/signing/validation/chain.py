@@ -30,9 +30,10 @@ from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from gateway.asyncutil import run_sync
+from gateway.signing import algorithms
 from gateway.signing.certificates import name_text
 from gateway.signing.report import ChainEntry, Indication, RevocationSource, SubIndication
-from gateway.signing.validation import algorithms, fetchers, revcache, revocation
+from gateway.signing.validation import fetchers, revcache, revocation
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 

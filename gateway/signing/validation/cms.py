@@ -13,16 +13,25 @@ from gateway.signing.report import (
     Indication,
     SignatureReport,
     SubIndication,
-    TimestampInfo,
     ValidationReport,
     format_failure,
 )
-from gateway.signing.validation.archive import OID_ARCHIVE_TS_V3, token_time, validate_archive_v3
+from gateway.signing.validation.archive import (
+    OID_ARCHIVE_TS_V2,
+    OID_ARCHIVE_TS_V3,
+    validate_archive_v2,
+    validate_archive_v3,
+)
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.detached import pick_detached
 from gateway.signing.validation.engine import register
 from gateway.signing.validation.policy import ValidationPolicy
-from gateway.signing.validation.revocation import RevocationData, from_attributes, from_signed_data
+from gateway.signing.validation.revocation import (
+    OID_REVOCATION_VALUES,
+    RevocationData,
+    from_attributes,
+    from_signed_data,
+)
 from gateway.signing.validation.signerinfo import (
     OID_SIGNING_CERTIFICATE,
     OID_SIGNING_CERTIFICATE_V2,
@@ -34,6 +43,7 @@ from gateway.signing.validation.signerinfo import (
     present,
     reusable_certificates,
 )
+from gateway.signing.validation.sigpolicy import check_cms_policy
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 
@@ -43,8 +53,8 @@ OID_SIGNATURE_TS = "1.2.840.113549.1.9.16.2.14"
 OID_CONTENT_TS = "1.2.840.113549.1.9.16.2.20"
 OID_COUNTER_SIGNATURE = "1.2.840.113549.1.9.6"
 OID_CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
-OID_ARCHIVE_TS_V2 = "1.2.840.113549.1.9.16.2.48"
 MAX_COUNTER_DEPTH = 4
+MAX_NESTING = 3
 _BASE64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
 
 
@@ -66,7 +76,16 @@ def validate_cms(
     data: bytes, policy: ValidationPolicy, detached_content: SignedContent | None = None
 ) -> ValidationReport:
     """`detached_content`: the content of a detached signature when the caller has it in memory
-    (ASiC); otherwise it is picked from the policy's detached files."""
+    (ASiC); otherwise it is picked from the policy's detached files.
+
+    A SignedData whose content is itself a SignedData (enveloping: a .p7m signed again) reports the
+    inner signatures too, after the outer ones, as `inner-S1`, ... (nested up to MAX_NESTING)."""
+    return _validate_cms(data, policy, detached_content, nesting=0)
+
+
+def _validate_cms(
+    data: bytes, policy: ValidationPolicy, detached_content: SignedContent | None, nesting: int
+) -> ValidationReport:
     try:
         der = decode_input(data)
     except ValueError:
@@ -94,20 +113,54 @@ def validate_cms(
     for i, si in enumerate(signer_infos, 1):
         _validate_signer(report, si, f"S{i}", certs, content, econtent_type, base_revinfo, policy, depth=0,
                          source=(der, i - 1))
+    inner = _nested_signed_data(content, econtent_type) if nesting < MAX_NESTING else None
+    if inner is not None:
+        nested = _validate_cms(inner, policy, None, nesting + 1)
+        for sig in nested.signatures:
+            sig.id = f"inner-{sig.id}"
+            if sig.counter_signature_of:
+                sig.counter_signature_of = f"inner-{sig.counter_signature_of}"
+            report.signatures.append(sig)
     return report
+
+
+def _nested_signed_data(content: SignedContent | None, content_type: str) -> bytes | None:
+    """The encapsulated content when it is itself a CMS SignedData (eContentType signed-data, or
+    id-data holding a signed file), else None."""
+    if content is None or content.path is not None or content_type not in (OID_SIGNED_DATA, OID_DATA):
+        return None
+    data = content.data()
+    if data[:1] != b"\x30":
+        return None
+    try:
+        info = cms.ContentInfo.load(data)
+        if info["content_type"].dotted != OID_SIGNED_DATA or not len(info["content"]["signer_infos"]):
+            return None
+    except PARSE_ERRORS:
+        return None
+    return data
 
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else ""
 
 
+class _RawEncapsulatedContentInfo(core.Sequence):
+    """EncapsulatedContentInfo with eContent as the plain OCTET STRING it is (RFC 5652 5.2), whatever
+    eContentType says: the message digest covers these octets, and asn1crypto would try to parse
+    them as the type named (a SignedData, a TSTInfo) and fail on content that is not."""
+
+    _fields = [
+        ("content_type", core.ObjectIdentifier),
+        ("content", core.OctetString, {"explicit": 0, "optional": True}),
+    ]
+
+
 def _encapsulated(eci: cms.EncapsulatedContentInfo) -> SignedContent | None:
-    field = eci["content"]
+    field = _RawEncapsulatedContentInfo.load(eci.dump())["content"]
     if not present(field):
         return None
-    native = field.native if eci["content_type"].dotted == OID_DATA else None
-    raw = native if isinstance(native, bytes) else field.contents
-    return SignedContent([raw], "encapsulated content")
+    return SignedContent([field.native or b""], "encapsulated content")
 
 
 def _validate_signer(
@@ -121,10 +174,13 @@ def _validate_signer(
     policy: ValidationPolicy,
     depth: int,
     source: tuple[bytes, int] | None = None,
+    counter_of: str | None = None,
 ) -> None:
-    """Validate one SignerInfo (and its counter-signatures). `source` is the original encoding and
-    the signer's index, needed to recompute archive timestamps (top-level signers only)."""
-    sig = SignatureReport(id=sig_id, indication=Indication.TOTAL_PASSED)
+    """Validate one SignerInfo (and its counter-signatures, each its own entry with
+    `counter_signature_of`; the counter-signed signature keeps its own verdict). `source` is the
+    original encoding and the signer's index, needed to recompute archive timestamps (top-level
+    signers only)."""
+    sig = SignatureReport(id=sig_id, indication=Indication.TOTAL_PASSED, counter_signature_of=counter_of)
     report.signatures.append(sig)
     if content is not None and content.name:
         sig.signed_objects.append(content.name)
@@ -132,7 +188,8 @@ def _validate_signer(
         signed_attrs = si["signed_attrs"]
         unsigned_attrs = si["unsigned_attrs"]
         all_certs = list(certs) + _certificate_values(unsigned_attrs)
-        check = check_signer_info(si, [*all_certs, *policy.trust_roots], content, content_type)
+        check = check_signer_info(si, [*all_certs, *policy.extra_certificates, *policy.trust_roots],
+                                  content, content_type)
         revinfo = RevocationData()
         revinfo.extend(base_revinfo)
         revinfo.extend(from_attributes(signed_attrs, unsigned_attrs))
@@ -149,7 +206,9 @@ def _validate_signer(
             ]
         evidence.archive_timestamps = _archive_timestamps(unsigned_attrs, source, content, policy, revinfo)
         sig.format = _level(signed_attrs, unsigned_attrs, evidence)
+        sig.profile = _profile(signed_attrs, unsigned_attrs, evidence) if sig.format != "CMS" else None
         conclude(sig, check, evidence, policy)
+        check_cms_policy(sig, signed_attrs, policy)
         counters = _attr(unsigned_attrs, OID_COUNTER_SIGNATURE)
     except PARSE_ERRORS as exc:
         sig.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
@@ -160,7 +219,7 @@ def _validate_signer(
     for j, counter in enumerate(counters, 1):
         _validate_signer(report, counter, f"{sig_id}-counter{j}", certs,
                          SignedContent([si["signature"].contents], f"signature {sig_id}"),
-                         OID_DATA, base_revinfo, policy, depth + 1)
+                         OID_DATA, base_revinfo, policy, depth + 1, counter_of=sig_id)
 
 
 def _attr(attrs: object, oid: str) -> list:
@@ -195,16 +254,14 @@ def _archive_timestamps(
     policy: ValidationPolicy,
     revinfo: RevocationData,
 ) -> list[TimestampCheck]:
-    """archive-time-stamp-v3 tokens are verified; older (v2) ones are listed with their time only and
-    are never used as proof of existence."""
+    """archive-time-stamp-v3 and -v2 tokens, each verified over what it covers (top-level signers)."""
     out = []
+    if source is None:
+        return out
     for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V3):
-        if source is not None:
-            out.append(validate_archive_v3(token, source[0], source[1], content, policy, revinfo))
+        out.append(validate_archive_v3(token, source[0], source[1], content, policy, revinfo))
     for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V2):
-        check = TimestampCheck(TimestampInfo(type="archive", time=token_time(token)))
-        check.errors.append("archive timestamp (v2) not verified: not supported")
-        out.append(check)
+        out.append(validate_archive_v2(token, source[0], source[1], content, policy, revinfo))
     return out
 
 
@@ -219,6 +276,25 @@ def _level(signed_attrs: object, unsigned_attrs: object, evidence: Evidence) -> 
             if evidence.archive_timestamps:
                 level = "LTA"
     return f"CAdES-BASELINE-{level}"
+
+
+#: ETSI TS 101 733 attributes that make CAdES-EPES, -C and -X-Long
+OID_SIGNATURE_POLICY = "1.2.840.113549.1.9.16.2.15"
+OID_CERTIFICATE_REFS = "1.2.840.113549.1.9.16.2.21"
+OID_REVOCATION_REFS = "1.2.840.113549.1.9.16.2.22"
+
+
+def _profile(signed_attrs: object, unsigned_attrs: object, evidence: Evidence) -> str:
+    """The TS 101 733 name: CAdES-BES/EPES, -T, -C (complete references), -X-Long (+ values), -A."""
+    if evidence.archive_timestamps:
+        return "CAdES-A"
+    refs = _attr(unsigned_attrs, OID_CERTIFICATE_REFS) and _attr(unsigned_attrs, OID_REVOCATION_REFS)
+    if evidence.signature_timestamps and refs:
+        values = _attr(unsigned_attrs, OID_CERTIFICATE_VALUES)
+        return "CAdES-X-Long" if values and _attr(unsigned_attrs, OID_REVOCATION_VALUES) else "CAdES-C"
+    if evidence.signature_timestamps:
+        return "CAdES-T"
+    return "CAdES-EPES" if _attr(signed_attrs, OID_SIGNATURE_POLICY) else "CAdES-BES"
 
 
 register("CMS", validate_cms)

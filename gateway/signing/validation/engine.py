@@ -1,8 +1,10 @@
 """The validation engine: detect the container, dispatch to its validator, never raise on bad input.
 
 Validators register per container kind: `register("XML", validate_xml)`, in the module named for
-that kind in PLUGINS (imported on first use). CMS and PDF are built in; XML and ASiC come from
-`gateway.signing.validation.xml` / `.asic` when present.
+that kind in PLUGINS (imported on first use, so a CMS validation never pays for importing the PDF
+or XML machinery; a server imports them all at start-up with `load_validators`). A validator module
+that cannot be imported is a broken installation: ValidatorUnavailable (a one-line error at
+start-up or for the command), never a TOTAL_FAILED report for every file of that kind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.errors import GatewayError
 from gateway.signing.report import ValidationReport, format_failure
 from gateway.signing.validation.detached import InputTooLarge
 from gateway.signing.validation.policy import ValidationPolicy
@@ -26,10 +29,9 @@ Validator = Callable[[bytes, ValidationPolicy], ValidationReport]
 
 #: container kind -> validator; kinds: "CMS", "PDF", "XML", "ASiC"
 VALIDATORS: dict[str, Validator] = {}
-#: the report's container name when a kind has no validator
+#: the report's container name per kind
 _CONTAINER_NAMES = {"CMS": "CMS", "PDF": "PDF", "XML": "XML", "ASiC": "ASiC-E"}
-#: per kind, the module that registers its validator when imported (loaded on first use only, so a
-#: CMS validation never pays for importing the PDF or XML machinery)
+#: per kind, the module that registers its validator when imported
 PLUGINS = {
     "CMS": "gateway.signing.validation.cms",
     "PDF": "gateway.signing.validation.pdf",
@@ -38,39 +40,58 @@ PLUGINS = {
 }
 
 
-#: modules that register more algorithms (algorithms.register_digest / register_signature) on import
+#: optional modules that register more algorithms (algorithms.register_digest / register_signature)
+#: on import; one that is not installed is skipped, one that is installed but fails is an error
 ALGORITHM_PLUGINS = ("gateway.crypto.ua",)
 _algorithms_loaded = False
+
+
+class ValidatorUnavailable(GatewayError):
+    """A validator or algorithm module is installed but cannot be imported."""
 
 
 def _load_algorithm_plugins() -> None:
     global _algorithms_loaded
     if _algorithms_loaded:
         return
-    _algorithms_loaded = True
     for name in ALGORITHM_PLUGINS:
-        _import_plugin(name)
-
-
-def _import_plugin(name: str) -> None:
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if not exc.name or not (name == exc.name or name.startswith(exc.name + ".")):
-            log.warning("plugin %s not available: %s", name, exc)
-    except Exception as exc:  # noqa: BLE001 - one broken plugin must not disable the others
-        log.warning("plugin %s not available: %s: %s", name, type(exc).__name__, exc)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+                continue  # not installed: its algorithms are simply unknown
+            raise ValidatorUnavailable(f"algorithm plugin {name} cannot be loaded: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any failure of an installed plugin is reported
+            raise ValidatorUnavailable(
+                f"algorithm plugin {name} cannot be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
+    _algorithms_loaded = True
 
 
 def register(kind: str, validator: Validator) -> None:
     VALIDATORS[kind] = validator
 
 
-def validator_for(kind: str) -> Validator | None:
-    """The registered validator of a kind, importing its plugin module on first use."""
-    if kind not in VALIDATORS and kind in PLUGINS:
-        _import_plugin(PLUGINS[kind])
-    return VALIDATORS.get(kind)
+def validator_for(kind: str) -> Validator:
+    """The registered validator of a kind, importing its module on first use."""
+    if kind not in VALIDATORS:
+        try:
+            importlib.import_module(PLUGINS[kind])
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the installation is unusable
+            raise ValidatorUnavailable(
+                f"the {kind} validator cannot be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
+        if kind not in VALIDATORS:
+            raise ValidatorUnavailable(f"{PLUGINS[kind]} registers no {kind} validator")
+    return VALIDATORS[kind]
+
+
+def load_validators() -> None:
+    """Import every validator and algorithm module now: call at start-up, so that a broken
+    installation stops the program instead of failing each validation."""
+    _load_algorithm_plugins()
+    for kind in PLUGINS:
+        validator_for(kind)
 
 
 def detect(data: bytes) -> str:
@@ -101,12 +122,14 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     """Validate a signed file (bytes or a path) and return the INTERFACE.md report.
 
     Malformed input gives a TOTAL_FAILED / FORMAT_FAILURE report; I/O errors on `data` (a path) and
-    detached files raise OSError, inputs over the size bound raise InputTooLarge.
+    detached files raise OSError, inputs over the size bound raise InputTooLarge, a validator that
+    cannot be loaded raises ValidatorUnavailable.
     """
     # one "now" for the whole validation, so every time in the report agrees; private copies of the
     # trust anchors, since asn1crypto objects parse lazily and a policy may be shared by threads
     roots = reusable_certificates(policy.trust_roots)
-    policy = replace(policy, at=policy.at or datetime.now(UTC), trust_roots=roots)
+    extra = reusable_certificates(policy.extra_certificates)
+    policy = replace(policy, at=policy.at or datetime.now(UTC), trust_roots=roots, extra_certificates=extra)
     if isinstance(data, Path):
         if not policy.source_name:
             policy.source_name = data.name
@@ -116,8 +139,6 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     kind = detect(data)
     _load_algorithm_plugins()
     validator = validator_for(kind)
-    if validator is None:
-        return format_failure(_CONTAINER_NAMES[kind], f"{kind} signatures are not supported yet")
     try:
         report = validator(data, policy)
     except (InputTooLarge, OSError):

@@ -12,19 +12,24 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from asn1crypto import cms
+from asn1crypto import cms, x509
 from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, SignatureCoverageLevel
 
+from gateway.signing import algorithms
 from gateway.signing.report import (
     Indication,
+    PdfModification,
     SignatureReport,
     SubIndication,
     ValidationReport,
     format_failure,
 )
+from gateway.signing.validation import pdf_changes, pdf_fallback
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.engine import register
 from gateway.signing.validation.policy import ValidationPolicy
@@ -38,6 +43,7 @@ from gateway.signing.validation.signerinfo import (
     present,
     reusable_certificates,
 )
+from gateway.signing.validation.sigpolicy import check_cms_policy
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 
@@ -60,7 +66,8 @@ def validate_pdf(data: bytes, policy: ValidationPolicy) -> ValidationReport:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         fields = list(_signature_fields(reader))
     except READ_ERRORS as exc:
-        return format_failure("PDF", f"cannot read the PDF: {type(exc).__name__}: {_short(exc)}")
+        problem = f"cannot read the PDF: {type(exc).__name__}: {_short(exc)}"
+        return _validate_unreadable(data, policy, problem)
     report = ValidationReport(container="PDF", validation_time=validation_time(policy))
     dss = _document_security_store(reader)
     doc_timestamps: list[tuple[int, TimestampCheck]] = []
@@ -92,9 +99,30 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else ""
 
 
-def _signature_fields(reader: PdfFileReader):
-    from pyhanko.sign.fields import enumerate_sig_fields
+def _validate_unreadable(data: bytes, policy: ValidationPolicy, problem: str) -> ValidationReport:
+    """A PDF pyhanko cannot read: its signatures, found by their byte ranges, each checked alone."""
+    found = pdf_fallback.locate(data, policy.source_name or "PDF document")
+    if not found:
+        return format_failure("PDF", problem)
+    report = ValidationReport(container="PDF", validation_time=validation_time(policy), errors=[problem])
+    for raw in found:
+        entry = SignatureReport(id=raw.name, format="PAdES", indication=Indication.TOTAL_PASSED,
+                                pdf_modifications=[PdfModification("not-analysed", False)])
+        if raw.signed_data is None:
+            entry.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, raw.problem)
+        else:
+            try:
+                _check_cms(entry, raw.signed_data, raw.content, "", policy, RevocationData(), [], [])
+            except READ_ERRORS as exc:
+                entry.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                           f"malformed signature: {type(exc).__name__}: {_short(exc)}")
+            entry.fail(Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                       f"{problem}: changes after this signature cannot be analysed")
+        report.signatures.append(entry)
+    return report
 
+
+def _signature_fields(reader: PdfFileReader):
     for name, _value, field_ref in enumerate_sig_fields(reader, filled_status=True):
         try:
             yield _Located(EmbeddedPdfSignature(reader, field_ref, name), name)
@@ -158,33 +186,61 @@ def _validate_signature(
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, located.error)
         return
     content, problem = _byte_range_content(sig, data, policy.source_name or "PDF document")
-    signed_data = sig.signed_data
-    si = sig.signer_info
-    certs = embedded_certificates(signed_data)
-    econtent_type = signed_data["encap_content_info"]["content_type"].dotted
     if content is None:
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, problem)
-    else:
+    claimed = sig.self_reported_timestamp
+    _check_cms(report, sig.signed_data, content, _sub_filter(sig), policy, dss, dss_certs(sig), archive,
+               claimed)
+    if sig.sig_object_type == "/Sig" and content is not None:
+        _note_coverage(report, sig, located.name, data)
+
+
+def _check_cms(
+    report: SignatureReport,
+    signed_data: cms.SignedData,
+    content: SignedContent | None,
+    sub_filter: str,
+    policy: ValidationPolicy,
+    dss: RevocationData,
+    more_certs: list[x509.Certificate],
+    archive: list[TimestampCheck],
+    claimed_time: datetime | None = None,
+) -> None:
+    """The CMS check of one PDF signature over its byte range `content` (None: unusable)."""
+    si = signed_data["signer_infos"][0]
+    certs = embedded_certificates(signed_data)
+    econtent_type = signed_data["encap_content_info"]["content_type"].dotted
+    enveloping = False
+    if content is not None:
         report.signed_objects.append(content.name)
-        if _sub_filter(sig) == "/adbe.pkcs7.sha1":
+        if sub_filter == "/adbe.pkcs7.sha1":
             content = _adbe_sha1_content(signed_data, content, report)
-    check = check_signer_info(si, [*certs, *policy.trust_roots], content, econtent_type)
+        elif present(signed_data["encap_content_info"]["content"]):
+            enveloping = True
+            # an enveloping CMS signs what it encapsulates, not the document around it
+            report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
+                        "the CMS signs the content it encapsulates, not the PDF's byte range")
+            content = SignedContent([signed_data["encap_content_info"]["content"].native or b""],
+                                    "encapsulated content")
+    check = check_signer_info(si, [*certs, *policy.extra_certificates, *policy.trust_roots], content,
+                              econtent_type)
     if content is None:
         check.problems = [p for p in check.problems if p.subindication != SubIndication.SIGNED_DATA_NOT_FOUND]
     revinfo = from_signed_data(signed_data)
     revinfo.extend(from_attributes(si["signed_attrs"], si["unsigned_attrs"]))
     revinfo.extend(dss)
-    evidence = Evidence(certificates=certs + dss_certs(sig), revocation=revinfo, archive_timestamps=archive)
+    evidence = Evidence(certificates=certs + more_certs, revocation=revinfo, archive_timestamps=archive)
     evidence.signature_timestamps = [
         validate_timestamp_token(t, si["signature"].contents, policy, extra_revocation=revinfo)
         for t in attribute_values(si["unsigned_attrs"], OID_SIGNATURE_TS)
     ]
-    report.format = _level(sig, evidence, dss)
-    if sig.self_reported_timestamp is not None and check.claimed_signing_time is None:
-        check.claimed_signing_time = sig.self_reported_timestamp
+    report.format = _level(sub_filter, evidence, dss)
+    if claimed_time is not None and check.claimed_signing_time is None:
+        check.claimed_signing_time = claimed_time
     conclude(report, check, evidence, policy)
-    if sig.sig_object_type == "/Sig" and content is not None:
-        _note_coverage(report, sig)
+    if enveloping:
+        report.intact = False  # whatever it encapsulates, the document is not what it signs
+    check_cms_policy(report, si["signed_attrs"], policy)
 
 
 def _adbe_sha1_content(
@@ -194,9 +250,7 @@ def _adbe_sha1_content(
     eci = signed_data["encap_content_info"]
     if not present(eci["content"]):
         return content
-    from gateway.signing.validation import algorithms
-
-    embedded = eci["content"].native
+    embedded = eci["content"].native or b""
     expected = content.digest(algorithms.digest_by_name("sha1"))
     if embedded != expected:
         report.fail(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
@@ -204,50 +258,33 @@ def _adbe_sha1_content(
     return SignedContent([embedded], content.name)
 
 
-def _note_coverage(report: SignatureReport, sig: EmbeddedPdfSignature) -> None:
-    """What the signature covers and what changed after it (pyhanko's difference analysis).
+def _note_coverage(report: SignatureReport, sig: EmbeddedPdfSignature, name: str, data: bytes) -> None:
+    """What the signature covers and what changed after it (see pdf_changes).
 
-    A signature that does not cover its whole revision is not intact. Later revisions that only add
-    validation data, fill forms or annotate (within the certification's DocMDP permissions) are
-    allowed with a warning; anything else leaves the signature INDETERMINATE /
-    SIG_CONSTRAINTS_FAILURE, since the document shown is not the one signed.
+    The signed bytes must be a whole revision: pyhanko's coverage, or (when a later revision
+    redefined the signature's objects, which pyhanko then places in that revision) signed bytes that
+    end exactly at a revision's end. Anything else is not intact.
     """
-    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel, SuspiciousModification
-    from pyhanko.sign.fields import MDPPerm
-    from pyhanko.sign.validation.pdf_embedded import SignatureCoverageLevel
-
     try:
         coverage = sig.coverage = sig.evaluate_signature_coverage()
     except READ_ERRORS as exc:
         report.warnings.append(f"signature coverage not evaluated: {type(exc).__name__}")
         return
-    if coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+    end = _end(sig)
+    whole = coverage >= SignatureCoverageLevel.ENTIRE_REVISION or (
+        coverage == SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START
+        and pdf_changes.ends_a_revision(data, end)
+    )
+    if not whole:
         report.intact = False
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                     "the signature does not cover its whole revision of the document")
         return
-    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
-        return
-    try:
-        result = sig.evaluate_modifications(DEFAULT_DIFF_POLICY)
-        docmdp = sig.docmdp_level
-    except (*READ_ERRORS, SuspiciousModification) as exc:
-        result, docmdp = exc, None
-    if isinstance(result, Exception):
-        report.fail(Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
-                    f"the document was modified after this signature in a way not allowed: {result}")
-        return
-    level = result.modification_level
-    allowed = {
-        MDPPerm.NO_CHANGES: ModificationLevel.LTA_UPDATES,
-        MDPPerm.FILL_FORMS: ModificationLevel.FORM_FILLING,
-        MDPPerm.ANNOTATE: ModificationLevel.ANNOTATIONS,
-    }.get(docmdp, ModificationLevel.ANNOTATIONS) if docmdp is not None else ModificationLevel.ANNOTATIONS
-    if level > allowed:
-        report.fail(Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
-                    f"the document was modified after this signature beyond what is allowed ({level.name})")
-    elif level > ModificationLevel.NONE:
-        report.warnings.append(f"the document was changed after this signature: {level.name.lower()}")
+    changes = pdf_changes.analyse(sig, name, data, end)
+    report.pdf_modifications = changes.modifications
+    report.warnings.extend(changes.warnings)
+    for failure in changes.failures:
+        report.fail(failure.indication, failure.subindication, failure.reason)
 
 
 def _document_security_store(reader: PdfFileReader) -> RevocationData:
@@ -265,9 +302,7 @@ def _document_security_store(reader: PdfFileReader) -> RevocationData:
     return data
 
 
-def dss_certs(sig: EmbeddedPdfSignature) -> list:
-    from asn1crypto import x509
-
+def dss_certs(sig: EmbeddedPdfSignature) -> list[x509.Certificate]:
     out = []
     try:
         dss = sig.reader.root.get("/DSS")
@@ -292,8 +327,8 @@ def _document_timestamp(
     return validate_timestamp_token(token, content, policy, kind="archive", extra_revocation=dss)
 
 
-def _level(sig: EmbeddedPdfSignature, evidence: Evidence, dss: RevocationData) -> str:
-    if _sub_filter(sig) != "/ETSI.CAdES.detached":
+def _level(sub_filter: str, evidence: Evidence, dss: RevocationData) -> str:
+    if sub_filter != "/ETSI.CAdES.detached":
         return "PDF"
     level = "B"
     if evidence.signature_timestamps or evidence.archive_timestamps:

@@ -36,3 +36,8 @@ class ValidationPolicy:
     max_input_bytes: int = 512 * 1024 * 1024
     #: judges each signature's qualification (trusted lists); None: the report says null
     qualifier: Qualifier | None = None
+    #: certificates given besides the signed file (`verify --certs`): candidates for the signer's
+    #: certificate and its chain, never trust anchors
+    extra_certificates: list[x509.Certificate] = field(default_factory=list)
+    #: folder of signature policy documents, named by policy identifier (`[trust] signature_policies`)
+    signature_policy_dir: Path | None = None

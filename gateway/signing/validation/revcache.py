@@ -29,9 +29,9 @@ from pyhanko_certvalidator.fetchers.common_utils import enumerate_delivery_point
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps
 
+from gateway.signing import algorithms
 from gateway.signing.certificates import name_text
 from gateway.signing.report import RevocationSource
-from gateway.signing.validation import algorithms
 from gateway.signing.validation.signerinfo import PARSE_ERRORS
 
 log = logging.getLogger(__name__)

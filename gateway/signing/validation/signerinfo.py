@@ -17,9 +17,9 @@ from typing import Any
 import asn1crypto.tsp  # noqa: F401 - registers the signing-certificate[V2] attribute types
 from asn1crypto import cms, core, x509
 
+from gateway.signing import algorithms
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.report import Indication, SubIndication
-from gateway.signing.validation import algorithms
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 
 #: errors asn1crypto raises on damaged or unexpected encodings
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, AttributeError)

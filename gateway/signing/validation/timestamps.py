@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from asn1crypto import cms, tsp
 
+from gateway.signing import algorithms
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.certificates import name_text
 from gateway.signing.report import TimestampInfo
-from gateway.signing.validation import algorithms
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.chain import ChainAssessment, assess_signer
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData, from_signed_data

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from asn1crypto import x509
 
+from gateway.signing.algorithms import UnsupportedAlgorithm, assess_algorithms, digest_by_name
 from gateway.signing.certificates import name_text, registry_codes
 from gateway.signing.qualification import Qualifier
 from gateway.signing.report import Indication, SignatureReport, SubIndication
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm, assess_algorithms, digest_by_name
 from gateway.signing.validation.chain import assess_signer, simple_chain, validation_time
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData
@@ -84,7 +84,7 @@ def conclude(
     elif verdict.status == "weak-after-sunset":
         report.fail(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, verdict.reason)
 
-    others = [c for c in evidence.certificates if c != cert]
+    others = [c for c in (*evidence.certificates, *policy.extra_certificates) if c != cert]
     chain = assess_signer(cert, others, policy, best_time=best_time,
                           embedded_crls=evidence.revocation.crls, embedded_ocsps=evidence.revocation.ocsps,
                           content_time=content_time)

@@ -11,30 +11,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from asn1crypto import ocsp, x509
 from lxml import etree
 
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.report import (
     Indication,
     SignatureReport,
     SubIndication,
     TimestampInfo,
     ValidationReport,
+    crypto_order,
     format_failure,
 )
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
 from gateway.signing.validation.chain import validation_time
 from gateway.signing.validation.engine import read_bounded, register
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import RevocationData
 from gateway.signing.validation.signerinfo import PARSE_ERRORS, SignerCheck
+from gateway.signing.validation.sigpolicy import check_policy, report_into
 from gateway.signing.validation.timestamps import TimestampCheck, validate_timestamp_token
 from gateway.signing.validation.verdict import Evidence, conclude
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, UnsupportedCanonicalization, canonicalize
-from gateway.signing.xml.xades import etsi_child, etsi_children, etsi_path, is_etsi, is_signed_properties_type
+from gateway.signing.xml.xades import (
+    archive_input,
+    etsi_child,
+    etsi_children,
+    etsi_path,
+    is_etsi,
+    is_signed_properties_type,
+)
 from gateway.signing.xml.xmldsig import (
     DEFAULT_BUDGET,
     DetachedResolver,
@@ -42,6 +52,7 @@ from gateway.signing.xml.xmldsig import (
     ReferenceResult,
     SignedInfo,
     StructureError,
+    apply_transforms,
     b64decode,
     child,
     inclusive_prefixes,
@@ -110,20 +121,46 @@ def validate_signatures(
     policy: ValidationPolicy,
     *,
     budget: int = DEFAULT_BUDGET,
+    prefix: str = "",
 ) -> list[SignatureReport]:
     """Reports for the ds:Signature elements of `tree` (at most MAX_SIGNATURES; `budget` bounds the
-    octets their references may produce together)."""
+    octets their references may produce together), ids prefixed with `prefix` (ASiC: "file:").
+
+    A counter-signature (a ds:Signature in xades:CounterSignature, or one whose reference covers
+    another signature's ds:SignatureValue, also in another file of a container) is its own entry
+    with `counter_signature_of`; the signature it counter-signs keeps its own verdict."""
     processor = ReferenceProcessor(tree, resolver, budget)
     found = find_signatures(tree)
-    reports = [
-        validate_signature(el, processor, policy, f"S{i}") for i, el in enumerate(found[:MAX_SIGNATURES], 1)
-    ]
+    ids = {el: prefix + (el.get("Id") or f"S{i}") for i, el in enumerate(found, 1)}
+    reports = []
+    for el in found[:MAX_SIGNATURES]:
+        report, countersigned = _validate_one(el, processor, policy, ids[el])
+        report.counter_signature_of = _counter_signed_id(el, countersigned, ids)
+        reports.append(report)
     if len(found) > MAX_SIGNATURES:
         for report in reports:
             report.warnings.append(
                 f"the document has {len(found)} signatures; only {MAX_SIGNATURES} are validated"
             )
     return reports
+
+
+def _counter_signed_id(
+    el: etree._Element, countersigned: tuple[str, etree._Element] | None, ids: dict[etree._Element, str]
+) -> str | None:
+    """The report id of the signature `el` counter-signs, if it is a counter-signature."""
+    if countersigned is not None:
+        name, target = countersigned
+        if target in ids:
+            return ids[target]
+        others = find_signatures(target.getroottree())
+        index = next((i for i, other in enumerate(others, 1) if other is target), 0)
+        return f"{name}:{target.get('Id') or f'S{index}'}"
+    holder = el.getparent()
+    if holder is not None and is_etsi(holder, "CounterSignature"):
+        parent = next((a for a in holder.iterancestors(q("Signature"))), None)
+        return ids.get(parent) if parent is not None else None
+    return None
 
 
 def _certs_from(elements: Sequence[etree._Element]) -> list[x509.Certificate]:
@@ -184,7 +221,11 @@ class _Signature:
                         else (None, None)
                     )
                     if dm is not None and dv is not None:
-                        refs.append((dm.get("Algorithm") or "", b64decode(dv.text or "")))
+                        try:
+                            value = b64decode(dv.text or "")
+                        except StructureError:
+                            value = b""  # a damaged digest names no certificate
+                        refs.append((dm.get("Algorithm") or "", value))
         return refs
 
     def signing_time(self) -> datetime | None:
@@ -231,12 +272,19 @@ def _timestamp_tokens(prop: etree._Element) -> tuple[str, list[bytes]]:
 def validate_signature(
     sig_el: etree._Element, processor: ReferenceProcessor, policy: ValidationPolicy, default_id: str
 ) -> SignatureReport:
-    report = SignatureReport(
-        id=sig_el.get("Id") or default_id, format="XMLDSig", indication=Indication.TOTAL_PASSED
-    )
+    return _validate_one(sig_el, processor, policy, sig_el.get("Id") or default_id)[0]
+
+
+def _validate_one(
+    sig_el: etree._Element, processor: ReferenceProcessor, policy: ValidationPolicy, sig_id: str
+) -> tuple[SignatureReport, tuple[str, etree._Element] | None]:
+    """The report of one signature, and (file name or "", ds:Signature) of the signature whose
+    ds:SignatureValue it covers, if any."""
+    report = SignatureReport(id=sig_id, format="XMLDSig", indication=Indication.TOTAL_PASSED)
     check = SignerCheck()
+    countersigned = None
     try:
-        _validate(sig_el, processor, policy, report, check)
+        countersigned = _validate(sig_el, processor, policy, report, check)
     except (StructureError, UnsupportedCanonicalization) as exc:
         report.intact = False
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
@@ -247,10 +295,10 @@ def validate_signature(
             SubIndication.FORMAT_FAILURE,
             f"malformed signature ({type(exc).__name__})",
         )
-    return report
+    return report, countersigned
 
 
-Crypto = list[tuple[int, Indication, SubIndication, str]]
+Crypto = list[tuple[Indication, SubIndication, str]]
 
 
 def _validate(
@@ -259,7 +307,7 @@ def _validate(
     policy: ValidationPolicy,
     report: SignatureReport,
     check: SignerCheck,
-) -> None:
+) -> tuple[str, etree._Element] | None:
     sig = _Signature(sig_el)
     info = signed_info(sig_el)
     value = signature_value(sig_el)
@@ -292,6 +340,50 @@ def _validate(
     report.format = _level(report.format, sig, evidence)
     conclude(report, check, evidence, policy)
     report.errors.extend(r for r in secondary if r not in report.errors)
+    _check_signature_policy(sig, report, policy)
+    return _countersigned(sig_el, results)
+
+
+def _check_signature_policy(sig: _Signature, report: SignatureReport, policy: ValidationPolicy) -> None:
+    """SignaturePolicyIdentifier/SignaturePolicyId: the policy document's hash, when configured."""
+    spid = etsi_path(sig.ssp, "SignaturePolicyIdentifier", "SignaturePolicyId")
+    if spid is None:
+        return
+    identifier = text_of(etsi_path(spid, "SigPolicyId", "Identifier"))
+    policy_hash = etsi_child(spid, "SigPolicyHash")
+    dm = child(policy_hash, "DigestMethod") if policy_hash is not None else None
+    dv = child(policy_hash, "DigestValue") if policy_hash is not None else None
+    if not identifier or dm is None or dv is None:
+        report.warnings.append("the SignaturePolicyIdentifier cannot be read")
+        return
+    method = dm.get("Algorithm") or ""
+    if method not in xalg.DIGESTS:
+        report.warnings.append(f"signature policy hash not checked: unsupported digest {method}")
+        return
+    try:
+        expected = b64decode(dv.text or "")
+    except StructureError:
+        report.warnings.append("the SignaturePolicyIdentifier's hash is not valid base64")
+        return
+    transforms = child(spid, "Transforms")
+    transform = partial(apply_transforms, transforms) if transforms is not None else None
+    result = check_policy(identifier, expected, partial(xalg.digest, method), policy.signature_policy_dir,
+                          transform)
+    report_into(report, result)
+
+
+def _countersigned(
+    sig_el: etree._Element, results: list[ReferenceResult]
+) -> tuple[str, etree._Element] | None:
+    """(file name, ds:Signature) whose ds:SignatureValue a reference of `sig_el` covers."""
+    for res in results:
+        value = res.selected
+        if value is None or value.tag != q("SignatureValue") or not res.found:
+            continue
+        target = value.getparent()
+        if target is not None and target.tag == q("Signature") and target is not sig_el:
+            return res.name, target
+    return None
 
 
 def _check_references(
@@ -305,11 +397,13 @@ def _check_references(
             res.target is not None and sig.signed_props is not None and res.target is sig.signed_props
         ):
             if res.target is None or res.target is not sig.signed_props:
-                check.problem(
-                    Indication.TOTAL_FAILED,
-                    SubIndication.FORMAT_FAILURE,
+                # a SignedProperties signed elsewhere than in this signature's QualifyingProperties:
+                # the properties the signature shows are not the signed ones (as DSS: not found)
+                crypto.append((
+                    Indication.INDETERMINATE,
+                    SubIndication.SIGNED_DATA_NOT_FOUND,
                     "the SignedProperties reference does not point to this signature's properties",
-                )
+                ))
             continue
         if res.target is not None and (
             res.target is sig.key_info or _inside_signature_props(res.target, sig.el)
@@ -318,26 +412,24 @@ def _check_references(
         data_refs.append(res)
     for res in results:
         if res.not_found or not res.found:
-            crypto.append((0, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, res.error))
+            crypto.append((Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND, res.error))
         elif not res.digest_ok:
-            crypto.append((1, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, res.error))
+            crypto.append((Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, res.error))
     if not data_refs:
         crypto.append(
             (
-                0,
                 Indication.INDETERMINATE,
                 SubIndication.SIGNED_DATA_NOT_FOUND,
                 "the signature references no signed data object",
             )
         )
-    check.digest_ok = not crypto
     if sig.signed_props is not None and not any(r.target is sig.signed_props for r in results):
-        check.problem(
-            Indication.TOTAL_FAILED,
-            SubIndication.FORMAT_FAILURE,
+        crypto.append((
+            Indication.INDETERMINATE,
+            SubIndication.SIGNED_DATA_NOT_FOUND,
             "the SignedProperties are not covered by the signature",
-        )
-        check.digest_ok = False
+        ))
+    check.digest_ok = not crypto
     return data_refs
 
 
@@ -355,10 +447,12 @@ def _verify_value(
                 return
         except (UnsupportedAlgorithm, *PARSE_ERRORS):
             continue
-    check.signer_cert, check.signature_ok = candidates[0], False
+    check.signature_ok = False
+    if any(p.subindication == SubIndication.NO_SIGNING_CERTIFICATE_FOUND for p in check.problems):
+        return  # the certificates tried are not the signer's: identification decides, not the value
+    check.signer_cert = candidates[0]
     crypto.append(
         (
-            2,
             Indication.TOTAL_FAILED,
             SubIndication.SIG_CRYPTO_FAILURE,
             "the signature value does not verify with the signer's public key",
@@ -367,16 +461,11 @@ def _verify_value(
 
 
 def _apply_in_dss_order(crypto: Crypto, check: SignerCheck) -> list[str]:
-    """ETSI EN 319 102-1 5.2.7 as DSS orders it: signed data not found, then a digest mismatch, then
-    a bad signature value. Only the first kind sets the verdict; the others' reasons are returned."""
-    first = min((c[0] for c in crypto), default=None)
-    secondary = []
-    for rank, indication, sub, reason in crypto:
-        if rank == first:
-            check.problem(indication, sub, reason)
-        else:
-            secondary.append(reason)
-    return secondary
+    """The cryptographic findings that decide become problems; the others' reasons are returned."""
+    deciding, others = crypto_order(crypto)
+    for indication, sub, reason in deciding:
+        check.problem(indication, sub, reason)
+    return others
 
 
 def _inside_signature_props(target: etree._Element, sig_el: etree._Element) -> bool:
@@ -397,7 +486,8 @@ def _signer_candidates(
 ) -> list[x509.Certificate]:
     """ETSI EN 319 102-1 5.2.3: the certificate the SigningCertificate property names."""
     refs = sig.cert_refs()
-    pool = [*all_certs, *(c for c in policy.trust_roots if c not in all_certs)]
+    known = [*all_certs, *policy.extra_certificates]
+    pool = [*known, *(c for c in policy.trust_roots if c not in known)]
     if refs:
         matching = []
         for algo_uri, value in refs:
@@ -416,7 +506,9 @@ def _signer_candidates(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "no certificate in the signature matches the SigningCertificate property",
         )
-        return []  # ETSI EN 319 102-1 5.2.3: validation stops before the cryptographic check
+        # ETSI EN 319 102-1 5.2.3 decides the verdict; the signature value is still checked with
+        # the KeyInfo certificate, so the report says whether the signature is intact (as DSS)
+        return key_certs
     if not all_certs:
         check.problem(
             Indication.INDETERMINATE,
@@ -487,31 +579,6 @@ def _ts(token: bytes, covered, policy: ValidationPolicy, kind: str, rev: Revocat
         check.errors.append(f"{kind} timestamp: cannot compute what it covers ({exc})")
         return check
     return validate_timestamp_token(token, data, policy, kind=kind, extra_revocation=rev)
-
-
-def archive_input(
-    sig_el: etree._Element, ats: etree._Element, results: list[ReferenceResult], method: str
-) -> bytes:
-    """The octets an XAdES archive timestamp covers (ETSI EN 319 132-1 5.5.2.2, not distributed)."""
-    parts: list[bytes] = []
-    for res in results:
-        if not res.found or res.result is None:
-            raise StructureError("a referenced object is missing")
-        parts.append(res.result if isinstance(res.result, bytes) else canonicalize(res.result, method))
-    for local in ("SignedInfo", "SignatureValue", "KeyInfo"):
-        el = child(sig_el, local)
-        if el is not None:
-            parts.append(canonicalize(el, method))
-    usp = ats.getparent()
-    for prop in usp:
-        if prop is ats:
-            break
-        if isinstance(prop.tag, str):
-            parts.append(canonicalize(prop, method))
-    for obj in sig_el.findall(q("Object")):
-        if etsi_child(obj, "QualifyingProperties") is None:
-            parts.append(canonicalize(obj, method))
-    return b"".join(parts)
 
 
 def _level(base: str, sig: _Signature, evidence: Evidence) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from asn1crypto import algos, keys
 
-from gateway.signing.validation import algorithms
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
+from gateway.signing import algorithms
+from gateway.signing.algorithms import UnsupportedAlgorithm
 
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 MORE = "http://www.w3.org/2001/04/xmldsig-more#"
@@ -24,6 +24,10 @@ DIGESTS: dict[str, str] = {
     MORE07 + "sha3-384": "sha3-384",
     MORE07 + "sha3-512": "sha3-512",
 }
+# Ukrainian algorithms: no W3C identifiers exist; their OIDs as URNs (RFC 3061), as for CMS
+UA = "urn:oid:1.2.804.2.1.1.1.1."
+DIGESTS.update({UA + "2.1": "gost34311", UA + "2.2.1": "kupyna256", UA + "2.2.2": "kupyna384",
+                UA + "2.2.3": "kupyna512"})
 DIGEST_URIS = {name: uri for uri, name in DIGESTS.items()}
 
 _RSA, _PSS, _EC, _DSA = (
@@ -56,7 +60,18 @@ SIGNATURES: dict[str, tuple[str, str]] = {
     DSIG + "dsa-sha1": (_DSA, "sha1"),
     "http://www.w3.org/2009/xmldsig11#dsa-sha256": (_DSA, "sha256"),
 }
+# DSTU 4145 with GOST 34.311 / Kupyna-256, little- or big-endian values (the certificate's OID)
+SIGNATURES.update({
+    UA + "3.1.1": (UA[8:] + "3.1.1", "gost34311"),
+    UA + "3.1.1.1.1": (UA[8:] + "3.1.1.1.1", "gost34311"),
+    UA + "3.6.1.1": (UA[8:] + "3.6.1.1", "kupyna256"),
+    UA + "3.6.1.1.1.1": (UA[8:] + "3.6.1.1.1.1", "kupyna256"),
+})
 SIGNATURE_URIS = {
+    ("dstu4145le", "gost34311"): UA + "3.1.1",
+    ("dstu4145be", "gost34311"): UA + "3.1.1.1.1",
+    ("dstu4145le", "kupyna256"): UA + "3.6.1.1",
+    ("dstu4145be", "kupyna256"): UA + "3.6.1.1.1.1",
     ("rsa", "sha256"): MORE + "rsa-sha256",
     ("rsa", "sha384"): MORE + "rsa-sha384",
     ("rsa", "sha512"): MORE + "rsa-sha512",

@@ -10,7 +10,6 @@ signature is validated before it is returned (use what you verified).
 from __future__ import annotations
 
 import base64
-import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +22,11 @@ from lxml import etree
 
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
+from gateway.signing.cades import new_hash
 from gateway.signing.keys import SigningKey, check_digest_allowed
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import EXC_C14N, NodeSet, canonicalize
-from gateway.signing.xml.xades import SIGNED_PROPERTIES_TYPE, XADES, XADES141
+from gateway.signing.xml.xades import SIGNED_PROPERTIES_TYPE, XADES, XADES141, archive_input
 from gateway.signing.xml.xmldsig import DS, ENVELOPED, TYPE_OBJECT, ReferenceProcessor
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -75,6 +75,8 @@ class XadesOptions:
 
 def _signature_method(key: SigningKey, digest: str) -> str:
     family = {"rsa": "rsa", "ecdsa": "ec"}.get(key.key_algorithm)
+    if key.key_algorithm == "dstu4145":  # the certificate's byte order: dstu4145le / dstu4145be
+        family = key.certificate.public_key.algorithm
     uri = xalg.SIGNATURE_URIS.get((family or "", digest))
     if uri is None:
         raise SigningError(f"XML signatures with {key.key_algorithm} and {digest} are not supported")
@@ -158,7 +160,7 @@ class XadesBuilder:
         self._n = 0
 
     def _hash(self, data: bytes) -> bytes:
-        return hashlib.new(self.digest.replace("-", "_"), data).digest()
+        return new_hash(self.digest.replace("-", "_"), data).digest()
 
     def _ref_id(self) -> str:
         self._n += 1
@@ -275,7 +277,7 @@ class XadesBuilder:
 
         digest = self.digest.replace("-", "_")
         token = await CheckedTimeStamper(self.options.tsa_url or "").async_timestamp(
-            hashlib.new(digest, data).digest(), digest
+            new_hash(digest, data).digest(), digest
         )
         return token.dump()
 
@@ -325,8 +327,6 @@ class XadesBuilder:
     async def _add_archive_timestamp(
         self, usp: etree._Element, processor_for: Callable[[etree._Element], ReferenceProcessor]
     ) -> None:
-        from gateway.signing.validation.xml import archive_input
-
         ats = etree.SubElement(
             usp, f"{{{XADES141}}}ArchiveTimeStamp", nsmap={"xades141": XADES141}, Id=f"ats-{self.sig_id}"
         )

@@ -1,7 +1,9 @@
 """Canonical XML (C14N 1.0, 1.1 and exclusive, with or without comments) and XMLDSig node sets.
 
-lxml (libxml2) canonicalizes; C14N 1.1 is done as 1.0, which is the same output unless xml:id or
-xml:base attributes are inherited into a document subset (documented limitation).
+lxml (libxml2) canonicalizes. The versions differ only for a document subset whose apex has
+ancestors left out: C14N 1.0 copies every xml:* attribute of those ancestors onto the apex, C14N 1.1
+only xml:lang and xml:space, never xml:id, and joins the ancestors' xml:base values with the apex's
+own into one (the "xml:base fix-up", RFC 3986 resolution); exclusive C14N copies none.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from lxml import etree
+
+from gateway.xmlsafe import parse_xml
 
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 C14N_10_COMMENTS = C14N_10 + "#WithComments"
@@ -38,12 +43,16 @@ class UnsupportedCanonicalization(ValueError):
 
 @dataclass
 class NodeSet:
-    """An XMLDSig node set: a document or an element's subtree, comments in or out, minus at most
-    one excluded subtree (what the enveloped-signature transform removes)."""
+    """An XMLDSig node set: a document or an element's subtree, comments in or out, minus excluded
+    subtrees (what the enveloped-signature, XPath and XPath Filter 2.0 transforms remove)."""
 
     node: Node
     with_comments: bool = False
-    excluded: etree._Element | None = None
+    excluded: tuple[etree._Element, ...] = ()
+
+    def without(self, *elements: etree._Element) -> NodeSet:
+        """This node set minus the subtrees of `elements`."""
+        return NodeSet(self.node, self.with_comments, (*self.excluded, *elements))
 
 
 def canonicalize(
@@ -59,8 +68,9 @@ def canonicalize(
     nodeset = data if isinstance(data, NodeSet) else NodeSet(data, with_comments=True)
     comments = comments and nodeset.with_comments
     node = nodeset.node
-    if nodeset.excluded is not None:
-        if nodeset.excluded is _root_of(node):
+    if nodeset.excluded:
+        apex = _root_of(node)
+        if any(gone is apex or _inside(apex, gone) for gone in nodeset.excluded):
             return b""
         node = _copy_without(node, nodeset.excluded)
     if (
@@ -68,7 +78,7 @@ def canonicalize(
         and node.getparent() is not None
         and _needs_standalone(node, exclusive)
     ):
-        node = _standalone(node, inherit_xml_attributes=not exclusive)
+        node = _standalone(node, _inherited_xml_attributes(node, method))
     return etree.tostring(
         node,
         method="c14n",
@@ -83,7 +93,7 @@ def _root_of(node: Node) -> etree._Element:
 
 
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
-_INHERITED = ("lang", "space", "base")
+_SIMPLE_INHERITABLE = ("lang", "space")
 
 
 def _attr(value: str) -> str:
@@ -109,32 +119,53 @@ def _needs_standalone(el: etree._Element, exclusive: bool) -> bool:
     return any(k.startswith(f"{{{_XML_NS}}}") for anc in el.iterancestors() for k in anc.attrib)
 
 
-def _standalone(el: etree._Element, *, inherit_xml_attributes: bool) -> etree._ElementTree:
+def _inherited_xml_attributes(el: etree._Element, method: str) -> dict[str, str]:
+    """The xml:* attributes (local name -> value) the apex `el` of a subset gets from its ancestors
+    under `method`, besides its own."""
+    exclusive, _ = METHODS[method]
+    if exclusive:
+        return {}
+    own = {etree.QName(k).localname for k in el.attrib if k.startswith(f"{{{_XML_NS}}}")}
+    found: dict[str, str] = {}
+    bases: list[str] = []
+    for anc in el.iterancestors():  # nearest first
+        for key, value in anc.attrib.items():
+            if not key.startswith(f"{{{_XML_NS}}}"):
+                continue
+            local = etree.QName(key).localname
+            if local == "base":
+                bases.append(value)
+            elif local not in own and local not in found:
+                found[local] = value
+    if method in (C14N_11, C14N_11_COMMENTS):
+        found = {k: v for k, v in found.items() if k in _SIMPLE_INHERITABLE}
+        if bases:
+            base = ""
+            for value in reversed(bases):  # outermost first
+                base = urljoin(base, value) if base else value
+            own_base = el.get(f"{{{_XML_NS}}}base")
+            found["base"] = urljoin(base, own_base) if own_base is not None else base
+    elif bases and "base" not in own:
+        found["base"] = bases[0]
+    return found
+
+
+def _standalone(el: etree._Element, inherited: dict[str, str]) -> etree._ElementTree:
     """`el`'s subtree as a document of its own whose apex declares every namespace in scope at `el`
-    (and, for inclusive C14N, carries the xml:* attributes it inherits).
+    and carries the xml:* attributes `inherited` (replacing its own where both are given).
 
     lxml's own subtree canonicalization mis-renders default namespaces declared on ancestors
     (spurious xmlns=""), so the subtree is serialized, completed and parsed again.
     """
-    from gateway.xmlsafe import parse_xml
-
     copy = deepcopy(el)
     copy.tail = None
+    for local, value in inherited.items():
+        copy.set(f"{{{_XML_NS}}}{local}", value)
     extra = []
     declared = copy.nsmap
     for prefix, uri in el.nsmap.items():
         if prefix not in declared:
             extra.append(f' xmlns{":" + prefix if prefix else ""}="{_attr(uri)}"')
-    if inherit_xml_attributes:
-        for local in _INHERITED:
-            name = f"{{{_XML_NS}}}{local}"
-            if el.get(name) is not None:
-                continue
-            for anc in el.iterancestors():
-                value = anc.get(name)
-                if value is not None:
-                    extra.append(f' xml:{local}="{_attr(value)}"')
-                    break
     xml = etree.tostring(copy)
     if extra:
         end = 1
@@ -162,20 +193,31 @@ def _follow(root: etree._Element, steps: list[int]) -> etree._Element:
     return root
 
 
-def _copy_without(node: Node, excluded: etree._Element) -> Node:
-    """A copy of `node`'s whole document without `excluded` (its tail text stays in place).
+def _inside(node: etree._Element, ancestor: etree._Element) -> bool:
+    return any(a is ancestor for a in node.iterancestors())
+
+
+def _copy_without(node: Node, excluded: Sequence[etree._Element]) -> Node:
+    """A copy of `node`'s whole document without the `excluded` subtrees (their tail texts stay).
 
     The original is never modified: lxml re-declares namespaces on a detached subtree, which would
     change later canonicalizations of the verified tree.
     """
     tree = node if isinstance(node, etree._ElementTree) else node.getroottree()
     root = tree.getroot()
-    gone_path = _path(excluded, root)
+    gone_paths = [p for p in (_path(el, root) for el in excluded) if p is not None]
     node_path = [] if isinstance(node, etree._ElementTree) else _path(node, root)
-    if gone_path is None or node_path is None:
+    if not gone_paths or node_path is None:
         return node
     copy = deepcopy(tree)
-    gone = _follow(copy.getroot(), gone_path)
+    for gone in [_follow(copy.getroot(), p) for p in gone_paths]:
+        _remove_keeping_tail(gone)
+    if isinstance(node, etree._ElementTree):
+        return copy
+    return _follow(copy.getroot(), node_path)
+
+
+def _remove_keeping_tail(gone: etree._Element) -> None:
     parent = gone.getparent()
     if parent is not None:
         if gone.tail:
@@ -185,6 +227,3 @@ def _copy_without(node: Node, excluded: etree._Element) -> Node:
             else:
                 parent.text = (parent.text or "") + gone.tail
         parent.remove(gone)
-    if isinstance(node, etree._ElementTree):
-        return copy
-    return _follow(copy.getroot(), node_path)

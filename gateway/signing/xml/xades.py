@@ -6,6 +6,9 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from gateway.signing.xml.c14n import canonicalize
+from gateway.signing.xml.xmldsig import ReferenceResult, StructureError, child, q
+
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 XADES141 = "http://uri.etsi.org/01903/v1.4.1#"
 ETSI_PREFIX = "http://uri.etsi.org/01903"
@@ -40,3 +43,28 @@ def etsi_path(el: etree._Element | None, *path: str) -> etree._Element | None:
 
 def is_signed_properties_type(value: str) -> bool:
     return value.startswith(ETSI_PREFIX) and value.endswith("#SignedProperties")
+
+
+def archive_input(
+    sig_el: etree._Element, ats: etree._Element, results: list[ReferenceResult], method: str
+) -> bytes:
+    """The octets an XAdES archive timestamp covers (ETSI EN 319 132-1 5.5.2.2, not distributed)."""
+    parts: list[bytes] = []
+    for res in results:
+        if not res.found or res.result is None:
+            raise StructureError("a referenced object is missing")
+        parts.append(res.result if isinstance(res.result, bytes) else canonicalize(res.result, method))
+    for local in ("SignedInfo", "SignatureValue", "KeyInfo"):
+        el = child(sig_el, local)
+        if el is not None:
+            parts.append(canonicalize(el, method))
+    usp = ats.getparent()
+    for prop in usp:
+        if prop is ats:
+            break
+        if isinstance(prop.tag, str):
+            parts.append(canonicalize(prop, method))
+    for obj in sig_el.findall(q("Object")):
+        if etsi_child(obj, "QualifyingProperties") is None:
+            parts.append(canonicalize(obj, method))
+    return b"".join(parts)

@@ -16,9 +16,16 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from gateway.signing.validation.algorithms import UnsupportedAlgorithm
+from gateway.signing.algorithms import UnsupportedAlgorithm
 from gateway.signing.xml import algorithms as xalg
 from gateway.signing.xml.c14n import C14N_10, METHODS, NodeSet, UnsupportedCanonicalization, canonicalize
+from gateway.signing.xml.xpath_transforms import (
+    FILTER2,
+    XPATH,
+    TransformError,
+    filter2_transform,
+    xpath_transform,
+)
 from gateway.xmlsafe import XmlParseError, parse_xml
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -100,6 +107,8 @@ class ReferenceResult:
     name: str = ""
     #: the reference's result before digesting: bytes, or a node set (archive timestamps need it)
     result: bytes | NodeSet | None = None
+    #: the element whose subtree the reference's node set was last (what a counter-signature covers)
+    selected: etree._Element | None = None
     output: bytes | None = None
     error: str = ""
     not_found: bool = False
@@ -159,8 +168,8 @@ _OBJECT_CONTENT = (q("Manifest"), q("SignatureProperties"))
 
 def _check_placement(target: etree._Element) -> None:
     """Inside a ds:Signature only its direct ds:Object children, their ds:Manifest and
-    ds:SignatureProperties, the XAdES SignedProperties, the ds:KeyInfo and the ds:SignatureValue
-    may be referenced.
+    ds:SignatureProperties (and, in an enveloping signature, whatever element an object holds), the
+    XAdES SignedProperties, the ds:KeyInfo and the ds:SignatureValue may be referenced.
     Anything else there (an element wrapped into an object, an object nested in another) is what
     signature-wrapping attacks plant."""
     path = [target, *target.iterancestors()]
@@ -175,7 +184,7 @@ def _check_placement(target: etree._Element) -> None:
         inner = path[: i - 1]  # from the target up to, not including, the ds:Object
         if any(n.tag == q("Object") for n in inner):
             break
-        if not inner or (len(inner) == 1 and inner[0].tag in _OBJECT_CONTENT):
+        if not inner or (len(inner) == 1 and (inner[0].tag in _OBJECT_CONTENT or _enveloping(node))):
             return
         if etree.QName(target).localname == "SignedProperties" and len(inner) == 2:
             return
@@ -183,6 +192,23 @@ def _check_placement(target: etree._Element) -> None:
     else:
         return
     raise NotFound("the referenced element is wrapped inside a signature (signature wrapping?)")
+
+
+def _apex(data: bytes | NodeSet) -> etree._Element | None:
+    if isinstance(data, NodeSet):
+        return data.node.getroot() if isinstance(data.node, etree._ElementTree) else data.node
+    return None
+
+
+def _enveloping(signature: etree._Element) -> bool:
+    """The signature is the document, or one of the only elements of its root (ASiC's
+    XAdESSignatures): data in its objects is then all the signed data there is, nothing is hidden."""
+    parent = signature.getparent()
+    if parent is None:
+        return True
+    return parent.getparent() is None and all(
+        c.tag == q("Signature") for c in parent if isinstance(c.tag, str)
+    )
 
 
 def _contains(ancestor: etree._Element, node: etree._Element) -> bool:
@@ -239,8 +265,12 @@ class ReferenceProcessor:
             items = transforms.findall(q("Transform")) if transforms is not None else []
             if len(items) > MAX_TRANSFORMS:
                 raise StructureError("too many transforms")
+            res.selected = _apex(data)
             for tr in items:
                 data = self._spend(self._transform(tr, data, signature))
+                apex = _apex(data)
+                if apex is not None:
+                    res.selected = apex
             res.result = data
             res.found = True
             if not digest:
@@ -303,7 +333,7 @@ class ReferenceProcessor:
                 and data.node.getroot() is not signature.getroottree().getroot()
             ):
                 raise NotFound("the enveloped-signature transform is applied to another document")
-            return NodeSet(data.node, data.with_comments, signature)
+            return data.without(signature)
         if algo in METHODS:
             if isinstance(data, bytes):
                 data = NodeSet(parse_xml(data), with_comments=True)
@@ -315,4 +345,29 @@ class ReferenceProcessor:
             else:
                 text = data.decode("ascii", "replace")
             return b64decode(text)
+        if algo in (XPATH, FILTER2):
+            if isinstance(data, bytes):
+                data = NodeSet(parse_xml(data), with_comments=True)
+            try:
+                return xpath_transform(tr, data) if algo == XPATH else filter2_transform(tr, data)
+            except TransformError as exc:
+                raise StructureError(str(exc)) from None
         raise StructureError(f"unsupported transform {algo or '(none)'}")
+
+
+def apply_transforms(transforms: etree._Element | None, data: bytes) -> bytes:
+    """The octets an XML document `data` gives through `transforms` (a ds:Transforms element), as a
+    reference to it would (a signature policy document's hash is computed so)."""
+    try:
+        tree = parse_xml(data)
+        processor = ReferenceProcessor(tree, lambda _uri: None)
+        signature = next(tree.getroot().iter(q("Signature")), tree.getroot())
+        result: bytes | NodeSet = NodeSet(tree, with_comments=False)
+        items = transforms.findall(q("Transform")) if transforms is not None else []
+        if len(items) > MAX_TRANSFORMS:
+            raise StructureError("too many transforms")
+        for tr in items:
+            result = processor._transform(tr, result, signature)
+        return result if isinstance(result, bytes) else canonicalize(result, C14N_10)
+    except (UnsupportedAlgorithm, UnsupportedCanonicalization, XmlParseError) as exc:
+        raise ValueError(str(exc)) from None

@@ -9,12 +9,13 @@ which validators map to INDETERMINATE / CRYPTO_CONSTRAINTS_FAILURE_NO_POE.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from asn1crypto import algos, keys
+from asn1crypto import algos, core, keys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -152,11 +153,47 @@ def _verify_rsa(info: keys.PublicKeyInfo, sig: bytes, data: bytes, hash_name: st
     key = load_public_key(info)
     if not isinstance(key, rsa.RSAPublicKey):
         return False
+    algorithm = _hash(hash_name)
     try:
-        key.verify(sig, data, padding.PKCS1v15(), _hash(hash_name))
+        key.verify(sig, data, padding.PKCS1v15(), algorithm)
         return True
     except InvalidSignature:
+        return _verify_rsa_absent_parameters(key, sig, data, algorithm)
+
+
+def _verify_rsa_absent_parameters(
+    key: rsa.RSAPublicKey, sig: bytes, data: bytes, algorithm: hashes.HashAlgorithm
+) -> bool:
+    """PKCS#1 v1.5 with the DigestInfo's hash AlgorithmIdentifier lacking its NULL parameters, which
+    RFC 8017 (9.2, note 2) says verifiers should accept; OpenSSL does not, DSS (BouncyCastle) does.
+    The whole encoded message is rebuilt and compared, so nothing but that one variant passes."""
+    size = (key.key_size + 7) // 8
+    oid = _DIGEST_INFO_OIDS.get(algorithm.name)
+    if oid is None or len(sig) != size:
         return False
+    numbers = key.public_numbers()
+    m = pow(int.from_bytes(sig, "big"), numbers.e, numbers.n).to_bytes(size, "big")
+    h = hashes.Hash(algorithm)
+    h.update(data)
+    algorithm_id = _der(0x30, core.ObjectIdentifier(oid).dump())
+    digest_info = _der(0x30, algorithm_id + core.OctetString(h.finalize()).dump())
+    expected = b"\x00\x01" + b"\xff" * (size - len(digest_info) - 3) + b"\x00" + digest_info
+    return size - len(digest_info) - 3 >= 8 and hmac.compare_digest(m, expected)
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    """A DER TLV with a short-form length (DigestInfo parts are all under 128 bytes)."""
+    return bytes([tag, len(body)]) + body
+
+
+#: cryptography hash name -> OID, for DigestInfo
+_DIGEST_INFO_OIDS = {
+    "md5": "1.2.840.113549.2.5", "sha1": "1.3.14.3.2.26", "sha224": "2.16.840.1.101.3.4.2.4",
+    "sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2",
+    "sha512": "2.16.840.1.101.3.4.2.3", "sha3-224": "2.16.840.1.101.3.4.2.7",
+    "sha3-256": "2.16.840.1.101.3.4.2.8", "sha3-384": "2.16.840.1.101.3.4.2.9",
+    "sha3-512": "2.16.840.1.101.3.4.2.10",
+}
 
 
 def _verify_pss(info: keys.PublicKeyInfo, sig: bytes, data: bytes, hash_name: str, params: Any) -> bool:
