@@ -34,6 +34,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/v1/incoming/{incoming_id}"): READERS,
     ("GET", "/api/v1/incoming/{incoming_id}/files/{n}"): READERS,
     ("GET", "/api/v1/incoming/{incoming_id}/files/{n}/signature"): READERS,
+    ("GET", "/api/v1/incoming/{incoming_id}/report.pdf"): READERS,
     ("POST", "/api/v1/incoming/{incoming_id}/registration"): frozenset({EDMS, OPERATOR}),
     ("POST", "/api/v1/incoming/{incoming_id}/rejection"): frozenset({EDMS, OPERATOR}),
     ("POST", "/api/v1/signatures"): frozenset({EDMS}),

@@ -154,9 +154,9 @@ def activate_key(key_id: int, request: Request, caller: OfficerCaller) -> dict[s
 def get_tokens(request: Request, _caller: OfficerCaller) -> dict[str, Any]:
     try:
         tokens = list_tokens(request.app.state.gateway.cfg.keys.pkcs11_module)
-        return {"items": [{"slot": t.slot_id, "label": t.label.strip(), "manufacturer": t.manufacturer.strip(),
-                           "model": t.model.strip(), "serial": t.serial.strip(), "dstu": t.dstu,
-                           "mechanisms": t.mechanisms} for t in tokens]}
+        return {"items": [{"slot": t.slot_id, "label": t.label.strip(), "model": t.model.strip(),
+                           "manufacturer": t.manufacturer.strip(), "serial": t.serial.strip(),
+                           "dstu": t.dstu, "mechanisms": t.mechanisms} for t in tokens]}
     except GatewayError as exc:
         raise ApiError(503, "unavailable", str(exc)) from None
 

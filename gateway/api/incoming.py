@@ -106,7 +106,7 @@ def combined_report(row: Incoming) -> dict[str, Any]:
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def get_incoming_report_pdf(
-    incoming_id: ResourceId, request: Request, _caller: ApiCaller,
+    incoming_id: ResourceId, request: Request, _caller: LetterReader,
     lang: Annotated[str, Query(pattern="^(uk|en)$", description="uk (default) or en")] = "uk",
 ) -> Response:
     with request.app.state.gateway.db.session() as s:

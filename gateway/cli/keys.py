@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_activate)
     p = sub.add_parser("tokens", help="PKCS#11 tokens present ([keys] pkcs11_module or --module)")
     p.add_argument("--module", help="PKCS#11 module path or file name")
-    p.add_argument("--pin-env", metavar="VAR", help="environment variable with the user PIN: also list the keys")
+    p.add_argument("--pin-env", metavar="VAR",
+                   help="environment variable with the user PIN: also list the keys")
     add_config_argument(p)
     p.set_defaults(func=_tokens)
 
