@@ -86,7 +86,7 @@ def test_a_message_that_cannot_be_taken_is_set_aside_and_shown(setup):
 def test_healthz_says_whether_sev_is_disabled_or_failing_and_operators_see_offers(setup, tmp_path):
     server, cfg, db, blobs = setup
     with db.session() as s:
-        _, key = create_key(s, "ops")
+        _, key = create_key(s, "ops", "operator")  # offers are an operator's view
     cfg.sev.url = f"http://127.0.0.1:{free_port()}/nothing-listens"
     cfg.sev.poll_seconds = 0.1
     with serve_app(create_app(cfg)) as base, httpx.Client(base_url=base, timeout=10) as http:
