@@ -12,11 +12,17 @@ import json
 import shutil
 import subprocess
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import httpx
 import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from sqlalchemy import func, select
 from test_store_support import BACKENDS, database_url, serve_app
@@ -34,6 +40,8 @@ from gateway.exchange.message import (
     build_document,
     parse_message,
 )
+from gateway.signing.cades import CadesOptions, sign_cades_bytes
+from gateway.signing.keys import LoadedKeySigner, SigningKey
 from gateway.store.db import open_database
 from gateway.store.models import Incoming, TrembitaRequest
 from gateway.store.partners import upsert_partner
@@ -91,6 +99,30 @@ max_request_bytes = 200000
     db.dispose()
 
 
+@cache
+def partner_seal() -> SigningKey:
+    """The partner's seal: a real key under a self-signed certificate the gateway does not trust, so
+    its signatures check out but stay INDETERMINATE (the document is kept `received`, not refused)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Partner seal (test)")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    certificate = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    signer = LoadedKeySigner(key, certificate, [])
+    return SigningKey(
+        certificate=certificate, chain=[], signer=signer, raw_signer=signer.sign_raw, source="test"
+    )
+
+
 def message(msg_id: str | None = None, *, sender: str = PARTNER, files: int = 1) -> bytes:
     header = Header(
         msg_type=MsgType.DOCUMENT,
@@ -113,7 +145,8 @@ def message(msg_id: str | None = None, *, sender: str = PARTNER, files: int = 1)
         files=transfers,
         author=Organization(edrpou=sender, fullname="Partner"),
     )
-    sigs = [SignInfo("1", b"\x30\x03\x02\x01\x01")]
+    seal, b_b = partner_seal(), CadesOptions(level="B-B")
+    sigs = [SignInfo(f.idnumber, sign_cades_bytes(seal, f.data, b_b)) for f in transfers]
     return build_document(header, doc, sigs)
 
 
