@@ -242,6 +242,28 @@ def test_deliver_echoes_headers_acknowledges_and_answers_duplicates(service):
     assert root.findtext(f".//{{{TNS}}}status") == "unknown"
 
 
+@pytest.mark.parametrize(
+    "signature", [None, b"\x30\x03\x02\x01\x01"], ids=["unsigned", "signature that is not one"]
+)
+def test_refused_document_is_answered_with_its_refusal(service, signature):
+    """A document the 1207 rules refuse (a file without a valid signature) is taken and kept
+    `rejected`; the caller's answer carries the refusal acknowledgement (ack_type 4, the reason)."""
+    client, db, _ = service
+    msg_id = str(uuid.uuid4())
+    parsed = parse_message(message(msg_id))
+    sigs = [] if signature is None else [SignInfo("1", signature)]
+    assert parsed.document is not None
+    raw = build_document(parsed.header, parsed.document, sigs)
+    status, root = post(client, envelope(deliver_body(raw)))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "accepted", etree.tostring(root)
+    ack = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert ack.acknowledgement.msg_id == msg_id and ack.acknowledgement.ack_type == 4
+    assert "f1.txt" in ack.acknowledgement.errortext and ack.header.from_org_id == US
+    status_body = f"<t:getDeliveryStatus><t:msgId>{msg_id}</t:msgId></t:getDeliveryStatus>"
+    _, root = post(client, envelope(status_body, xroad_headers(service_code="getDeliveryStatus")))
+    assert root.findtext(f".//{{{TNS}}}status") == "rejected"
+
+
 def test_wsdl_names_the_public_address(service):
     client, _, _ = service
     resp = client.get("/soap/trembita?wsdl")
