@@ -242,6 +242,27 @@ def test_deliver_echoes_headers_acknowledges_and_answers_duplicates(service):
     assert root.findtext(f".//{{{TNS}}}status") == "unknown"
 
 
+def test_braced_upper_case_msg_id_is_one_document(service):
+    """Real bodies send GUIDs upper-case in braces: the answer names the id as sent, and the same
+    document under the bare lower-case id is a duplicate with the same acknowledgement."""
+    client, db, _ = service
+    before = stored(db)
+    guid = str(uuid.uuid4())
+    braced = "{" + guid.upper() + "}"
+    status, root = post(client, envelope(deliver_body(message(braced))))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "accepted", etree.tostring(root)
+    ack = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert ack.acknowledgement.msg_id == braced and ack.acknowledgement.ack_type == 1
+    status, root = post(client, envelope(deliver_body(message(guid))))
+    assert root.findtext(f".//{{{TNS}}}status") == "duplicate"
+    again = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert again.header.msg_id == ack.header.msg_id
+    assert stored(db)[0] == before[0] + 1
+    status_body = f"<t:getDeliveryStatus><t:msgId>{braced}</t:msgId></t:getDeliveryStatus>"
+    _, root = post(client, envelope(status_body, xroad_headers(service_code="getDeliveryStatus")))
+    assert root.findtext(f".//{{{TNS}}}status") == "received"
+
+
 @pytest.mark.parametrize(
     "signature", [None, b"\x30\x03\x02\x01\x01"], ids=["unsigned", "signature that is not one"]
 )

@@ -8,7 +8,8 @@ that is not the partner the X-Road client belongs to, a recipient that is not us
 acknowledgement of a letter we sent to another body.
 
 A message is taken once: a repeated call (the caller's X-Road client and `id` seen before) and a
-message whose msg_id (compared case-insensitively) was taken before are answered "duplicate".
+message whose msg_id (compared as `msg_id_key`: case, braces and spaces around do not count) was
+taken before are answered "duplicate".
 A document's answer carries the acknowledgement the inbox queued first with it (same msg_id and
 bytes, which the workers also send later, so a caller that lost the answer still gets it, and one
 that did not sees the second copy as a duplicate): "delivered" (ack_type 1) for a document that
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from gateway.config import Config
 from gateway.exchange import inbox
-from gateway.exchange.message import MessageFormatError, MsgType, parse_message
+from gateway.exchange.message import MessageFormatError, MsgType, msg_id_key, parse_message
 from gateway.exchange.outbox import apply_acknowledgement
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
@@ -122,7 +123,7 @@ def deliver(
 
 def _check_acknowledged_letter(s: Session, letter_msg_id: str, partner: Partner) -> None:
     """A partner acknowledges only letters sent to it (not another body's)."""
-    to = s.scalar(select(Outgoing.to_edrpou).where(func.lower(Outgoing.msg_id) == letter_msg_id.lower()))
+    to = s.scalar(select(Outgoing.to_edrpou).where(Outgoing.msg_id == msg_id_key(letter_msg_id)))
     if to is not None and to != partner.edrpou:
         raise Refused(
             "Client.SenderMismatch",
@@ -132,7 +133,7 @@ def _check_acknowledged_letter(s: Session, letter_msg_id: str, partner: Partner)
 
 def _taken(s: Session, msg_id: str, is_ack: bool) -> bool:
     model = Acknowledgement if is_ack else Incoming
-    q = select(model.id).where(func.lower(model.msg_id) == msg_id.lower())
+    q = select(model.id).where(model.msg_id == msg_id_key(msg_id))
     if is_ack:
         q = q.where(Acknowledgement.direction == "in")
     return s.scalar(q.limit(1)) is not None
@@ -143,7 +144,7 @@ def _answer_ack(cfg: Config, s: Session, blobs: BlobStore, msg_id: str) -> bytes
     (and stored, so that the workers send the same bytes) if it was not yet."""
     incoming = s.scalar(
         select(Incoming)
-        .where(func.lower(Incoming.msg_id) == msg_id.lower())
+        .where(Incoming.msg_id == msg_id_key(msg_id))
         .options(lazyload(Incoming.files))
     )
     if incoming is None:
@@ -180,7 +181,7 @@ def delivery_status(db: Database, *, client: str, msg_id: str) -> str:
     with db.session() as s:
         status = s.scalar(
             select(Incoming.status).where(
-                func.lower(Incoming.msg_id) == msg_id.lower(), Incoming.from_edrpou == partner.edrpou
+                Incoming.msg_id == msg_id_key(msg_id), Incoming.from_edrpou == partner.edrpou
             )
         )
     return status or "unknown"
@@ -194,7 +195,7 @@ def take_answer_ack(db: Database, raw: bytes, *, letter_msg_id: str) -> bool:
     except MessageFormatError:
         return False
     ack = msg.acknowledgement
-    if ack is None or ack.msg_id.lower() != letter_msg_id.lower():
+    if ack is None or msg_id_key(ack.msg_id) != msg_id_key(letter_msg_id):
         return False
     with db.session() as s:
         apply_acknowledgement(
