@@ -263,6 +263,22 @@ def test_braced_upper_case_msg_id_is_one_document(service):
     assert root.findtext(f".//{{{TNS}}}status") == "received"
 
 
+def test_different_document_under_a_taken_msg_id_is_kept_apart(service):
+    """As over SEV (1207 rules): a different document under a msg_id already received never replaces
+    the first, is kept apart as a conflict, and gets no acknowledgement that would confirm anything."""
+    client, db, _ = service
+    msg_id = str(uuid.uuid4())
+    status, root = post(client, envelope(deliver_body(message(msg_id)), xroad_headers(xid="first")))
+    assert root.findtext(f".//{{{TNS}}}status") == "accepted", etree.tostring(root)
+    other = message(msg_id, files=2)  # same msg_id, other content
+    status, root = post(client, envelope(deliver_body(other), xroad_headers(xid="second")))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "duplicate"
+    assert root.find(f".//{{{TNS}}}acknowledgement") is None
+    with db.session() as s:
+        rows = s.scalars(select(Incoming).where(Incoming.msg_id.like(f"{msg_id}%"))).all()
+        assert sorted(r.status for r in rows) == ["conflict", "received"]
+
+
 @pytest.mark.parametrize(
     "signature", [None, b"\x30\x03\x02\x01\x01"], ids=["unsigned", "signature that is not one"]
 )

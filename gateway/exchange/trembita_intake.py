@@ -100,7 +100,9 @@ def deliver(
                 TrembitaRequest.client == client, TrembitaRequest.xroad_id == xroad_id
             )
         )
-        if seen is not None or _taken(s, header.msg_id, is_ack):
+        # a document under a msg_id taken before goes to the inbox, which tells the same document
+        # again (a duplicate) from a different one (kept apart as a conflict, never acknowledged)
+        if seen is not None or (is_ack and _taken(s, header.msg_id, is_ack)):
             return Delivery(
                 "duplicate",
                 kind,
@@ -116,6 +118,8 @@ def deliver(
         except IntegrityError:
             pass  # the same call, answered concurrently: it is recorded
         ack = None if is_ack else _answer_ack(cfg, s, blobs, header.msg_id)
+    if got.status == "conflict":  # nothing may confirm or change the original's state
+        return Delivery("duplicate", kind, header.msg_id, None, stored=True)
     return Delivery(
         "duplicate" if got.duplicate else "accepted", kind, header.msg_id, ack, stored=not got.duplicate
     )
