@@ -160,8 +160,8 @@ def floor_sign(key: SigningKey, src: Path) -> None:
     key.sign_raw(h.digest(), "sha256")
 
 
-def loop(args: tuple[str, str, str, str, float]) -> int:
-    """Worker of the throughput runs: repeat one operation for `seconds`; how many were done."""
+def loop(args: tuple[str, str, str, str, float]) -> tuple[int, int]:
+    """Worker of the throughput runs: repeat one operation for `seconds`; (pid, how many were done)."""
     op, fmt, p12, src, seconds = args
     key = load_key(Path(p12))
     source = Path(src)
@@ -176,7 +176,7 @@ def loop(args: tuple[str, str, str, str, float]) -> int:
             check(fmt, out, source)
         done += 1
     out.unlink(missing_ok=True)
-    return done
+    return os.getpid(), done
 
 
 def child(op: str, fmt: str, p12: str, src: str, out: str) -> dict[str, float]:
