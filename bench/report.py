@@ -34,6 +34,8 @@ class Section:
     lines: list[str]
     markdown: str = ""
     panels: list[Panel] = field(default_factory=list)
+    #: rows of the document's goals table: goal, what was measured, verdict
+    goals: list[list[str]] = field(default_factory=list)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -124,6 +126,10 @@ def write_document(folder: Path, results: dict[str, Section], started: datetime,
                      "and latencies are lower bounds of what the machine does alone.\n")
     if failed:
         parts.append("**Failed modules** (see the console output): " + ", ".join(failed) + "\n")
+    goals = [row for s in results.values() for row in s.goals]
+    if goals:
+        parts.append("## Goals\n")
+        parts.append(table(["goal", "measured", "verdict"], goals))
     if panels:
         parts.append("![benchmarks](benchmarks.png)\n")
         write_plot(folder / "benchmarks.png", panels)
