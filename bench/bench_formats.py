@@ -3,7 +3,7 @@ RSA-2048 PKCS#12 seal generated in a temporary folder; validation offline, integ
 
 - time and ratio to the raw-crypto floor (SHA-256 of the document + one RSA-2048 signature) of the
   same size, measured in the same run; the small sizes in this process (interleaved rounds), 100 MiB
-  once per format and operation in a fresh process, which also gives the peak RSS (ru_maxrss; goal
+  once per format and operation in a fresh process, which also gives the peak RSS (VmHWM; goal
   < 200 MiB per process for a 100 MiB letter);
 - throughput at 1 MiB with 1 and 2 worker processes (the 2 cores);
 - ASiC-E with 1, 2, 4, 8 signatures: the cost of adding the n-th one and of validating them all.
@@ -216,7 +216,7 @@ def run() -> Section:
         "### Signing: time and ratio to the floor\n", _ratio_table(times, "sign"),
         "### Validation: time and ratio to the floor\n", _ratio_table(times, "validate"),
         f"### Peak memory with a {_size(BIG)} document\n",
-        "Peak RSS (ru_maxrss) of a fresh process that loads the key and does one operation. A process "
+        "Peak RSS (VmHWM) of a fresh process that loads the key and does one operation. A process "
         f"that only imports the gateway and computes the floor peaks at {base:.0f} MiB. "
         f"Goal: < {RSS_GOAL_MIB} MiB.\n",
         table(["format", "sign", "validate"], rss_rows),
