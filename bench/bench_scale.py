@@ -315,7 +315,7 @@ def _markdown(results: Results, integrity: list[str]) -> str:
         "database, one storage folder) behind a round-robin client; the start-up migration runs once "
         "before they start (concurrent start-up migrations are not yet guarded by an advisory lock), "
         "and every instance polls the hub (no polling lease yet; a message fetched twice is recognised "
-        "by its msg_id). B's incoming letters are counted after each run: none lost, none duplicated. "
+        "by its msg_id). B's incoming letters are counted after each run (the list below the table). "
         "With 2 cores, three instances add no cores, so that run shows correctness and the overhead "
         "of sharing, not the scaling; the per-letter database cost is what the scaling is computed "
         "from.\n\n"
