@@ -222,7 +222,8 @@ def run() -> Section:
         table(["format", "sign", "validate"], rss_rows),
         "### Throughput on the 2 cores, 1 MiB documents\n",
         f"Operations per second of 1 and of 2 worker processes, each repeating the operation for "
-        f"{THROUGHPUT_SECONDS:g} s (key loaded once per process).\n",
+        f"{THROUGHPUT_SECONDS:g} s (key loaded once per process). Where 2 processes do no more than 1, "
+        "the second core was busy with other work (see the load average above).\n",
         table(["format", "sign, 1 process", "sign, 2", "validate, 1 process", "validate, 2"],
               [[label, *(f"{x:.1f}/s" for x in (*throughput[f"{fmt} sign"], *throughput[f"{fmt} validate"]))]
                for fmt, label in workload.LABELS.items()]),
