@@ -22,8 +22,14 @@ test: install
 conformance: install
 	$(PY) scripts/conformance.py
 
-bench: install
-	$(PY) bench/run.py
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $@
+
+# writes docs/benchmarks.md and docs/benchmarks.png (< 15 min on 2 cores); QUICK=1: a short run
+# whose document goes to var/bench/ instead
+bench: $(VENV)/.bench-installed
+	BENCH_QUICK=$(QUICK) $(PY) bench/run.py
 
 lint: install
 	$(VENV)/bin/ruff check .
