@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def interleaved_samples(fns: Sequence[Callable[[], object]], rounds: int) -> list[list[float]]:
@@ -18,3 +20,9 @@ def interleaved_samples(fns: Sequence[Callable[[], object]], rounds: int) -> lis
             fn()
             samples[i].append(time.perf_counter() - start)
     return samples
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (another one, from /proc) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -160,7 +160,10 @@ def test_partner_outage_retries_then_delivers(tmp_path, dev_pki):
 def test_https_listener_requires_a_client_certificate(tmp_path, dev_pki):
     a, b, ca = _sides(tmp_path, dev_pki, tls=True)
     _, strangers = make_tls_pki(tmp_path / "other-ca", ["intruder"])
-    with running_gateway(b, a, write_config(b, a, dev_pki, tls_ca=ca)):
+    conf = write_config(b, a, dev_pki, tls_ca=ca)
+    # behind a TLS proxy: absolute URLs say https, yet the plain-HTTP socket is still not the listener
+    conf.write_text(conf.read_text("utf-8").replace(b.url, "https://gateway-b.example.gov.ua"), "utf-8")
+    with running_gateway(b, a, conf):
         # with the HTTPS listener on, the plain-HTTP path refuses calls (the WSDL stays readable)
         plain = httpx.post(b.url + "/soap/trembita", content=b"<x/>", timeout=10)
         assert plain.status_code == 500 and b"Client.TlsRequired" in plain.content

@@ -12,11 +12,17 @@ import json
 import shutil
 import subprocess
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import httpx
 import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from sqlalchemy import func, select
 from test_store_support import BACKENDS, database_url, serve_app
@@ -34,6 +40,8 @@ from gateway.exchange.message import (
     build_document,
     parse_message,
 )
+from gateway.signing.cades import CadesOptions, sign_cades_bytes
+from gateway.signing.keys import LoadedKeySigner, SigningKey
 from gateway.store.db import open_database
 from gateway.store.models import Incoming, TrembitaRequest
 from gateway.store.partners import upsert_partner
@@ -91,6 +99,30 @@ max_request_bytes = 200000
     db.dispose()
 
 
+@cache
+def partner_seal() -> SigningKey:
+    """The partner's seal: a real key under a self-signed certificate the gateway does not trust, so
+    its signatures check out but stay INDETERMINATE (the document is kept `received`, not refused)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Partner seal (test)")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    certificate = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    signer = LoadedKeySigner(key, certificate, [])
+    return SigningKey(
+        certificate=certificate, chain=[], signer=signer, raw_signer=signer.sign_raw, source="test"
+    )
+
+
 def message(msg_id: str | None = None, *, sender: str = PARTNER, files: int = 1) -> bytes:
     header = Header(
         msg_type=MsgType.DOCUMENT,
@@ -113,7 +145,8 @@ def message(msg_id: str | None = None, *, sender: str = PARTNER, files: int = 1)
         files=transfers,
         author=Organization(edrpou=sender, fullname="Partner"),
     )
-    sigs = [SignInfo("1", b"\x30\x03\x02\x01\x01")]
+    seal, b_b = partner_seal(), CadesOptions(level="B-B")
+    sigs = [SignInfo(f.idnumber, sign_cades_bytes(seal, f.data, b_b)) for f in transfers]
     return build_document(header, doc, sigs)
 
 
@@ -207,6 +240,65 @@ def test_deliver_echoes_headers_acknowledges_and_answers_duplicates(service):
     unknown = "<t:getDeliveryStatus><t:msgId>nope</t:msgId></t:getDeliveryStatus>"
     status, root = post(client, envelope(unknown, xroad_headers(service_code="getDeliveryStatus")))
     assert root.findtext(f".//{{{TNS}}}status") == "unknown"
+
+
+def test_braced_upper_case_msg_id_is_one_document(service):
+    """Real bodies send GUIDs upper-case in braces: the answer names the id as sent, and the same
+    document under the bare lower-case id is a duplicate with the same acknowledgement."""
+    client, db, _ = service
+    before = stored(db)
+    guid = str(uuid.uuid4())
+    braced = "{" + guid.upper() + "}"
+    status, root = post(client, envelope(deliver_body(message(braced))))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "accepted", etree.tostring(root)
+    ack = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert ack.acknowledgement.msg_id == braced and ack.acknowledgement.ack_type == 1
+    status, root = post(client, envelope(deliver_body(message(guid))))
+    assert root.findtext(f".//{{{TNS}}}status") == "duplicate"
+    again = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert again.header.msg_id == ack.header.msg_id
+    assert stored(db)[0] == before[0] + 1
+    status_body = f"<t:getDeliveryStatus><t:msgId>{braced}</t:msgId></t:getDeliveryStatus>"
+    _, root = post(client, envelope(status_body, xroad_headers(service_code="getDeliveryStatus")))
+    assert root.findtext(f".//{{{TNS}}}status") == "received"
+
+
+def test_different_document_under_a_taken_msg_id_is_kept_apart(service):
+    """As over SEV (1207 rules): a different document under a msg_id already received never replaces
+    the first, is kept apart as a conflict, and gets no acknowledgement that would confirm anything."""
+    client, db, _ = service
+    msg_id = str(uuid.uuid4())
+    status, root = post(client, envelope(deliver_body(message(msg_id)), xroad_headers(xid="first")))
+    assert root.findtext(f".//{{{TNS}}}status") == "accepted", etree.tostring(root)
+    other = message(msg_id, files=2)  # same msg_id, other content
+    status, root = post(client, envelope(deliver_body(other), xroad_headers(xid="second")))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "duplicate"
+    assert root.find(f".//{{{TNS}}}acknowledgement") is None
+    with db.session() as s:
+        rows = s.scalars(select(Incoming).where(Incoming.msg_id.like(f"{msg_id}%"))).all()
+        assert sorted(r.status for r in rows) == ["conflict", "received"]
+
+
+@pytest.mark.parametrize(
+    "signature", [None, b"\x30\x03\x02\x01\x01"], ids=["unsigned", "signature that is not one"]
+)
+def test_refused_document_is_answered_with_its_refusal(service, signature):
+    """A document the 1207 rules refuse (a file without a valid signature) is taken and kept
+    `rejected`; the caller's answer carries the refusal acknowledgement (ack_type 4, the reason)."""
+    client, db, _ = service
+    msg_id = str(uuid.uuid4())
+    parsed = parse_message(message(msg_id))
+    sigs = [] if signature is None else [SignInfo("1", signature)]
+    assert parsed.document is not None
+    raw = build_document(parsed.header, parsed.document, sigs)
+    status, root = post(client, envelope(deliver_body(raw)))
+    assert status == 200 and root.findtext(f".//{{{TNS}}}status") == "accepted", etree.tostring(root)
+    ack = parse_message(base64.b64decode(root.findtext(f".//{{{TNS}}}acknowledgement")))
+    assert ack.acknowledgement.msg_id == msg_id and ack.acknowledgement.ack_type == 4
+    assert "f1.txt" in ack.acknowledgement.errortext and ack.header.from_org_id == US
+    status_body = f"<t:getDeliveryStatus><t:msgId>{msg_id}</t:msgId></t:getDeliveryStatus>"
+    _, root = post(client, envelope(status_body, xroad_headers(service_code="getDeliveryStatus")))
+    assert root.findtext(f".//{{{TNS}}}status") == "rejected"
 
 
 def test_wsdl_names_the_public_address(service):

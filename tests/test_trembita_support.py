@@ -173,6 +173,7 @@ tsa_url = "{dev_pki.tsa_url}"
 anchors = ["{dev_pki.root_cert}"]
 revocation = "online"
 cache_dir = "revocation-cache"
+fetch_allow = ["127.0.0.1:{dev_pki.port}"]
 
 [trembita]
 enabled = true

@@ -77,9 +77,12 @@ def key_password(dev_pki: DevPki) -> Iterator[None]:
 
 
 def gateway(tmp_path: Path, dev_pki: DevPki, *, anchors: bool = True) -> Path:
+    """A configuration that trusts the development root (unless told not to) and lets online
+    validation reach the development PKI's OCSP/CRL (the default fetch policy refuses loopback)."""
     cfg = tmp_path / "gateway.toml"
     roots = f'anchors = ["{dev_pki.root_cert}"]\n' if anchors else ""
-    cfg.write_text(f"[trust]\n{roots}", encoding="utf-8")
+    fetch = f'fetch_allow = ["127.0.0.1:{dev_pki.port}"]\n'
+    cfg.write_text(f"[trust]\n{roots}{fetch}", encoding="utf-8")
     return cfg
 
 

@@ -8,23 +8,27 @@ that is not the partner the X-Road client belongs to, a recipient that is not us
 acknowledgement of a letter we sent to another body.
 
 A message is taken once: a repeated call (the caller's X-Road client and `id` seen before) and a
-message whose msg_id (compared case-insensitively) was taken before are answered "duplicate".
-A document's answer carries its "delivered" acknowledgement: the very acknowledgement the inbox
-queued with it (same msg_id and bytes), which the workers also send later, so a caller that lost
-the answer still gets it, and one that did not sees the second copy as a duplicate.
+message whose msg_id (compared as `msg_id_key`: case, braces and spaces around do not count) was
+taken before are answered "duplicate".
+A document's answer carries the acknowledgement the inbox queued first with it (same msg_id and
+bytes, which the workers also send later, so a caller that lost the answer still gets it, and one
+that did not sees the second copy as a duplicate): "delivered" (ack_type 1) for a document that
+was kept, or the refusal (ack_type 4, the reason in its errortext) for one the inbox refused under
+the 1207 rules (a file without a signature, a signature that failed). Either way the message was
+taken: the status is "accepted" (or "duplicate"), and the acknowledgement says what became of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from gateway.config import Config
 from gateway.exchange import inbox
-from gateway.exchange.message import MessageFormatError, MsgType, parse_message
+from gateway.exchange.message import MessageFormatError, MsgType, msg_id_key, parse_message
 from gateway.exchange.outbox import apply_acknowledgement
 from gateway.store.blobs import BlobStore
 from gateway.store.db import Database
@@ -47,7 +51,7 @@ class Delivery:
     status: str  # "accepted" | "duplicate"
     kind: str  # "document" | "acknowledgement"
     msg_id: str
-    #: the 1207 "delivered" acknowledgement (documents only)
+    #: the 1207 acknowledgement answering a document: "delivered" (1) or its refusal (4)
     acknowledgement: bytes | None
     #: whether something new was stored (the workers have acknowledgements to send)
     stored: bool
@@ -96,12 +100,14 @@ def deliver(
                 TrembitaRequest.client == client, TrembitaRequest.xroad_id == xroad_id
             )
         )
-        if seen is not None or _taken(s, header.msg_id, is_ack):
+        # a document under a msg_id taken before goes to the inbox, which tells the same document
+        # again (a duplicate) from a different one (kept apart as a conflict, never acknowledged)
+        if seen is not None or (is_ack and _taken(s, header.msg_id, is_ack)):
             return Delivery(
                 "duplicate",
                 kind,
                 header.msg_id,
-                _delivered_ack(cfg, s, blobs, seen or header.msg_id),
+                _answer_ack(cfg, s, blobs, seen or header.msg_id),
                 stored=False,
             )
     got = inbox.receive(db, blobs, raw, channel=CHANNEL, validator=validator)
@@ -111,7 +117,9 @@ def deliver(
                 s.add(TrembitaRequest(client=client, xroad_id=xroad_id, msg_id=header.msg_id))
         except IntegrityError:
             pass  # the same call, answered concurrently: it is recorded
-        ack = None if is_ack else _delivered_ack(cfg, s, blobs, header.msg_id)
+        ack = None if is_ack else _answer_ack(cfg, s, blobs, header.msg_id)
+    if got.status == "conflict":  # nothing may confirm or change the original's state
+        return Delivery("duplicate", kind, header.msg_id, None, stored=True)
     return Delivery(
         "duplicate" if got.duplicate else "accepted", kind, header.msg_id, ack, stored=not got.duplicate
     )
@@ -119,7 +127,7 @@ def deliver(
 
 def _check_acknowledged_letter(s: Session, letter_msg_id: str, partner: Partner) -> None:
     """A partner acknowledges only letters sent to it (not another body's)."""
-    to = s.scalar(select(Outgoing.to_edrpou).where(func.lower(Outgoing.msg_id) == letter_msg_id.lower()))
+    to = s.scalar(select(Outgoing.to_edrpou).where(Outgoing.msg_id == msg_id_key(letter_msg_id)))
     if to is not None and to != partner.edrpou:
         raise Refused(
             "Client.SenderMismatch",
@@ -129,18 +137,18 @@ def _check_acknowledged_letter(s: Session, letter_msg_id: str, partner: Partner)
 
 def _taken(s: Session, msg_id: str, is_ack: bool) -> bool:
     model = Acknowledgement if is_ack else Incoming
-    q = select(model.id).where(func.lower(model.msg_id) == msg_id.lower())
+    q = select(model.id).where(model.msg_id == msg_id_key(msg_id))
     if is_ack:
         q = q.where(Acknowledgement.direction == "in")
     return s.scalar(q.limit(1)) is not None
 
 
-def _delivered_ack(cfg: Config, s: Session, blobs: BlobStore, msg_id: str) -> bytes | None:
-    """The first "delivered" acknowledgement queued for the document `msg_id`, built (and stored,
-    so that the workers send the same bytes) if it was not yet."""
+def _answer_ack(cfg: Config, s: Session, blobs: BlobStore, msg_id: str) -> bytes | None:
+    """The first "delivered" or refusal acknowledgement queued for the document `msg_id`, built
+    (and stored, so that the workers send the same bytes) if it was not yet."""
     incoming = s.scalar(
         select(Incoming)
-        .where(func.lower(Incoming.msg_id) == msg_id.lower())
+        .where(Incoming.msg_id == msg_id_key(msg_id))
         .options(lazyload(Incoming.files))
     )
     if incoming is None:
@@ -150,7 +158,7 @@ def _delivered_ack(cfg: Config, s: Session, blobs: BlobStore, msg_id: str) -> by
         .where(
             Acknowledgement.incoming_id == incoming.id,
             Acknowledgement.direction == "out",
-            Acknowledgement.ack_type == 1,
+            Acknowledgement.ack_type.in_((1, inbox.ACK_REJECTED)),
         )
         .order_by(Acknowledgement.id)
         .limit(1)
@@ -158,8 +166,14 @@ def _delivered_ack(cfg: Config, s: Session, blobs: BlobStore, msg_id: str) -> by
     if row is None:
         return None
     if row.message_sha256 is None:
+        org = cfg.organization
         header = inbox.ack_header(
-            row, incoming, sys_id=cfg.organization.system_id, system=cfg.organization.system_name
+            row,
+            incoming,
+            sys_id=org.system_id,
+            system=org.system_name,
+            org_edrpou=org.edrpou,
+            org_name=org.name,
         )
         row.message_sha256 = blobs.put(inbox.build_ack_message(row, header))
     return blobs.get(row.message_sha256)
@@ -171,7 +185,7 @@ def delivery_status(db: Database, *, client: str, msg_id: str) -> str:
     with db.session() as s:
         status = s.scalar(
             select(Incoming.status).where(
-                func.lower(Incoming.msg_id) == msg_id.lower(), Incoming.from_edrpou == partner.edrpou
+                Incoming.msg_id == msg_id_key(msg_id), Incoming.from_edrpou == partner.edrpou
             )
         )
     return status or "unknown"
@@ -185,7 +199,7 @@ def take_answer_ack(db: Database, raw: bytes, *, letter_msg_id: str) -> bool:
     except MessageFormatError:
         return False
     ack = msg.acknowledgement
-    if ack is None or ack.msg_id.lower() != letter_msg_id.lower():
+    if ack is None or msg_id_key(ack.msg_id) != msg_id_key(letter_msg_id):
         return False
     with db.session() as s:
         apply_acknowledgement(

@@ -161,6 +161,9 @@ class RevocationSource:
     issuer: str = ""
     this_update: datetime | None = None
     produced_at: datetime | None = None  # OCSP only
+
+
+@dataclass
 class PdfModification:
     """One kind of change made to a PDF after a signature's revision."""
 

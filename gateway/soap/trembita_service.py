@@ -6,6 +6,10 @@ whose `--xroad-client` it is, and the `service` must be ours (instance, member, 
 `[trembita]`, service code = the operation). When `[trembita] listen` is set, the security server
 reaches us over HTTPS with a client certificate (checked against `[trembita] client_ca` by the TLS
 listener) and calls over plain HTTP are refused. Every error is a SOAP 1.1 fault with HTTP 500.
+
+Whether a call came through that listener is a mark the listener puts in the ASGI scope
+(`VIA_TLS_LISTENER`), not the scope's scheme: that one follows `[server] public_url` (see
+`gateway.api.public_url`), which says "https" for a gateway behind a TLS proxy whatever the socket.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ log = logging.getLogger(__name__)
 PATH = "/soap/trembita"
 WSDL_PATH = Path(__file__).resolve().parents[2] / "schemas" / "trembita.wsdl"
 _XML = "text/xml; charset=utf-8"
+
+#: ASGI scope key the HTTPS listener sets on every call it passes on (clients cannot set scope keys)
+VIA_TLS_LISTENER = "gateway.trembita_tls"
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,7 +95,7 @@ async def post(request: Request) -> Response:
     if ctx is None:
         return _fault("Server.Unavailable", "the gateway is starting; try again shortly")
     cfg: Config = ctx.cfg
-    if cfg.trembita.listen and request.url.scheme != "https":
+    if cfg.trembita.listen and not request.scope.get(VIA_TLS_LISTENER):
         return _fault("Client.TlsRequired", "this service is reached over HTTPS with a client certificate")
     limit = cfg.trembita.max_request_bytes
     body = bytearray()

@@ -21,7 +21,7 @@ import uvicorn
 from gateway.config import Config
 from gateway.errors import ConfigError
 from gateway.netutil import listen_tcp
-from gateway.soap.trembita_service import PATH
+from gateway.soap.trembita_service import PATH, VIA_TLS_LISTENER
 
 
 def listen_address(cfg: Config) -> tuple[str, int]:
@@ -32,7 +32,7 @@ def listen_address(cfg: Config) -> tuple[str, int]:
 
 
 class OnlyTrembita:
-    """ASGI: the Трембіта path of `app`, 404 for any other."""
+    """ASGI: the Трембіта path of `app`, marked as come through this listener; 404 for any other."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -42,7 +42,7 @@ class OnlyTrembita:
             await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return
-        await self.app(scope, receive, send)
+        await self.app({**scope, VIA_TLS_LISTENER: True}, receive, send)
 
 
 class _Sibling(uvicorn.Server):
