@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: module -> the tests that guard it (kept small: each mutant runs them once)
 TARGETS: dict[str, list[str]] = {
     "gateway/exchange/edrpou.py": [
-        "tests/test_edrpou.py", "tests/test_mutation_guards.py::test_real_edrpou_codes_have_valid_check_digits",
+        "tests/test_edrpou.py",
+        "tests/test_mutation_guards.py::test_real_edrpou_codes_have_valid_check_digits",
     ],
     "gateway/signing/tsa.py": [
         "tests/test_mutation_guards.py::test_timestamp_token_with_a_broken_signature_is_refused",

@@ -1,6 +1,6 @@
 """console: users, sessions, audit log, keys registry; API key roles
 
-Revision ID: 0003_console
+Revision ID: 0005_console
 Revises: 0004_trembita
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 
 import gateway.store.models
 
-revision = '0003_console'
+revision = '0005_console'
 down_revision = '0004_trembita'
 branch_labels = None
 depends_on = None
