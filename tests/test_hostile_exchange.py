@@ -1,14 +1,18 @@
-"""Hostile partners on the SEV exchange: a system writing as another body, replayed messages.
+"""Hostile partners on the SEV exchange: a system writing as another body, replayed messages,
+forged hashes and oversized chunks.
 
 The gateway's SEV channel polls a real hub stand-in over HTTP and hands what it takes to the inbox,
 as the workers do. A message whose 1207 header names another sender than the organization the hub
 delivered it from is refused: not stored, not end-processed (the hub keeps it, the offer tracker
 sets it aside). A replayed message (the same 1207 document under a new hub MessageId) is recognised
-by its msg_id and not stored a second time.
+by its msg_id and not stored a second time. At the hub stand-in, forged upload hashes, chunks over
+MaxPartSize or past the declared size, a system sending as another body and a replayed MessageId
+are refused with the hub's error code and queue nothing for the recipient.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import pytest
@@ -19,8 +23,8 @@ from test_trembita_service import PARTNER, STRANGER, US, message
 from gateway.config import load_config
 from gateway.exchange import inbox
 from gateway.soap.sev_channel import SevChannel
-from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient
-from gateway.soap.sev_hub import HubServer
+from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient, _session
+from gateway.soap.sev_hub import ErrorCode, HubServer
 from gateway.store.blobs import BlobStore
 from gateway.store.db import open_database
 from gateway.store.models import Incoming, IncomingFile
@@ -89,3 +93,75 @@ def test_a_replayed_message_is_not_stored_again(exchange):
     channel.poll(handle)
     assert [r.duplicate for r in received] == [False, True, True]
     assert _stored(db) == (1, 1)
+
+
+# --------------------------------------------------------------------------- at the hub stand-in
+
+COUNCIL, MINISTRY = "04056612", "37472062"
+BODY = b"<Header>the letter</Header>"
+
+
+def _open(client: SevClient, *, message_id: str = "m-1", from_org: str = COUNCIL, digest: str | None = None,
+          size: int = len(BODY)):
+    info = MessageInfo(message_id, from_org_id=from_org, to_org_id=MINISTRY, to_sys_id="ministry")
+    info.size, info.from_sys_id = size, client.system_id
+    digest = digest or hashlib.sha256(BODY).hexdigest().upper()
+    return _session(client._call("OpenUploadingSession", [
+        ("messageInfo", client._info_value(info)), ("hash", digest), ("signature", b"")]))
+
+
+def _chunk(client: SevClient, sid: int, data: bytes):
+    return _session(client._call("UploadMessageChunk", [("sessionId", sid), ("messageChunk", data)]))
+
+
+def _forged_hash(council: SevClient):
+    sid = _open(council, digest=hashlib.sha256(b"another letter").hexdigest().upper()).session_id
+    return _chunk(council, sid, BODY)
+
+
+def _oversized_chunk(council: SevClient):
+    big = BODY * 100  # 2,700 bytes, over the hub's MaxPartSize of 1,000
+    sid = _open(council, digest=hashlib.sha256(big).hexdigest().upper(), size=len(big)).session_id
+    return _chunk(council, sid, big)
+
+
+def _past_the_declared_size(council: SevClient):
+    sid = _open(council).session_id
+    return _chunk(council, sid, BODY + b"<!-- and more -->")
+
+
+def _as_another_body(council: SevClient):
+    return _open(council, from_org=MINISTRY)
+
+
+def _replayed(council: SevClient):
+    council.send(BODY, MessageInfo("m-1", from_org_id=COUNCIL, to_org_id=MINISTRY, to_sys_id="ministry"))
+    return _open(council)  # the same MessageId again
+
+
+HUB_ATTACKS = {
+    "forged hash": (_forged_hash, ErrorCode.HASH_MISMATCH, 0),
+    "oversized chunk": (_oversized_chunk, ErrorCode.CHUNK_TOO_LARGE, 0),
+    "chunk past the declared size": (_past_the_declared_size, ErrorCode.CHUNK_TOO_LARGE, 0),
+    "sending as another body": (_as_another_body, ErrorCode.WRONG_SENDER, 0),
+    "replayed MessageId": (_replayed, ErrorCode.DUPLICATE_MESSAGE, 1),
+}
+
+
+@pytest.mark.parametrize("attack", list(HUB_ATTACKS))
+def test_the_hub_refuses_the_attack_and_queues_nothing(tmp_path, attack):
+    forge, code, queued = HUB_ATTACKS[attack]
+    server = HubServer(tmp_path / "hub", max_part_size=1000).start()
+    try:
+        server.hub.store.register_system("council", "p1", COUNCIL)
+        server.hub.store.register_system("ministry", "p2", MINISTRY)
+        council = SevClient(server.url, "council", "p1", retry=FAST)
+        ministry = SevClient(server.url, "ministry", "p2", retry=FAST)
+        answer = forge(council)
+        assert answer.error_code == int(code), answer
+        assert len(ministry.list_incoming()) == queued  # the replay: only the first copy
+        control = MessageInfo("control", from_org_id=COUNCIL, to_org_id=MINISTRY, to_sys_id="ministry")
+        council.send(BODY, control)
+        assert len(ministry.list_incoming()) == queued + 1  # control: an honest letter travels
+    finally:
+        server.stop()
