@@ -5,7 +5,8 @@
   names (re-signed by the test signer), so only the check under test can refuse it; each asserts
   the reason the user reads, and the untouched control passes.
 - A hub answer without a hash, or with a wrong one, must not be accepted (soap/sev_client.py): the
-  download is refused and the message stays offered (it was not end-processed).
+  download is refused and the message stays offered (it was not end-processed); nor may an answer
+  far larger than asked for be held in memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from test_validation_pdf import minimal_pdf, sign_pdf
 
 from gateway.signing.report import Indication, SubIndication
 from gateway.signing.validation.engine import validate
-from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient, SevHashMismatch
+from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient, SevError, SevHashMismatch
 from gateway.soap.sev_hub import Faults, HubServer
 
 pki = test_validation.pki  # the test PKI fixture, shared
@@ -131,3 +132,21 @@ def test_a_download_without_the_right_hash_is_refused_and_stays_offered(tmp_path
         assert [m.message_id for m in b.list_incoming()] == ["hashless"]  # not end-processed
         got = b.download("hashless")  # control: the honest answer is accepted
         assert got.data == raw
+
+
+def test_an_oversized_download_chunk_is_refused_before_it_is_held(tmp_path):
+    """A hub answering far more than asked: the answer is cut off at the client's bound, the
+    download refused, and the message stays offered."""
+    faults = Faults()
+    with HubServer(tmp_path / "hub", open_registration=True, max_part_size=10_000, faults=faults) as server:
+        a = SevClient(server.url, "sys-a", "secret-a", retry=FAST)
+        b = SevClient(server.url, "sys-b", "secret-b", retry=FAST, max_answer_bytes=20_000)
+        b.list_incoming()
+        raw = os.urandom(30_000)
+        a.send(raw, MessageInfo("big", from_org_id="04056612", to_org_id="37472062", to_sys_id="sys-b"))
+        faults.oversized_chunks = True
+        with pytest.raises(SevError, match="larger than 20000 bytes"):
+            b.download("big")
+        faults.oversized_chunks = False
+        assert [m.message_id for m in b.list_incoming()] == ["big"]  # the connection is still usable
+        assert b.download("big").data == raw  # control: 10,000-byte chunks fit the bound
