@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import ignored_auth, not_a_server_error
+from schemathesis.checks import ignored_auth, negative_data_rejection, not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -30,6 +30,7 @@ from test_store_support import BACKENDS, database_url
 CHECKS: list[Callable] = [
     not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
     ignored_auth,  # the same request without the key (and with a wrong one) must be refused
+    negative_data_rejection,
 ]
 EXAMPLES = 8  # per operation and generation mode: 16 operations x 2 modes x 8 = ~250 requests
 
