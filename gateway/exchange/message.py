@@ -291,8 +291,8 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
 
 
 def claimed_sender(raw: bytes) -> str | None:
-    """The sender's EDRPOU as the message's root `Header` gives it (read from the first bytes
-    only), None when it cannot be read there (parse_message then says why)."""
+    """The sender's EDRPOU as the message's root `Header` gives it (reading no further than the
+    root's start tag), None when it cannot be read (parse_message then says why)."""
     try:
         attrs = root_attributes(raw[len(BOM):] if raw.startswith(BOM) else raw)
     except XmlParseError:
