@@ -7,21 +7,26 @@ delivered it from is refused: not stored, not end-processed (the hub keeps it, t
 sets it aside). A replayed message (the same 1207 document under a new hub MessageId) is recognised
 by its msg_id and not stored a second time. At the hub stand-in, forged upload hashes, chunks over
 MaxPartSize or past the declared size, a system sending as another body and a replayed MessageId
-are refused with the hub's error code and queue nothing for the recipient.
+are refused with the hub's error code and queue nothing for the recipient. Only the body a letter
+was sent to can acknowledge it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 from test_exchange_support import GatewaySpec, make_pki
+from test_sev_inbox_rules import queue, status, their_header
 from test_trembita_service import PARTNER, STRANGER, US, message
 
 from gateway.config import load_config
 from gateway.exchange import inbox
+from gateway.exchange.message import Acknowledgement as AckContent
+from gateway.exchange.message import AckType, MsgType, build_acknowledgement
 from gateway.soap.sev_channel import SevChannel
 from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient, _session
 from gateway.soap.sev_hub import ErrorCode, HubServer
@@ -168,3 +173,33 @@ def test_the_hub_refuses_the_attack_and_queues_nothing(tmp_path, attack):
         assert len(ministry.list_incoming()) == queued + 1  # control: an honest letter travels
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- acknowledgements
+
+
+@pytest.mark.parametrize("ack_type", [AckType.REGISTERED, AckType.REJECTED])
+def test_only_the_recipient_of_a_letter_can_acknowledge_it(tmp_path, ack_type):
+    """Another body (authenticated as itself) acknowledging our letter to the partner: kept for the
+    operators as a notification, the letter does not move; the partner's own acknowledgement does."""
+    root, seals = make_pki(tmp_path / "pki", ["A"])
+    cfg = load_config(GatewaySpec("A", US, "sys-a", tmp_path / "a", "http://127.0.0.1:9/x", root,
+                                  seals["A"]).write_config())
+    db = open_database(cfg)
+    blobs = BlobStore(cfg.resolve(cfg.storage.dir))
+    try:
+        letter = queue(db, blobs)  # to the partner, THEM
+        impostor = their_header(MsgType.NOTIFICATION)
+        impostor.from_org_id, impostor.from_organization = STRANGER, "Impostor"
+        reg = {"reg_number": "77", "reg_date": date(2026, 11, 26)} if ack_type == AckType.REGISTERED else {}
+        forged = build_acknowledgement(impostor, AckContent(msg_id=letter.msg_id, ack_type=ack_type, **reg))
+        got = inbox.receive(db, blobs, forged, channel="sev", validator=lambda *_: PASSED, own_edrpou=US)
+        assert got.kind == "notification" and got.outgoing_id is None
+        assert status(db, letter.id) == "sent"
+        honest = build_acknowledgement(their_header(MsgType.NOTIFICATION),
+                                       AckContent(msg_id=letter.msg_id, ack_type=ack_type, **reg))
+        got = inbox.receive(db, blobs, honest, channel="sev", validator=lambda *_: PASSED, own_edrpou=US)
+        assert got.outgoing_id == letter.id
+        assert status(db, letter.id) == ("registered" if ack_type == AckType.REGISTERED else "rejected")
+    finally:
+        db.dispose()
