@@ -32,7 +32,7 @@ CHECKS: list[Callable] = [
     ignored_auth,  # the same request without the key (and with a wrong one) must be refused
     negative_data_rejection,
 ]
-EXAMPLES = 8  # per operation and generation mode: 16 operations x 2 modes x 8 = ~250 requests
+EXAMPLES = 15  # per operation and generation mode: 16 operations x 2 modes x 15 = ~500 requests
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
