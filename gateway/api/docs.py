@@ -7,11 +7,17 @@ page itself holds no part of the API description: the person enters an API key, 
 
 The `metadata` part of POST /api/v1/outgoing is a JSON document; the description gives its
 schema field by field (`contentSchema` with `contentMediaType: application/json`, OpenAPI 3.1).
+
+FastAPI describes only the answers a route declares, and its 422 in a shape this API never sends;
+`declare_errors` adds the error answers every authenticated operation can give (missing key, body
+too large or too slow, bad input, unknown id, conflict, no database or seal), all in the one
+error shape of gateway.api.errors, so that clients (and schemathesis) can rely on the document.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +84,7 @@ def install_docs(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if "spec" not in cached:
-            cached["spec"] = described_openapi(app)
+            cached["spec"] = declare_errors(described_openapi(app))
         return cached["spec"]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -98,3 +104,60 @@ def install_docs(app: FastAPI) -> None:
     app.mount("/docs/assets/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")
     app.mount("/docs/assets/gateway", StaticFiles(directory=str(ASSETS)), name="docs-assets")
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, machine-readable (e.g. not_found)"},
+                "message": {"type": "string", "description": "one line for people"},
+            },
+        }
+    },
+}
+#: every authenticated operation
+COMMON_ERRORS = {
+    "400": "malformed request (e.g. '.' or '..' path segments, input the gateway cannot use)",
+    "401": "missing, invalid or revoked API key",
+    "422": "the request does not fit this operation (parameters, body, metadata)",
+    "503": "a service the operation needs is unavailable (the database, the seal)",
+}
+#: operations with a request body
+BODY_ERRORS = {
+    "408": "the body arrived too slowly",
+    "413": "the body is larger than [server] max_request_bytes",
+}
+PATH_ERRORS = {"404": "no such resource"}
+STATE_ERRORS = {"409": "the resource is not in a state that allows this"}
+STATE_CHANGES = re.compile(r"/(requeue|registration|rejection|retry)$")
+
+
+def declare_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with the error answers of every authenticated operation declared (in place)."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not operation.get("security"):
+                continue  # /healthz
+            errors = dict(COMMON_ERRORS)
+            if "requestBody" in operation or method == "post":
+                errors.update(BODY_ERRORS)
+            if "{" in path:
+                errors.update(PATH_ERRORS)
+            if STATE_CHANGES.search(path):
+                errors.update(STATE_ERRORS)
+            responses = operation.setdefault("responses", {})
+            for status, description in errors.items():
+                responses[status] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+    spec.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    spec.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    return spec

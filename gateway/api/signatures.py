@@ -35,7 +35,8 @@ MEDIA_TYPES = {
     response_class=Response,
     responses={
         200: {
-            "content": {"application/octet-stream": {}},
+            "content": {media: {} for media in (*MEDIA_TYPES.values(), "application/zip",
+                                                  "application/octet-stream")},
             "description": "the signed file (a ZIP when several files give several outputs)",
         }
     },

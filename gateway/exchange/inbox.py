@@ -90,7 +90,9 @@ def receive(
     in Ukrainian. INDETERMINATE is not a refusal: the document stays `received` (shown to operators,
     validated again later). A different document under a msg_id already received is kept apart as
     `conflict` and never acknowledged. A message whose header cannot be read is kept as `malformed`
-    (nobody to answer). Notifications other than acknowledgements are kept as `notification`.
+    (nobody to answer). Notifications other than acknowledgements are kept as `notification`, and
+    so is an acknowledgement of our letter from a body the letter was not sent to (it does not move
+    the letter).
     """
     try:
         msg = parse_message(raw)
@@ -101,6 +103,8 @@ def receive(
         return _receive_malformed(db, blobs, raw, exc, channel)
     if msg.header.msg_type == MsgType.NOTIFICATION:
         if msg.acknowledgement is not None:
+            if _acknowledges_anothers_letter(db, msg):
+                return _keep_notification(db, blobs, msg, channel)  # shown to operators; the letter stays
             return _receive_ack(db, msg)
         return _keep_notification(db, blobs, msg, channel)
     fingerprint = _fingerprint(msg)
@@ -122,6 +126,15 @@ def receive(
             refusal = _signature_refusal(stored)
         row = _insert(s, msg, stored, channel, message_sha, fingerprint, refusal)
         return Received("document", row.msg_id, False, incoming_id=row.id, status=row.status)
+
+
+def _acknowledges_anothers_letter(db: Database, msg: Message) -> bool:
+    """An acknowledgement of one of our letters from a body that letter was not sent to."""
+    assert msg.acknowledgement is not None
+    with db.session() as s:
+        key = msg_id_key(msg.acknowledgement.msg_id)
+        to = s.scalar(select(Outgoing.to_edrpou).where(Outgoing.msg_id == key))
+    return to is not None and to.strip() != msg.header.from_org_id.strip()
 
 
 def _receive_ack(db: Database, msg: Message) -> Received:

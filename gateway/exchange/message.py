@@ -32,7 +32,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.errors import GatewayError
-from gateway.xmlsafe import XmlParseError, hardened_parser, parse_xml
+from gateway.xmlsafe import XmlParseError, hardened_parser, parse_xml, root_attributes
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sev1207.xsd"
 #: messages larger than this are refused before parsing (the hub's own limit is similar)
@@ -288,6 +288,17 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
         raise MessageFormatError(str(exc), header) from None
     _check_consistency(message, header)
     return message
+
+
+def claimed_sender(raw: bytes) -> str | None:
+    """The sender's EDRPOU as the message's root `Header` gives it (reading no further than the
+    root's start tag), None when it cannot be read (parse_message then says why)."""
+    try:
+        attrs = root_attributes(raw[len(BOM):] if raw.startswith(BOM) else raw)
+    except XmlParseError:
+        return None
+    sender = attrs.get("from_org_id")
+    return sender.strip() if sender is not None else None
 
 
 def _lenient_header(root: etree._Element) -> Header | None:

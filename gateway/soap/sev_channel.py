@@ -2,8 +2,10 @@
 
 Sending records the hub's upload session before the first chunk (`send_resumable`), so that after
 a crash the hub is asked about that session instead of being given a second copy. Polling takes
-each offered message (download, hash check, `handle`, then EndProcessing); a message that cannot be
-taken is counted by the offer tracker and, once set aside, no longer tried.
+each offered message (download, hash check, sender check, `handle`, then EndProcessing); a message
+that cannot be taken is counted by the offer tracker and, once set aside, no longer tried. The
+sender check refuses a message whose 1207 header claims another organization than the one the
+hub delivered it from (a system of one body writing as another): it is never stored.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from gateway.config import Config
 from gateway.exchange.channels import OfferTracker, register_channel
-from gateway.exchange.message import Header, MsgType
-from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient
+from gateway.exchange.message import Header, MsgType, claimed_sender
+from gateway.soap.sev_client import MessageInfo, RetryPolicy, SevClient, SevError
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +74,14 @@ class SevChannel:
         infos = self._client().list_incoming(min(self.batch + aside, 1000))
         wanted = [i for i in infos if tracker is None or not tracker.should_skip(self.name, i.message_id)]
 
-        def take(message_id: str) -> None:
+        def take(info: MessageInfo) -> None:
             client = self._client()
-            got = client.download(message_id)
+            got = client.download(info.message_id)
+            check_sender(info, got.data)
             handle(got.data)
             client.end_processing(got)  # only after the message is stored (or known)
 
-        futures = [(info.message_id, self._pool.submit(take, info.message_id)) for info in wanted]
+        futures = [(info.message_id, self._pool.submit(take, info)) for info in wanted]
         for message_id, future in futures:
             try:
                 future.result()
@@ -90,6 +93,17 @@ class SevChannel:
                 if tracker is not None:
                     tracker.taken(self.name, message_id)
         return len(wanted)
+
+
+def check_sender(info: MessageInfo, raw: bytes) -> None:
+    """Refuse a message whose header names another sender than the hub's FromOrgId."""
+    claimed = claimed_sender(raw)
+    hub_says = (info.from_org_id or "").strip()
+    if hub_says and claimed is not None and claimed != hub_says:
+        raise SevError(
+            f"message {info.message_id}: the hub delivered it from {hub_says}, "
+            f"but its header claims to come from {claimed}"
+        )
 
 
 register_channel("sev", SevChannel)

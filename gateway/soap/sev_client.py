@@ -56,6 +56,9 @@ DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
 #: the largest chunk moved in one call: its base64 (4/3) stays under libxml2's 10 MB text-node cap,
 #: which the hardened parsers keep (a hub announcing a larger MaxPartSize gets smaller chunks)
 MAX_CHUNK = 7_000_000
+#: the largest answer read from the hub: a MAX_CHUNK chunk in base64 and its envelope; a larger one
+#: (a broken or hostile hub) is refused before it is held in memory
+MAX_ANSWER_BYTES = MAX_CHUNK * 4 // 3 + 1024 * 1024
 
 
 class SevError(GatewayError):
@@ -179,8 +182,10 @@ class SevClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         sleep: Any = time.sleep,
         dialect: Dialect = SEV2,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.url = url
+        self.max_answer_bytes = max_answer_bytes
         self.dialect = dialect
         self.system_id = system_id
         self._password = password
@@ -407,10 +412,19 @@ class SevClient:
             "Content-Type": XML,
             "SOAPAction": self.dialect.soap_action(operation),
         }
-        response = self._http.request("POST", self.url, body=body, headers=headers)
+        response = self._http.request("POST", self.url, body=body, headers=headers, preload_content=False)
+        try:
+            content = response.read(self.max_answer_bytes + 1)
+            if len(content) > self.max_answer_bytes:
+                response.close()  # the rest is never read, so the connection is not reused
+                raise SevError(
+                    f"the hub's answer to {operation} is larger than {self.max_answer_bytes} bytes"
+                )
+        finally:
+            response.release_conn()
         for observe in self.observers:
-            observe(operation, headers, body, response.status, response.data)
-        return sev_wire.answer(operation, response.status, response.data)
+            observe(operation, headers, body, response.status, content)
+        return sev_wire.answer(operation, response.status, content)
 
     def _call(self, operation: str, params: Fields) -> Any:
         """One idempotent operation with retries on transient failures."""

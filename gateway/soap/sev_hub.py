@@ -28,7 +28,7 @@ other is a Client fault, so a client speaking the wrong one is caught.
 - state in `--data DIR` (SQLite + files), so a restarted hub loses nothing.
 - fault injection (`Faults`) for tests: HTTP 503 every Nth request, chunk answers lost after the
   chunk was stored (HTTP 504, or the connection broken mid-answer), corrupted upload or download
-  chunks.
+  chunks, oversized download chunks, a validation answer without a hash or with a wrong one.
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ class Faults:
     #: ... of the downloads of these MessageIds only
     corrupt_messages: frozenset[str] = frozenset()
     corrupt_uploads: bool = False  # flip a bit in the first byte of every uploaded chunk
+    oversized_chunks: bool = False  # DownloadMessageChunk answers three times the bytes asked for
+    omit_hash: bool = False  # GetMessageValidationInfo answers without a Hash
+    wrong_hash: bool = False  # ... with the SHA-256 of other data
     #: seconds the answer to an upload's last chunk is held back (the message is already queued):
     #: a sender killed meanwhile never learns that its upload completed
     completion_delay: float = 0.0
@@ -396,6 +399,8 @@ class SevHub:
         damaged = self.faults.corrupt_downloads or session.message_id in self.faults.corrupt_messages
         if damaged and chunk:
             chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
+        if self.faults.oversized_chunks:
+            chunk *= 3
         transferred = max(session.transferred, start + len(chunk))
         status = session.status if session.status == "Delivered" else "InProgress"
         self.store.update_session(session.session_id, transferred=transferred, status=status)
@@ -406,8 +411,11 @@ class SevHub:
         session = self._own_session(system_id, parts, None)
         if isinstance(session, list):
             return [("Session", session)]
+        digest = session.hash
+        if self.faults.wrong_hash:
+            digest = hashlib.sha256(digest.encode()).hexdigest().upper()
         return [
-            ("Hash", session.hash),
+            *([] if self.faults.omit_hash else [("Hash", digest)]),
             ("Session", self._session_info(session)),
             ("Signature", session.signature),
         ]
