@@ -68,10 +68,28 @@ def test_remove_by_subject_or_fingerprint_prefix(dev_pki, config, capsys):
     code, out, err = gateway(capsys, "trust", "remove", root_fp[:4], "--config", str(config))
     assert code == 2 and err.strip() == "gateway: error: no trust anchor matches '" + root_fp[:4] + "'"
     prefix = ":".join(root_fp[i:i + 2] for i in range(0, 12, 2)).lower()  # colons and case ignored
-    code, out, _ = gateway(capsys, "trust", "remove", prefix, "--config", str(config))
+    code, out, err = gateway(capsys, "trust", "remove", prefix, "--config", str(config))
+    assert code == 2 and "last trust anchor" in err  # every validation would turn INDETERMINATE
+    assert len(list_anchors(load_config(config))) == 1
+    code, out, _ = gateway(capsys, "trust", "remove", prefix, "--force", "--config", str(config))
     assert code == 0 and "Development Root CA" in out
     code, out, _ = gateway(capsys, "trust", "list", "--config", str(config))
     assert "no trust anchors" in out
+
+
+def test_a_selector_naming_several_anchors_removes_none_without_all(dev_pki, config, capsys):
+    """`trust remove Council` once removed a root and its CA at once, silently."""
+    for pem in (dev_pki.root_cert, dev_pki.ca_cert):
+        gateway(capsys, "trust", "add", str(pem), "--config", str(config))
+    code, _, err = gateway(capsys, "trust", "add", str(dev_pki.seal_cert), "--config", str(config))
+    assert code == 2 and "end-entity" in err  # an end-entity certificate is no anchor, unless forced
+    assert gateway(capsys, "trust", "add", str(dev_pki.seal_cert), "--force", "--config", str(config))[0] == 0
+    code, _, err = gateway(capsys, "trust", "remove", " CA", "--config", str(config))
+    assert code == 2 and "matches 2 anchors" in err and "--all" in err
+    assert len(list_anchors(load_config(config))) == 3
+    code, out, _ = gateway(capsys, "trust", "remove", " CA", "--all", "--config", str(config))
+    assert code == 0 and out.count("removed ") == 2
+    assert len(list_anchors(load_config(config))) == 1
 
 
 def test_anchors_from_a_bundle_the_operator_wrote_are_not_edited(dev_pki, config, capsys):

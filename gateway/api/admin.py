@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.auth import AuditReader, Caller, OfficerCaller
 from gateway.api.errors import ApiError
-from gateway.console import trustops
 from gateway.errors import GatewayError
 from gateway.exchange import edrpou
+from gateway.pki import trustops
 from gateway.pki.trust import list_anchors
 from gateway.signing.certificates import name_text
 from gateway.signing.pkcs11 import list_tokens

@@ -10,6 +10,8 @@ from pathlib import Path
 from gateway.cli import trust_tl
 from gateway.cli.audit import record
 from gateway.cli.common import add_config_argument, config_from_args
+from gateway.errors import GatewayError
+from gateway.pki import trustops
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,13 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.required = True
     add = actions.add_parser("add", help="trust the certificates of a file (PEM, DER or PKCS#7)")
     add.add_argument("file", type=Path)
+    add.add_argument("--force", action="store_true",
+                     help="trust end-entity or expired certificates too (refused without it)")
     add_config_argument(add)
     add.set_defaults(func=run_add)
     lst = actions.add_parser("list", help="list trust anchors")
     add_config_argument(lst)
     lst.set_defaults(func=run_list)
     rm = actions.add_parser("remove", help="remove anchors by fingerprint prefix or subject text")
-    rm.add_argument("selector")
+    rm.add_argument("selector", help="a fingerprint prefix (8+ hex digits) or text of the subject")
+    rm.add_argument("--all", action="store_true", dest="all_matching",
+                    help="remove every anchor the selector matches (refused without it when several do)")
+    rm.add_argument("--force", action="store_true",
+                    help="remove even the last anchor (then no signature can pass validation)")
     add_config_argument(rm)
     rm.set_defaults(func=run_remove)
     trust_tl.register(actions)
@@ -41,11 +49,13 @@ def _line(anchor) -> str:  # type: ignore[no-untyped-def]
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from gateway.pki.trust import add_anchors, bundle_anchors
+    from gateway.pki.trust import bundle_anchors
     from gateway.signing.certificates import load_certificates
 
     cfg = config_from_args(args, required=True)
-    added = add_anchors(cfg, args.file)
+    if not args.file.is_file():
+        raise GatewayError(f"no such file: {args.file}")
+    added = trustops.add(cfg, args.file.read_bytes(), force=args.force, source=str(args.file))
     if added:
         record(cfg, "trust.add", "trust", {"added": [a.fingerprint for a in added], "file": str(args.file)})
     for anchor in added:
@@ -75,7 +85,7 @@ def run_remove(args: argparse.Namespace) -> int:
     from gateway.pki.trust import remove_anchors
 
     cfg = config_from_args(args, required=True)
-    removed = remove_anchors(cfg, args.selector)
+    removed = remove_anchors(cfg, args.selector, all_matching=args.all_matching, allow_last=args.force)
     record(cfg, "trust.remove", "trust", {"removed": [a.fingerprint for a in removed]})
     for anchor in removed:
         print(f"removed {_line(anchor)}")

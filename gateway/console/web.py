@@ -27,13 +27,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import or_, select
 
 from gateway.console import alerts as alerts_mod
-from gateway.console import certstatus, trustops
+from gateway.console import certstatus
 from gateway.console.i18n import LANGUAGES, translator
 from gateway.console.throttle import LoginThrottle
 from gateway.errors import GatewayError
 from gateway.exchange import edrpou as edrpou_mod
 from gateway.exchange.inbox import IncomingStateError, reject
 from gateway.exchange.outbox import history_view, requeue
+from gateway.pki import trustops
 from gateway.pki.trust import list_anchors
 from gateway.signing.certificates import name_text
 from gateway.store import keyregistry, partners, users

@@ -187,17 +187,31 @@ def add_anchors(cfg: Config, source: Path) -> list[Anchor]:
     return added
 
 
-def remove_anchors(cfg: Config, selector: str) -> list[Anchor]:
+def remove_anchors(cfg: Config, selector: str, *, all_matching: bool = False,
+                   allow_last: bool = False) -> list[Anchor]:
     """Remove anchors whose fingerprint starts with `selector` (hex, colons ignored) or whose
-    subject contains it. Only certificates in the managed folder can be removed this way."""
+    subject contains it. Only certificates in the managed folder can be removed this way.
+
+    A selector that matches several anchors removes them only with `all_matching` (a subject text
+    like "Council" can name a root and its issuing CA at once), and removing every anchor is refused
+    unless `allow_last`: without an anchor no signature can pass, and every validation would turn
+    INDETERMINATE."""
     wanted = re.sub(r"[:\s]", "", selector).upper()
+    anchors = list_anchors(cfg)
     matches = [
-        a for a in list_anchors(cfg)
+        a for a in anchors
         if (len(wanted) >= 8 and a.fingerprint.startswith(wanted))
         or selector.lower() in name_text(a.certificate.subject).lower()
     ]
     if not matches:
         raise GatewayError(f"no trust anchor matches {selector!r}")
+    if len(matches) > 1 and not all_matching:
+        names = "; ".join(f"{a.fingerprint[:16]} {name_text(a.certificate.subject)}" for a in matches)
+        raise GatewayError(f"{selector!r} matches {len(matches)} anchors ({names}): give a fingerprint "
+                           "prefix, or --all to remove every one")
+    if len(matches) == len(anchors) and not allow_last:
+        raise GatewayError("refused: that would remove the last trust anchor (no signature could be "
+                           "validated); --force to remove it anyway")
     folder = _managed_dir(cfg)
     for anchor in matches:
         if anchor.source.parent != folder or len(load_certificates(anchor.source)) != 1:

@@ -1,4 +1,4 @@
-"""Trust-anchor changes with the officer's safeguards (console and /api/v1/admin):
+"""Trust-anchor changes with the officer's safeguards (console, /api/v1/admin and the CLI):
 a preview before adding, end-entity or expired certificates refused as anchors unless forced,
 and the last anchor never removed (every validation would become INDETERMINATE)."""
 
@@ -13,7 +13,7 @@ from asn1crypto import x509
 
 from gateway.config import Config
 from gateway.errors import GatewayError
-from gateway.pki.trust import Anchor, add_anchors, list_anchors, remove_anchors
+from gateway.pki.trust import Anchor, add_anchors, bundle_anchors, list_anchors, remove_anchors
 from gateway.signing.certificates import fingerprint, name_text, parse_certificates
 
 
@@ -34,9 +34,9 @@ def _is_ca(cert: x509.Certificate) -> bool:
     return bool(bc and bc["ca"].native)
 
 
-def preview(cfg: Config, data: bytes) -> list[Candidate]:
+def preview(cfg: Config, data: bytes, source: str = "upload") -> list[Candidate]:
     """What adding `data` (PEM, DER or PKCS#7) would trust, with the reasons to refuse each."""
-    certs = parse_certificates(data, "upload")
+    certs = bundle_anchors(parse_certificates(data, source))  # of a bundle, only its CAs
     if not certs:
         raise GatewayError("no certificate found")
     known = {a.fingerprint for a in list_anchors(cfg)}
@@ -54,9 +54,9 @@ def preview(cfg: Config, data: bytes) -> list[Candidate]:
     return out
 
 
-def add(cfg: Config, data: bytes, *, force: bool = False) -> list[Anchor]:
+def add(cfg: Config, data: bytes, *, force: bool = False, source: str = "upload") -> list[Anchor]:
     """Trust the certificates of `data`; refuses (whole) when one has a problem and not `force`."""
-    refused = [c for c in preview(cfg, data) if c.problems and not c.known]
+    refused = [c for c in preview(cfg, data, source) if c.problems and not c.known]
     if refused and not force:
         reasons = "; ".join(f"{c.subject}: {', '.join(c.problems)}" for c in refused)
         raise GatewayError(f"refused as a trust anchor ({reasons}); confirm with force to add anyway")
@@ -67,13 +67,8 @@ def add(cfg: Config, data: bytes, *, force: bool = False) -> list[Anchor]:
 
 
 def remove(cfg: Config, selector: str) -> list[Anchor]:
-    """Remove the anchors `selector` names, unless that would leave none."""
-    anchors = list_anchors(cfg)
+    """Remove the one anchor whose fingerprint starts with `selector`, unless it is the last one."""
     wanted = selector.replace(":", "").upper()
-    matching = [a for a in anchors if len(wanted) >= 8 and a.fingerprint.startswith(wanted)]
-    if matching and len(matching) == len(anchors):
-        raise GatewayError("refused: that would remove the last trust anchor "
-                           "(no signature could be validated)")
-    if not matching:
+    if len(wanted) < 8 or not any(a.fingerprint.startswith(wanted) for a in list_anchors(cfg)):
         raise GatewayError(f"no trust anchor with fingerprint {selector!r}")
     return remove_anchors(cfg, wanted)
