@@ -195,3 +195,13 @@ def test_cli_sign_then_verify(fmt, inputs, output, tmp_path):
     assert report["indication"] == "TOTAL_PASSED"
     expected_container = {"asice": "ASiC-E", "asics": "ASiC-S"}.get(output.rsplit(".", 1)[1], "XML")
     assert report["container"] == expected_container
+
+
+def test_utf16_signature_is_recognised_as_xml(ident):
+    """A signature saved as UTF-16 (with or without its byte order mark) is XML, not a broken CMS:
+    canonical XML is UTF-8 whatever the file's encoding, so it still validates."""
+    sig = sign_enveloping(ident["key"], DataObject("a.txt", b"alpha"), XadesOptions())
+    text = sig.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    for data in (text.encode("utf-16"), text.encode("utf-16-le")):
+        report = validate_bytes(data, ident["roots"]).to_dict()
+        assert (report["container"], report["indication"]) == ("XML", "TOTAL_PASSED"), report

@@ -102,8 +102,8 @@ def detect(data: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "ASiC"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text.startswith(b"<"):
-        return "XML"
+    if text.startswith(b"<") or head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        return "XML"  # UTF-8, or UTF-16 with or without its byte order mark
     return "CMS"
 
 
