@@ -14,6 +14,7 @@ from gateway.api.metrics import Metrics
 from gateway.config import Config
 from gateway.pki.trust import TrustAnchors
 from gateway.store.blobs import BlobStore
+from gateway.store.bodies import open_blob_store
 from gateway.store.db import Database, open_database
 from gateway.store.models import Incoming, Outgoing
 
@@ -35,7 +36,7 @@ class GatewayContext:
         anchors = TrustAnchors(cfg)
         anchors.roots()  # a broken anchor file stops the start-up, not the first validation
         db = open_database(cfg)
-        ctx = cls(cfg=cfg, db=db, blobs=BlobStore(cfg.resolve(cfg.storage.dir)), metrics=Metrics(),
+        ctx = cls(cfg=cfg, db=db, blobs=open_blob_store(cfg, db), metrics=Metrics(),
                   anchors=anchors)
         ctx.metrics.add_status_gauge(ctx.status_counts)
         return ctx

@@ -30,7 +30,7 @@ from gateway.exchange.channels import (
     register_channel,
 )
 from gateway.exchange.intake import Intake
-from gateway.exchange.leases import Leases, WorkerSettings, release_dead_leases
+from gateway.exchange.leases import ChannelPolling, Leases, WorkerSettings, release_dead_leases
 from gateway.exchange.letters import LETTER_WORK, LetterPipeline, Seal
 from gateway.exchange.offers import OfferLedger
 from gateway.store.blobs import BlobStore
@@ -38,6 +38,9 @@ from gateway.store.db import Database
 from gateway.store.models import Acknowledgement, Outgoing
 
 log = logging.getLogger(__name__)
+
+#: a channel's state while another instance holds its poll lease
+STANDBY = "ok (another instance polls)"
 
 
 class Workers:
@@ -55,9 +58,15 @@ class Workers:
     ) -> None:
         self.cfg, self.db, self.blobs, self.channels = cfg, db, blobs, channels
         self.validator, self.metrics = validator, metrics
-        self.settings = settings or WorkerSettings(poll_seconds=cfg.sev.poll_seconds)
+        self.settings = settings or WorkerSettings(
+            poll_seconds=cfg.sev.poll_seconds, poll_lease_seconds=cfg.sev.poll_lease_seconds
+        )
         self.leases = Leases(db, self.settings)
         self.owner = self.leases.owner
+        #: one instance of those sharing the database polls each channel (renewed at every round)
+        self.polling = ChannelPolling(
+            db, self.owner, max(self.settings.poll_lease_seconds, 3 * self.settings.poll_seconds)
+        )
         self.letters = LetterPipeline(
             cfg=cfg,
             blobs=blobs,
@@ -117,6 +126,10 @@ class Workers:
         self._threads.clear()
         for channel in self.channels.values():
             channel.close()
+            try:
+                self.polling.release(channel.name)  # another instance need not wait for the expiry
+            except Exception as exc:  # noqa: BLE001 - e.g. the database is gone: the lease expires
+                log.warning("releasing the poll lease of %s failed: %s", channel.name, exc)
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next idle tick."""
@@ -145,9 +158,17 @@ class Workers:
                 self._idle()
 
     def _poller_loop(self, channel: Channel) -> None:
+        def handle(raw: bytes) -> None:
+            self.polling.hold(channel.name)  # renewed per message: a long round keeps its lease
+            self.handle_incoming(raw, channel.name)
+
         while not self._stop.is_set():
             try:
-                got = channel.poll(lambda raw: self.handle_incoming(raw, channel.name))
+                if not self.polling.hold(channel.name):
+                    self.channel_state[channel.name] = STANDBY
+                    self._stop.wait(self.settings.poll_seconds)
+                    continue
+                got = channel.poll(handle)
                 self.channel_state[channel.name] = "ok"
             except Exception as exc:  # noqa: BLE001 - transport trouble: try again next round
                 log.warning("polling %s failed: %s", channel.name, exc)
@@ -207,7 +228,8 @@ class Workers:
 
 
 def sev_state(cfg: Config, workers: Workers | None) -> str:
-    """The SEV channel for /healthz: disabled, not running, starting, ok, or failing: <why>."""
+    """The SEV channel for /healthz: disabled, not running, starting, ok, ok (another instance
+    polls), or failing: <why>."""
     if not cfg.sev.enabled:
         return "disabled"
     if workers is None or "sev" not in workers.channel_state:
@@ -219,6 +241,7 @@ __all__ = [
     "CHANNELS",
     "Channel",
     "OfferTracking",
+    "STANDBY",
     "Seal",
     "Workers",
     "WorkerSettings",
