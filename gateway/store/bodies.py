@@ -27,11 +27,12 @@ class DatabaseBlobStore(BlobStore):
     def __init__(self, db: Database, cache_root: Path) -> None:
         super().__init__(cache_root)
         self.db = db
+        self.cache = BlobStore(cache_root)
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
-        sha, size = super().put_stream(chunks)  # hashed and cached (fsynced) first
+        sha, size = self.cache.put_stream(chunks)  # hashed and cached (fsynced) first
         if not self._in_database(sha):
-            data = super().path(sha).read_bytes()
+            data = self.cache.get(sha)
             try:
                 with self.db.session() as s:
                     s.add(StoredBody(sha256=sha, size=size, data=data))
@@ -48,13 +49,13 @@ class DatabaseBlobStore(BlobStore):
 
     def path(self, sha256: str) -> Path:
         """The cached file of the body, fetched from the database when this instance lacks it."""
-        cached = super().path(sha256)
+        cached = self.cache.path(sha256)
         if not cached.is_file():
             with self.db.session() as s:
                 data = s.scalar(select(StoredBody.data).where(StoredBody.sha256 == sha256))
             if data is None:
                 raise FileNotFoundError(f"no stored body {sha256}")
-            super().put_stream([data])
+            self.cache.put_stream([data])
         return cached
 
     def size(self, sha256: str) -> int:
@@ -69,7 +70,7 @@ class DatabaseBlobStore(BlobStore):
 
     def iter(self, sha256: str) -> Iterator[bytes]:
         self.path(sha256)
-        yield from super().iter(sha256)
+        yield from self.cache.iter(sha256)
 
 
 def open_blob_store(cfg: Config, db: Database) -> BlobStore:
