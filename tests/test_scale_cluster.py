@@ -24,6 +24,7 @@ from gateway.store.db import make_engine
 OUT = 60  # letters from the three-instance council to the other body
 BACK = 30  # letters the other way, received by the three instances
 POLL_LEASE = 3.0
+MAX_KILLS = 12
 
 
 def poll_owner(url: str) -> tuple[str | None, bool]:
@@ -67,7 +68,7 @@ def _explain(hub: SevHub, a_url: str, b_sqlite: object) -> str:
 def _killer(council: Deployment, other: Deployment, stop: threading.Event, kills: list[str]) -> None:
     """Kill a random instance (sometimes the other body's gateway) and start it again, until `stop`."""
     rnd = council.rnd
-    while not stop.wait(rnd.uniform(1.0, 3.0)):
+    while len(kills) < MAX_KILLS and not stop.wait(rnd.uniform(1.0, 3.0)):
         victim = rnd.choice(council.instances + ([other.instances[0]] if rnd.random() < 0.2 else []))
         victim.kill9()
         kills.append(victim.name)
