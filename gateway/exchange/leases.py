@@ -197,6 +197,11 @@ class Leases:
         """A WHERE clause: the row `ident`, while this worker holds its lease."""
         return (model.id == ident) & (model.lease_owner == self.owner)
 
+    def release(self, model: type, ident: Any) -> None:
+        """Give the row back (its step is redone, by any instance) if this worker still holds it."""
+        with self.db.session() as s:
+            s.execute(update(model).where(self.mine(model, ident)).values(lease_owner=None, lease_until=None))
+
     def retry_later(
         self, model: type, ident: Any, error: str, *, fail: Callable[[Any, Any, str], None]
     ) -> None:

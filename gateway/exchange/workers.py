@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from gateway.config import Config
 from gateway.exchange import inbox
 from gateway.exchange.acks import ACK_WORK, AckSender
@@ -97,6 +99,10 @@ class Workers:
         self._wake = threading.Condition()
         self._wakes = 0
         self._threads: list[threading.Thread] = []
+        #: work rows whose step broke off because the database went away: their leases are
+        #: released as soon as it is back (instead of after the lease time)
+        self._orphans: set[tuple[type, Any]] = set()
+        self._orphans_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -149,6 +155,7 @@ class Workers:
     def _sender_loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._release_orphans()
                 busy = self.run_once()
             except Exception:  # noqa: BLE001 - a worker never dies; the step is retried
                 log.exception("sender step failed")
@@ -195,11 +202,26 @@ class Workers:
         with self.db.session() as s:
             letters = self.leases.claim_in(s, Outgoing, LETTER_WORK, None)
             acks = self.leases.claim_in(s, Acknowledgement, ACK_WORK, Acknowledgement.direction == "out")
-        for ack in acks:
-            self.acks.send(ack)
-        for ident in letters:
-            self.letters.process(ident)
-        return len(letters) + len(acks)
+        steps: list[tuple[type, Any, Callable[[Any], None]]] = [
+            (Acknowledgement, a, self.acks.send) for a in acks
+        ] + [(Outgoing, i, self.letters.process) for i in letters]
+        for n, (_model, ident, step) in enumerate(steps):
+            try:
+                step(ident)
+            except SQLAlchemyError:  # the database went away: this and the rest are done again
+                with self._orphans_lock:
+                    self._orphans.update((m, i) for m, i, _ in steps[n:])
+                raise
+        return len(steps)
+
+    def _release_orphans(self) -> None:
+        """Release the leases of steps broken off by a database failure, once it answers again."""
+        with self._orphans_lock:
+            orphans = list(self._orphans)
+        for model, ident in orphans:
+            self.leases.release(model, ident)
+            with self._orphans_lock:
+                self._orphans.discard((model, ident))
 
     def run_letters_once(self) -> int:
         ids = self.leases.claim(Outgoing, LETTER_WORK)
