@@ -17,6 +17,8 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.mode = "down"
+        #: seconds each forwarded chunk is held back (a slow server or network)
+        self.delay = 0.0
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -86,6 +88,8 @@ class TcpProxy:
                     time.sleep(0.05)
                 if self.mode == "down":
                     break
+                if self.delay:
+                    time.sleep(self.delay)
                 dst.sendall(data)
         except OSError:
             return
