@@ -15,7 +15,7 @@ from sqlalchemy import text
 from test_crash_duplicates import hub_counts
 from test_crash_exchange import A, B
 from test_exchange_support import GatewaySpec, make_pki, wait_for
-from test_scale_support import Deployment, cluster_config
+from test_scale_support import Deployment, cluster_config, explain_extra
 from test_store_support import pg_schema_url, pg_unreachable_reason, serve_app
 
 from gateway.soap.sev_hub import SERVICE_PATH, Faults, SevHub, create_app
@@ -38,31 +38,6 @@ def poll_owner(url: str) -> tuple[str | None, bool]:
     finally:
         engine.dispose()
     return (row[0], bool(row[1])) if row else (None, False)
-
-
-def _explain(hub: SevHub, a_url: str, b_sqlite: object) -> str:
-    """The hub's messages that neither gateway sent as a letter or an acknowledgement."""
-    known: dict[str, str] = {}
-    for url in (a_url, f"sqlite:///{b_sqlite}"):
-        engine = make_engine(url)
-        try:
-            with engine.connect() as conn:
-                for (msg_id,) in conn.execute(text("SELECT msg_id FROM outgoing")):
-                    known[msg_id] = "letter"
-                q = "SELECT msg_id, ack_type, ref_msg_id, direction, status FROM acknowledgements"
-                for msg_id, ack_type, ref, direction, status in conn.execute(text(q)):
-                    known[msg_id] = f"ack {ack_type} of {ref} ({direction}, {status})"
-        finally:
-            engine.dispose()
-    with hub.store.transaction() as db:
-        rows = db.execute("SELECT message_id, from_sys_id, info FROM messages").fetchall()
-    extra = [(r[0], r[1], r[2][:300]) for r in rows if r[0] not in known]
-    acks_of: dict[str, int] = {}
-    for v in known.values():
-        if v.startswith("ack"):
-            ref = v.split(" of ")[1].split(" ")[0]
-            acks_of[ref] = acks_of.get(ref, 0) + 1
-    return f"unknown at the hub: {extra}; refs with >2 acks: {[k for k, n in acks_of.items() if n > 2]}"
 
 
 def _killer(council: Deployment, other: Deployment, stop: threading.Event, kills: list[str]) -> None:
@@ -143,7 +118,8 @@ def test_three_instances_on_postgresql_killed_at_random_lose_and_duplicate_nothi
         messages, copies, uploads = hub_counts(hub)
         assert copies == 0, "a message reached the hub twice"
         # each letter, its delivered and accepted acknowledgements
-        assert messages == uploads == (OUT + BACK) * 3, _explain(hub, url, tmp_path / "b" / "gateway.db")
+        dbs = [url, f"sqlite:///{tmp_path / 'b' / 'gateway.db'}"]
+        assert messages == uploads == (OUT + BACK) * 3, explain_extra(hub, dbs)
         received_b = other.incoming_msg_ids()
         assert sorted(received_b) == sorted(x["msg_id"] for x in out)  # each once
         received_a = council.incoming_msg_ids()

@@ -16,12 +16,14 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 from test_crash_exchange import free_port
 from test_exchange_support import wait_for
 
 from gateway.config import load_config
+from gateway.soap.sev_hub import SevHub
 from gateway.store.apikeys import create_key
-from gateway.store.db import open_database
+from gateway.store.db import make_engine, open_database
 from gateway.store.partners import upsert_partner
 
 
@@ -145,3 +147,28 @@ def cluster_config(conf: Path, *, poll_lease_seconds: float) -> Path:
     text = conf.read_text(encoding="utf-8") + f"poll_lease_seconds = {poll_lease_seconds}\n"
     conf.write_text(text, encoding="utf-8")
     return conf
+
+
+def explain_extra(hub: SevHub, urls: list[str]) -> str:
+    """The hub's messages that neither gateway sent as a letter or an acknowledgement."""
+    known: dict[str, str] = {}
+    for url in urls:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                for (msg_id,) in conn.execute(text("SELECT msg_id FROM outgoing")):
+                    known[msg_id] = "letter"
+                q = "SELECT msg_id, ack_type, ref_msg_id, direction, status FROM acknowledgements"
+                for msg_id, ack_type, ref, direction, status in conn.execute(text(q)):
+                    known[msg_id] = f"ack {ack_type} of {ref} ({direction}, {status})"
+        finally:
+            engine.dispose()
+    with hub.store.transaction() as db:
+        rows = db.execute("SELECT message_id, from_sys_id, info FROM messages").fetchall()
+    extra = [(r[0], r[1], r[2][:300]) for r in rows if r[0] not in known]
+    acks_of: dict[str, int] = {}
+    for v in known.values():
+        if v.startswith("ack"):
+            ref = v.split(" of ")[1].split(" ")[0]
+            acks_of[ref] = acks_of.get(ref, 0) + 1
+    return f"unknown at the hub: {extra}; refs with >2 acks: {[k for k, n in acks_of.items() if n > 2]}"
