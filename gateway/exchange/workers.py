@@ -157,6 +157,10 @@ class Workers:
             try:
                 self._release_orphans()
                 busy = self.run_once()
+            except SQLAlchemyError as exc:  # the database is away: pause; its steps are given back
+                log.warning("sender paused, the database is not answering: %s", type(exc).__name__)
+                self._count_error("sender")
+                busy = 0
             except Exception:  # noqa: BLE001 - a worker never dies; the step is retried
                 log.exception("sender step failed")
                 self._count_error("sender")
