@@ -1,6 +1,7 @@
 """PostgreSQL unreachable for 10 s (a TCP proxy in front of it taken down and brought back) while
 letters flow both ways: the API answers 503 with Retry-After, /healthz reports the database, the
-workers pause and resume, and nothing is lost or sent twice."""
+workers pause and resume, and nothing is lost or sent twice. The gateway keeps its document
+bodies in the database as well ([storage] backend = "database")."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from contextlib import ExitStack
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from test_crash_duplicates import hub_counts
 from test_crash_exchange import A, B
@@ -19,6 +21,7 @@ from test_scale_support import Deployment
 from test_store_support import pg_schema_url, pg_unreachable_reason, serve_app
 
 from gateway.soap.sev_hub import SERVICE_PATH, SevHub, create_app
+from gateway.store.db import make_engine
 
 OUTAGE = 10.0
 
@@ -39,6 +42,10 @@ def test_database_away_for_ten_seconds(tmp_path):
         a_spec = GatewaySpec(A[0], A[1], A[2], tmp_path / "a", hub_url, root, seals["A"], url)
         b_spec = GatewaySpec(B[0], B[1], B[2], tmp_path / "b", hub_url, root, seals["B"])
         a_conf, b_conf = a_spec.write_config(), b_spec.write_config()
+        # A keeps its bodies in the database too (a small deployment without a shared folder)
+        settings = a_conf.read_text(encoding="utf-8")
+        settings = settings.replace('dir = "storage"\n', 'dir = "storage"\nbackend = "database"\n')
+        a_conf.write_text(settings, encoding="utf-8")
         for spec in (a_spec, b_spec):
             hub.store.register_system(spec.system_id, os.environ[spec.password_env], spec.edrpou)
         a = Deployment(a_conf, B, 1, "a")
@@ -88,3 +95,10 @@ def test_database_away_for_ten_seconds(tmp_path):
         assert sorted(a.incoming_msg_ids()) == sorted(x["msg_id"] for x in back)
         assert gw.client.get("/healthz").json()["checks"]["sev"] == "ok"
         assert gw.alive  # the same process all along: it paused, it did not die
+        engine = make_engine(real.render_as_string(hide_password=False))
+        try:
+            with engine.connect() as conn:
+                bodies = conn.execute(text("SELECT COUNT(*) FROM stored_bodies")).scalar()
+        finally:
+            engine.dispose()
+        assert bodies >= len(out) * 3  # each letter's file, signature and message at least
