@@ -95,6 +95,9 @@ class SevConfig:
     dialect: str = "sev2"
     #: a message the hub keeps offering that cannot be taken is set aside after this many tries
     max_offer_attempts: int = 5
+    #: extension: of several instances on one database one polls the hub; its lease lasts this
+    #: long unrenewed (at least 3 x poll_seconds), then another instance takes over
+    poll_lease_seconds: float = 30.0
 
 
 @dataclass
@@ -124,6 +127,9 @@ class TrembitaConfig:
 @dataclass
 class StorageConfig:
     dir: str = "storage"
+    #: extension: where document bodies live: "folder" (dir, shared by all instances) or
+    #: "database" (the [database] itself, small deployments; dir is then a local cache)
+    backend: str = "folder"
 
 
 @dataclass
@@ -278,6 +284,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         setattr(obj, key, _coerce(value, getattr(obj, key), name))
     if cfg.sev.dialect not in ("sev2", "wcf"):
         raise ConfigError('[sev] dialect must be "sev2" or "wcf"')
+    if cfg.storage.backend not in ("folder", "database"):
+        raise ConfigError('[storage] backend must be "folder" or "database"')
+    if cfg.sev.poll_lease_seconds <= 0:
+        raise ConfigError("[sev] poll_lease_seconds must be positive")
     if cfg.trust.revocation not in ("online", "offline"):
         raise ConfigError('[trust] revocation must be "online" or "offline"')
     trust = cfg.trust

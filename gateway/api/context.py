@@ -15,6 +15,7 @@ from gateway.config import Config
 from gateway.console import alerts
 from gateway.pki.trust import TrustAnchors
 from gateway.store.blobs import BlobStore
+from gateway.store.bodies import open_blob_store
 from gateway.store.db import Database, open_database
 from gateway.store.models import Incoming, Outgoing
 
@@ -36,7 +37,7 @@ class GatewayContext:
         anchors = TrustAnchors(cfg)
         anchors.roots()  # a broken anchor file stops the start-up, not the first validation
         db = open_database(cfg)
-        ctx = cls(cfg=cfg, db=db, blobs=BlobStore(cfg.resolve(cfg.storage.dir)), metrics=Metrics(),
+        ctx = cls(cfg=cfg, db=db, blobs=open_blob_store(cfg, db), metrics=Metrics(),
                   anchors=anchors)
         ctx.metrics.add_status_gauge(ctx.status_counts)
         ctx.metrics.add_alert_gauge(lambda: alerts.counts(alerts.collect(cfg, db, ctx.seal)))

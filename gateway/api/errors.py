@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
@@ -20,7 +23,13 @@ _CODES = {
     405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    507: "insufficient_storage",
 }
+
+#: seconds a client is asked to wait when the database cannot be reached
+DATABASE_RETRY_AFTER = 5
+#: a full storage folder or an exhausted quota
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
 class ApiError(Exception):
@@ -74,6 +83,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(_req: Request, exc: GatewayError) -> JSONResponse:
         return error_response(400, "bad_request", str(exc))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database_unavailable(req: Request, exc: Exception) -> JSONResponse:
+        # connection refused or lost, pool exhausted: nothing was stored; the client tries again
+        log.warning("database unavailable on %s %s: %s", req.method, req.url.path, type(exc).__name__)
+        return error_response(503, "database_unavailable", "the database is not reachable; try again later",
+                              {"Retry-After": str(DATABASE_RETRY_AFTER)})
+
+    @app.exception_handler(OSError)
+    async def _os_error(req: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in _NO_SPACE:
+            log.error("storage full on %s %s: %s", req.method, req.url.path, exc.strerror)
+            return error_response(507, "insufficient_storage",
+                                  "no space left to store the document; try again later")
+        log.exception("internal error on %s %s", req.method, req.url.path)
+        return error_response(500, "internal_error", "internal error; see the gateway log")
 
     @app.exception_handler(Exception)
     async def _internal(req: Request, exc: Exception) -> JSONResponse:

@@ -265,19 +265,32 @@ def _fingerprint(msg: Message) -> str:
 
 
 def _seen(s: Session, msg_id: str, fingerprint: str) -> Received | None:
-    """A document whose msg_id was received before: the same one again (answered again: its sender
-    evidently missed our acknowledgement), or a different one, kept apart and not answered."""
+    """A document whose msg_id was received before: the same one again (offered again because the
+    channel missed our confirmation, e.g. after a crash: answered again only if our acknowledgement
+    is not already queued or sent, so that the sender gets each acknowledgement once), or a
+    different one, kept apart and not answered."""
     key = msg_id_key(msg_id)
     row = s.scalar(select(Incoming).where(Incoming.msg_id == key).options(lazyload(Incoming.files)))
     if row is None:
         return None
     if row.meta.get("fingerprint", fingerprint) != fingerprint:
         return _conflict(s, row, fingerprint)
-    if row.status == "rejected":
+    if row.status == "rejected" and not _answered(s, row, ACK_REJECTED):
         _queue_ack(s, row, ACK_REJECTED, reason=_refusal_text(row))
-    elif row.status not in ("conflict", "notification", "malformed"):
+    elif row.status not in ("conflict", "notification", "malformed", "rejected") and not _answered(s, row, 1):
         _queue_ack(s, row, 1)
     return Received("document", row.msg_id, True, incoming_id=row.id, status=row.status)
+
+
+def _answered(s: Session, row: Incoming, ack_type: int) -> bool:
+    """True when an acknowledgement of this type for `row` is queued, on its way or sent."""
+    q = select(Acknowledgement.id).where(
+        Acknowledgement.incoming_id == row.id,
+        Acknowledgement.direction == "out",
+        Acknowledgement.ack_type == ack_type,
+        Acknowledgement.status != "failed",
+    )
+    return s.scalar(q.limit(1)) is not None
 
 
 def _conflict(s: Session, original: Incoming, fingerprint: str) -> Received:

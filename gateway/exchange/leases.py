@@ -5,6 +5,12 @@ A worker claims rows by setting a lease (`lease_owner`, `lease_until`) in one sh
 from its start). Each step ends by moving the status on under the same lease. A process killed at
 any point leaves a lease behind: it expires, or at start-up the leases of dead processes on this
 host are released (`release_dead_leases`), and the step is redone.
+
+Polling a channel is leased too (`PollLease`, one row per channel): of several instances sharing
+the database one polls at a time and renews its lease while it does; when it dies (on any host)
+the lease expires and another instance takes over. Expiry is the general mechanism; releasing
+the leases of dead processes on this host at start-up only makes a restart take over sooner.
+Lease times are the instances' clocks: keep them in step (NTP), well within the lease length.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from gateway.store.db import Database
-from gateway.store.models import Acknowledgement, Outgoing, utcnow
+from gateway.store.models import Acknowledgement, Outgoing, PollLease, utcnow
 
 
 @dataclass
@@ -35,6 +42,8 @@ class WorkerSettings:
     sender_threads: int = 3
     idle_seconds: float = 1.0
     poll_seconds: float = 5.0
+    #: how long a channel's poll lease lasts without renewal (another instance takes over after)
+    poll_lease_seconds: float = 30.0
     #: how often documents left INDETERMINATE are validated again
     revalidate_seconds: float = 600.0
 
@@ -53,23 +62,83 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _dead_here(owner: str) -> bool:
+    """True when the lease owner is a process on this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return not _pid_alive(int(pid))
+
+
 def release_dead_leases(db: Database) -> int:
-    """Free the leases of processes on this host that no longer run (after kill -9)."""
-    host = socket.gethostname()
+    """Free the leases (work rows and channel polling) of processes on this host that no longer
+    run (after kill -9). Leases of processes on other hosts are left to expire."""
     freed = 0
     with db.session() as s:
         for model in (Outgoing, Acknowledgement):
             owners = s.scalars(select(model.lease_owner).where(model.lease_owner.is_not(None)).distinct())
-            for owner in list(owners):
-                h, _, rest = owner.partition(":")
-                pid = rest.partition(":")[0]
-                if h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-                    freed += s.execute(
-                        update(model)
-                        .where(model.lease_owner == owner)
-                        .values(lease_owner=None, lease_until=None)
-                    ).rowcount
+            for owner in [o for o in owners if _dead_here(o)]:
+                freed += s.execute(
+                    update(model).where(model.lease_owner == owner).values(lease_owner=None, lease_until=None)
+                ).rowcount
+        pollers = s.scalars(select(PollLease.owner).where(PollLease.owner.is_not(None)).distinct())
+        for owner in [o for o in pollers if _dead_here(o)]:
+            freed += s.execute(
+                update(PollLease).where(PollLease.owner == owner).values(owner=None, lease_until=None)
+            ).rowcount
     return freed
+
+
+class ChannelPolling:
+    """The poll leases of one instance: `hold(channel)` takes or renews the channel's lease."""
+
+    def __init__(self, db: Database, owner: str, seconds: float) -> None:
+        self.db, self.owner, self.seconds = db, owner, seconds
+
+    def hold(self, channel: str) -> bool:
+        """True when this instance polls `channel` for the next `seconds` (lease taken or renewed)."""
+        now = utcnow()
+        until = now + timedelta(seconds=self.seconds)
+        with self.db.session() as s:
+            # one UPDATE decides: a concurrent taker waits for the row lock and then no longer matches
+            taken = s.execute(
+                update(PollLease)
+                .where(
+                    PollLease.channel == channel,
+                    or_(
+                        PollLease.owner == self.owner,
+                        PollLease.owner.is_(None),
+                        PollLease.lease_until < now,
+                    ),
+                )
+                .values(owner=self.owner, lease_until=until)
+            ).rowcount
+            if taken or s.get(PollLease, channel) is not None:
+                return bool(taken)
+        try:
+            with self.db.session() as s:
+                s.add(PollLease(channel=channel, owner=self.owner, lease_until=until))
+        except IntegrityError:
+            return False  # another instance made the row first: it polls
+        return True
+
+    def release(self, channel: str) -> None:
+        """Let another instance take over now (on a clean stop)."""
+        with self.db.session() as s:
+            s.execute(
+                update(PollLease)
+                .where(PollLease.channel == channel, PollLease.owner == self.owner)
+                .values(owner=None, lease_until=None)
+            )
+
+    def holder(self, channel: str) -> str | None:
+        """The owner of an unexpired lease on `channel`, if any."""
+        with self.db.session() as s:
+            row = s.get(PollLease, channel)
+        if row is None or row.owner is None or row.lease_until is None or row.lease_until < utcnow():
+            return None
+        return row.owner
 
 
 class Leases:
@@ -127,6 +196,11 @@ class Leases:
     def mine(self, model: type, ident: Any) -> Any:
         """A WHERE clause: the row `ident`, while this worker holds its lease."""
         return (model.id == ident) & (model.lease_owner == self.owner)
+
+    def release(self, model: type, ident: Any) -> None:
+        """Give the row back (its step is redone, by any instance) if this worker still holds it."""
+        with self.db.session() as s:
+            s.execute(update(model).where(self.mine(model, ident)).values(lease_owner=None, lease_until=None))
 
     def retry_later(
         self, model: type, ident: Any, error: str, *, fail: Callable[[Any, Any, str], None]

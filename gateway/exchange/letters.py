@@ -241,7 +241,7 @@ class LetterPipeline:
     def _upload_lease(self, message_sha: str | None) -> Any:
         """A lease long enough for the upload (at a pessimistic 256 KiB/s), so that another
         process does not take over a large message still on its way."""
-        size = self.blobs.path(message_sha).stat().st_size if message_sha else 0
+        size = self.blobs.size(message_sha) if message_sha else 0
         return utcnow() + timedelta(seconds=self.leases.settings.lease_seconds + size / (256 * 1024))
 
 

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from gateway.config import Config
 from gateway.exchange import inbox
 from gateway.exchange.acks import ACK_WORK, AckSender
@@ -30,7 +32,7 @@ from gateway.exchange.channels import (
     register_channel,
 )
 from gateway.exchange.intake import Intake
-from gateway.exchange.leases import Leases, WorkerSettings, release_dead_leases
+from gateway.exchange.leases import ChannelPolling, Leases, WorkerSettings, release_dead_leases
 from gateway.exchange.letters import LETTER_WORK, LetterPipeline, Seal
 from gateway.exchange.offers import OfferLedger
 from gateway.store.blobs import BlobStore
@@ -38,6 +40,9 @@ from gateway.store.db import Database
 from gateway.store.models import Acknowledgement, Outgoing
 
 log = logging.getLogger(__name__)
+
+#: a channel's state while another instance holds its poll lease
+STANDBY = "ok (another instance polls)"
 
 
 class Workers:
@@ -55,9 +60,15 @@ class Workers:
     ) -> None:
         self.cfg, self.db, self.blobs, self.channels = cfg, db, blobs, channels
         self.validator, self.metrics = validator, metrics
-        self.settings = settings or WorkerSettings(poll_seconds=cfg.sev.poll_seconds)
+        self.settings = settings or WorkerSettings(
+            poll_seconds=cfg.sev.poll_seconds, poll_lease_seconds=cfg.sev.poll_lease_seconds
+        )
         self.leases = Leases(db, self.settings)
         self.owner = self.leases.owner
+        #: one instance of those sharing the database polls each channel (renewed at every round)
+        self.polling = ChannelPolling(
+            db, self.owner, max(self.settings.poll_lease_seconds, 3 * self.settings.poll_seconds)
+        )
         self.letters = LetterPipeline(
             cfg=cfg,
             blobs=blobs,
@@ -88,6 +99,10 @@ class Workers:
         self._wake = threading.Condition()
         self._wakes = 0
         self._threads: list[threading.Thread] = []
+        #: work rows whose step broke off because the database went away: their leases are
+        #: released as soon as it is back (instead of after the lease time)
+        self._orphans: set[tuple[type, Any]] = set()
+        self._orphans_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -117,6 +132,10 @@ class Workers:
         self._threads.clear()
         for channel in self.channels.values():
             channel.close()
+            try:
+                self.polling.release(channel.name)  # another instance need not wait for the expiry
+            except Exception as exc:  # noqa: BLE001 - e.g. the database is gone: the lease expires
+                log.warning("releasing the poll lease of %s failed: %s", channel.name, exc)
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next idle tick."""
@@ -136,7 +155,12 @@ class Workers:
     def _sender_loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._release_orphans()
                 busy = self.run_once()
+            except SQLAlchemyError as exc:  # the database is away: pause; its steps are given back
+                log.warning("sender paused, the database is not answering: %s", type(exc).__name__)
+                self._count_error("sender")
+                busy = 0
             except Exception:  # noqa: BLE001 - a worker never dies; the step is retried
                 log.exception("sender step failed")
                 self._count_error("sender")
@@ -145,9 +169,17 @@ class Workers:
                 self._idle()
 
     def _poller_loop(self, channel: Channel) -> None:
+        def handle(raw: bytes) -> None:
+            self.polling.hold(channel.name)  # renewed per message: a long round keeps its lease
+            self.handle_incoming(raw, channel.name)
+
         while not self._stop.is_set():
             try:
-                got = channel.poll(lambda raw: self.handle_incoming(raw, channel.name))
+                if not self.polling.hold(channel.name):
+                    self.channel_state[channel.name] = STANDBY
+                    self._stop.wait(self.settings.poll_seconds)
+                    continue
+                got = channel.poll(handle)
                 self.channel_state[channel.name] = "ok"
             except Exception as exc:  # noqa: BLE001 - transport trouble: try again next round
                 log.warning("polling %s failed: %s", channel.name, exc)
@@ -174,11 +206,26 @@ class Workers:
         with self.db.session() as s:
             letters = self.leases.claim_in(s, Outgoing, LETTER_WORK, None)
             acks = self.leases.claim_in(s, Acknowledgement, ACK_WORK, Acknowledgement.direction == "out")
-        for ack in acks:
-            self.acks.send(ack)
-        for ident in letters:
-            self.letters.process(ident)
-        return len(letters) + len(acks)
+        steps: list[tuple[type, Any, Callable[[Any], None]]] = [
+            (Acknowledgement, a, self.acks.send) for a in acks
+        ] + [(Outgoing, i, self.letters.process) for i in letters]
+        for n, (_model, ident, step) in enumerate(steps):
+            try:
+                step(ident)
+            except SQLAlchemyError:  # the database went away: this and the rest are done again
+                with self._orphans_lock:
+                    self._orphans.update((m, i) for m, i, _ in steps[n:])
+                raise
+        return len(steps)
+
+    def _release_orphans(self) -> None:
+        """Release the leases of steps broken off by a database failure, once it answers again."""
+        with self._orphans_lock:
+            orphans = list(self._orphans)
+        for model, ident in orphans:
+            self.leases.release(model, ident)
+            with self._orphans_lock:
+                self._orphans.discard((model, ident))
 
     def run_letters_once(self) -> int:
         ids = self.leases.claim(Outgoing, LETTER_WORK)
@@ -207,7 +254,8 @@ class Workers:
 
 
 def sev_state(cfg: Config, workers: Workers | None) -> str:
-    """The SEV channel for /healthz: disabled, not running, starting, ok, or failing: <why>."""
+    """The SEV channel for /healthz: disabled, not running, starting, ok, ok (another instance
+    polls), or failing: <why>."""
     if not cfg.sev.enabled:
         return "disabled"
     if workers is None or "sev" not in workers.channel_state:
@@ -219,6 +267,7 @@ __all__ = [
     "CHANNELS",
     "Channel",
     "OfferTracking",
+    "STANDBY",
     "Seal",
     "Workers",
     "WorkerSettings",

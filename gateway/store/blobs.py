@@ -68,6 +68,9 @@ class BlobStore:
                 os.unlink(tmp)
             raise
 
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
 

@@ -26,6 +26,8 @@ from gateway.errors import ConfigError
 from gateway.fileutil import private_dir, private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: seconds to wait for a PostgreSQL connection (server gone: fail fast, answer 503, retry later)
+PG_CONNECT_TIMEOUT = 5
 
 
 @dataclass
@@ -91,7 +93,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if u.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+        connect_args = {} if "connect_timeout" in u.query else {"connect_timeout": PG_CONNECT_TIMEOUT}
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10,
+            connect_args=connect_args, **kwargs,
+        )
     raise ConfigError(f"[database] url: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
 
 

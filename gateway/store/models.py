@@ -15,11 +15,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -322,3 +324,22 @@ class TrembitaRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("client", "xroad_id", name="uq_trembita_request"),)
+
+
+class PollLease(Base):
+    """Who polls a channel: one instance at a time. The owner renews `lease_until` while it polls;
+    when it dies the lease expires (on any host) and another instance takes over."""
+
+    __tablename__ = "poll_leases"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StoredBody(Base):
+    """A document body kept in the database ([storage] backend = "database"), by its SHA-256."""
+
+    __tablename__ = "stored_bodies"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
