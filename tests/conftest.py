@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +47,25 @@ def dev_pki_fetch(pki: DevPki) -> FetchPolicy:
 def dev_pki_env(pki: DevPki) -> dict[str, str]:
     """The environment for a `gateway` subprocess that validates against the development PKI."""
     return {**os.environ, "GATEWAY_TRUST__FETCH_ALLOW": f"127.0.0.1:{pki.port}"}
+
+
+@pytest.fixture
+def http_spy():
+    """(url, hits): a local HTTP server recording every request, for the tests that prove
+    nothing is fetched (XXE, external DTDs, attackers' URLs)."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY x "pwned">')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()

@@ -12,8 +12,6 @@ queued at the hub.
 from __future__ import annotations
 
 import base64
-import http.server
-import threading
 import time
 from pathlib import Path
 
@@ -87,24 +85,10 @@ ALL = [*CORPUS, *GENERATED]
 
 
 @pytest.fixture
-def spy():
-    """A local HTTP server recording every request: no attack may make the gateway call out."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'<!ENTITY send "pwned">')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1], hits
-    server.shutdown()
+def spy(http_spy):
+    """(port, hits) of a local server recording every request: no attack may make the gateway call out."""
+    url, hits = http_spy
+    return int(url.rsplit(":", 1)[1]), hits
 
 
 def _aimed_at(raw: bytes, port: int) -> bytes:

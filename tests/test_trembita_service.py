@@ -7,9 +7,7 @@ signature wrapping, duplicated ids, a sender that is not the caller) gets a SOAP
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
-import shutil
 import subprocess
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lxml import etree
+from npm_oracle import npm_oracle
 from sqlalchemy import func, select
 from test_store_support import BACKENDS, database_url, serve_app
 from test_trembita_support import client_path
@@ -419,30 +418,10 @@ def test_refused_requests_get_a_fault_and_store_nothing(service, case):
     assert after == blobs
 
 
-ORACLE = Path(__file__).resolve().parent / "oracles" / "trembita"
-
-
 @pytest.fixture(scope="module")
 def node_soap() -> Path:
     """node-soap (npm `soap`), installed on demand into tests/oracles/trembita."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not installed: the node-soap oracle cannot run")
-    with (ORACLE / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (ORACLE / "node_modules" / "soap").is_dir():
-            try:
-                out = subprocess.run(
-                    ["npm", "ci", "--no-audit", "--no-fund"],
-                    cwd=ORACLE,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.skip("npm ci timed out: the npm registry is not reachable")
-            if out.returncode != 0:
-                pytest.skip(f"npm ci failed (registry unavailable?): {out.stderr.strip().splitlines()[-1:]}")
-    return ORACLE / "client.js"
+    return npm_oracle("trembita", "soap") / "client.js"
 
 
 def _node_call(script: Path, wsdl_url: str, raw: bytes, headers: str, tmp_path: Path) -> dict:

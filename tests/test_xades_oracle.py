@@ -5,45 +5,26 @@ npm or the registry the tests are skipped with the reason."""
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from npm_oracle import npm_oracle
 from test_xades_support import load_key, make_identity
 
 from gateway.signing.asic.sign import AsicOptions, asice_xades
 from gateway.signing.xades import sign_detached, sign_enveloped, sign_enveloping, to_bytes
 from gateway.signing.xml.builder import DataObject, XadesOptions
 
-ORACLE = Path(__file__).resolve().parent / "oracles" / "xades"
-
 
 @pytest.fixture(scope="session")
 def oracle() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not installed: the xadesjs oracle cannot run")
-    with (ORACLE / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (ORACLE / "node_modules" / "xadesjs").is_dir():
-            try:
-                out = subprocess.run(
-                    ["npm", "ci", "--no-audit", "--no-fund"],
-                    cwd=ORACLE,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.skip("npm ci timed out: the npm registry is not reachable")
-            if out.returncode != 0:
-                pytest.skip(f"npm ci failed (registry unavailable?): {out.stderr.strip().splitlines()[-1:]}")
-    return ORACLE / "verify.js"
+    """xadesjs, installed on demand into tests/oracles/xades."""
+    return npm_oracle("xades", "xadesjs") / "verify.js"
 
 
 def _oracle(script: Path, signature: Path, *detached: Path) -> list[dict]:

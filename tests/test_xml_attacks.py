@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import http.server
-import threading
 
 import pytest
 from lxml import etree
@@ -29,25 +27,6 @@ def ident(tmp_path_factory):
     return {"files": files, "key": load_key(files), "roots": trust_roots(files)}
 
 
-@pytest.fixture
-def http_spy():
-    """A local HTTP server recording every request: the validator must never call it."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'<!ENTITY x "pwned">')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
 
 
 def _failed(data: bytes, indication: str = "TOTAL_FAILED", sub: str | None = "FORMAT_FAILURE", roots=()):
