@@ -1,8 +1,11 @@
 """`make demo`: a SEV hub stand-in and two gateways on this machine exchange letters end to end.
 
 Each gateway runs in its own process with its own folder (gateway.toml, SQLite database, blob
-store, seal). The demo sends a letter from A to B, shows its status history as B's EDMS registers
-it, then a second letter that B rejects. `Cluster` is reused by `bench/bench_exchange.py`.
+store, seal). The demo sends a letter from A to B through the hub, shows its status history as
+B's EDMS registers it, then a second letter that B rejects; then a third letter goes over Трембіта,
+service to service on loopback (each gateway's /soap/trembita stands in for the other's security
+server), and B's "delivered", "accepted" and "registered" acknowledgements come back the same way.
+`Cluster` is reused by `bench/bench_exchange.py` (without Трембіта).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ ORGS = {
     "A": ("Миколаївська міська рада", "04056612", "sys-a"),
     "B": ("Миколаївська обласна державна адміністрація", "37472062", "sys-b"),
 }
+#: the X-Road instance and subsystem of both gateways in the demo
+XROAD_INSTANCE, XROAD_SUBSYSTEM = "SEVDEIR-TEST", "SEV1207"
 #: the hub stand-in on a port uvicorn binds itself (its sockets get TCP_NODELAY)
 HUB = """
 import sys, uvicorn
@@ -68,9 +73,11 @@ def wait_until(predicate, timeout: float = 60.0, what: str = "condition") -> Any
 class Cluster:
     """Hub + gateways A and B, each a child process; `clients` holds an API client per gateway."""
 
-    def __init__(self, folder: Path, *, max_part_size: int = 2_500_000) -> None:
+    def __init__(self, folder: Path, *, max_part_size: int = 2_500_000, trembita: bool = False) -> None:
         self.folder = folder
         self.max_part_size = max_part_size
+        #: also exchange over Трембіта: each gateway's service is the other's "security server"
+        self.trembita = trembita
         self.procs: list[subprocess.Popen] = []
         self.clients: dict[str, httpx.Client] = {}
         self._stack = ExitStack()
@@ -102,6 +109,12 @@ class Cluster:
             for name, (org, edrpou, sys_id) in ORGS.items()
         }
         confs = {name: spec.write_config() for name, spec in specs.items()}  # hub passwords: environment
+        ports = {name: free_port() for name in ORGS}
+        if self.trembita:
+            for name, conf in confs.items():
+                (other,) = set(ORGS) - {name}
+                with conf.open("a", encoding="utf-8") as f:
+                    f.write(trembita_section(ORGS[name][1], ports[other]))
         systems = self.folder / "hub-systems.toml"
         systems.write_text(
             "".join(
@@ -120,9 +133,15 @@ class Cluster:
                 _, key = create_key(s, "edms")
                 for other, (o_org, o_edrpou, o_sys) in ORGS.items():
                     if other != name:
-                        upsert_partner(s, edrpou=o_edrpou, name=o_org, sev_system_id=o_sys)
+                        # letters go through the hub unless the EDMS asks for Трембіта ("channel")
+                        xroad = (
+                            {"xroad_client": xroad_client(o_edrpou), "xroad_service": xroad_service(o_edrpou)}
+                            if self.trembita
+                            else {}
+                        )
+                        upsert_partner(s, edrpou=o_edrpou, name=o_org, sev_system_id=o_sys, **xroad)
             db.dispose()
-            port = free_port()
+            port = ports[name]
             self._spawn(
                 [sys.executable, "-m", "gateway", "serve", "--config", str(conf), "--port", str(port)],
                 f"gateway-{name}.log",
@@ -145,6 +164,31 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self._stack.close()
+
+
+def xroad_client(edrpou: str) -> str:
+    """A gateway's X-Road client subsystem in the demo."""
+    return f"{XROAD_INSTANCE}/GOV/{edrpou}/{XROAD_SUBSYSTEM}"
+
+
+def xroad_service(edrpou: str) -> str:
+    return f"{xroad_client(edrpou)}/deliverMessage/v1"
+
+
+def trembita_section(edrpou: str, partner_port: int) -> str:
+    """[trembita] of a gateway whose partner's service (and WSDL) is on `partner_port`."""
+    partner = f"http://127.0.0.1:{partner_port}/soap/trembita"
+    return f"""
+[trembita]
+enabled = true
+instance = "{XROAD_INSTANCE}"
+member_class = "GOV"
+member_code = "{edrpou}"
+subsystem = "{XROAD_SUBSYSTEM}"
+security_server_url = "{partner}"
+wsdl = "{partner}?wsdl"
+timeout = 20.0
+"""
 
 
 def send_letter(client: httpx.Client, reg_number: str, files: list[tuple[str, bytes]], **extra: Any) -> str:
@@ -174,13 +218,19 @@ def status(client: httpx.Client, letter_id: str) -> str:
 
 def show(client: httpx.Client, letter_id: str) -> None:
     letter = client.get(f"/api/v1/outgoing/{letter_id}").json()
-    print(f"  letter {letter['reg_number']} → {letter['to_edrpou']}: {letter['status']}")
+    route = f"{letter['to_edrpou']} over {letter['channel']}"
+    print(f"  letter {letter['reg_number']} → {route}: {letter['status']}")
     for h in letter["history"]:
         print(f"    {h['at'][11:23]}  {h['status']:<10} {h['detail'] or ''}")
+    acks = ", ".join(a["type"] for a in letter["acknowledgements"])
+    print(f"    acknowledgements received: {acks or 'none'}")
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tmp, Cluster(Path(tmp)) as cluster:
+    with (
+        tempfile.TemporaryDirectory(prefix="gateway-demo-") as tmp,
+        Cluster(Path(tmp), trembita=True) as cluster,
+    ):
         a, b = cluster.clients["A"], cluster.clients["B"]
         print("hub and gateways A (city council) and B (regional administration) are running")
         first = send_letter(a, "01-17/101", [("лист.txt", "Про співпрацю".encode()), ("додаток.txt", b"42")])
@@ -208,6 +258,21 @@ def main() -> int:
         )
         show(a, first)
         show(a, second)
+
+        print("A's EDMS sends a third letter over Трембіта, straight to B's service …")
+        body = "Запит через Трембіту".encode()
+        third = send_letter(a, "01-17/103", [("запит.txt", body)], channel="trembita")
+        wait_until(lambda: status(a, third) == "accepted", what="acceptance over Трембіта")
+        item = next(i for i in b.get("/api/v1/incoming").json()["items"] if i["reg_number"] == "01-17/103")
+        doc = b.get(f"/api/v1/incoming/{item['id']}").json()
+        print(f"  B received {item['reg_number']} over {doc['channel']}: seal check {doc['indication']}")
+        b.post(
+            f"/api/v1/incoming/{item['id']}/registration",
+            json={"reg_number": "вх-2024/8", "reg_date": time.strftime("%Y-%m-%d")},
+        ).raise_for_status()
+        wait_until(lambda: status(a, third) == "registered", what="registration over Трембіта")
+        show(a, third)
+        print(f"  A's Трембіта channel: {a.get('/healthz').json()['checks']['trembita']}")
     return 0
 
 

@@ -184,6 +184,8 @@ def test_officer_key_runs_admin_and_every_change_is_audited(app_and_keys):
         assert officer.post("/api/v1/admin/partners", json={"edrpou": "12345670", "name": "X"}
                             ).status_code == 422  # wrong check digit
         odesa = {"edrpou": "26597691", "name": "Одеська міська рада"}
+        half = officer.post("/api/v1/admin/partners", json={**odesa, "channel": "trembita"})
+        assert half.status_code == 422 and "--xroad-service" in half.text  # nowhere to deliver to
         assert officer.post("/api/v1/admin/partners", json=odesa).status_code == 200
         olha = {"name": "olha", "role": "operator", "password": "досить довгий пароль"}
         assert officer.post("/api/v1/admin/users", json=olha).status_code == 200

@@ -57,7 +57,8 @@ def test_partners_directory(db):
     with db.session() as s:
         upsert_partner(s, edrpou="12345678", name="A", sev_system_id="sys-a")
         upsert_partner(s, edrpou="87654321", name="B", channel="trembita",
-                       xroad_client="SEVDEIR-TEST/GOV/87654321/SUB")
+                       xroad_client="SEVDEIR-TEST/GOV/87654321/SUB",
+                       xroad_service="SEVDEIR-TEST/GOV/87654321/SUB/deliverMessage/v1")
     with db.session() as s:
         upsert_partner(s, edrpou="12345678", name="A2", sev_system_id="sys-a")
         assert [p.name for p in list_partners(s)] == ["A2", "B"]
@@ -104,5 +105,20 @@ def test_cli_apikey_and_partners(tmp_path):
     assert "12345678" in run_cli("partners", "list", "--config", str(conf), cwd=tmp_path).stdout
     bad = run_cli("partners", "add", "--edrpou", "12", "--name", "X", "--config", str(conf), cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "8 digits" in bad.stderr
+    for given in ([], ["--xroad-client", "SEVDEIR-TEST/GOV/87654321/SUB"],
+                  ["--xroad-service", "SEVDEIR-TEST/GOV/87654321/SUB/deliverMessage/v1"]):
+        half = run_cli("partners", "add", "--edrpou", "87654321", "--name", "Odesa", "--channel", "trembita",
+                       *given, "--config", str(conf), cwd=tmp_path)
+        assert half.returncode == 2 and "Traceback" not in half.stderr, half.stderr
+        assert len(half.stderr.strip().splitlines()) == 1
+        assert "needs --xroad-client and --xroad-service" in half.stderr
+    assert "87654321" not in run_cli("partners", "list", "--config", str(conf), cwd=tmp_path).stdout
+    out = run_cli("partners", "add", "--edrpou", "87654321", "--name", "Odesa", "--channel", "trembita",
+                  "--xroad-client", "SEVDEIR-TEST/GOV/87654321/SUB",
+                  "--xroad-service", "SEVDEIR-TEST/GOV/87654321/SUB/deliverMessage/v1", "--config", str(conf),
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "trembita\tSEVDEIR-TEST/GOV/87654321/SUB/deliverMessage/v1" in run_cli(
+        "partners", "list", "--config", str(conf), cwd=tmp_path).stdout
     gone = run_cli("partners", "remove", "--edrpou", "99999999", "--config", str(conf), cwd=tmp_path)
     assert gone.returncode == 2 and "no partner" in gone.stderr

@@ -146,15 +146,42 @@ def test_partner_outage_retries_then_delivers(tmp_path, dev_pki):
         )
         view = ga.get(f"/api/v1/outgoing/{letter}").json()
         assert view["status"] == "sending" and "Connection refused" in view["last_error"]
+        checks = ga.get("/healthz").json()["checks"]
+        assert checks["trembita"].startswith(f"failing: {B[1]}: ")
+        assert "Connection refused" in checks["trembita"]
+        assert checks["sev"] == "disabled"
         b.sock = listen_tcp("127.0.0.1", port)
         with running_gateway(b, a, conf_b) as gb:
             wait_for(
                 lambda: letter_status(ga, letter) == "accepted", timeout=90, what="delivered after the outage"
             )
+            assert ga.get("/healthz").json()["checks"]["trembita"] == "ok"
             assert len(gb.get("/api/v1/incoming").json()["items"]) == 1
             view = ga.get(f"/api/v1/outgoing/{letter}").json()
             assert view["last_error"] is None and view["attempts"] >= 3
             assert [h["status"] for h in view["history"]].count("delivered") == 1
+
+
+def test_a_partner_refusing_our_calls_shows_in_the_letter_and_in_healthz(tmp_path, dev_pki):
+    """B answers every call of A with a fault (A is not in B's directory): A's letter keeps failing,
+    its last error and /healthz name the fault; the SEV-only side reports Трембіта disabled."""
+    a, b, _ = _sides(tmp_path, dev_pki, tls=False)
+    stranger = Side("Інша рада", "21560766", tmp_path / "c", a.seal_p12)
+    conf_a, conf_b = write_config(a, b, dev_pki), write_config(b, stranger, dev_pki)
+    with running_gateway(b, stranger, conf_b) as gb, running_gateway(a, b, conf_a) as ga:
+        assert gb.get("/healthz").json()["checks"]["trembita"] == "ok"  # nothing sent yet
+        letter = send(ga, B, "01-03/1", b"%PDF-1.4 refused")
+        wait_for(
+            lambda: ga.get(f"/api/v1/outgoing/{letter}").json()["attempts"] >= 2, timeout=60, what="retries"
+        )
+        view = ga.get(f"/api/v1/outgoing/{letter}").json()
+        assert view["status"] == "sending"
+        assert "answered Client.UnknownClient" in view["last_error"] and B[1] in view["last_error"]
+        health = ga.get("/healthz").json()
+        assert health["checks"]["trembita"].startswith(f"failing: {B[1]}: ")
+        assert "Client.UnknownClient" in health["checks"]["trembita"]
+        assert gb.get("/api/v1/incoming").json()["items"] == []
+    stranger.sock.close()
 
 
 def test_https_listener_requires_a_client_certificate(tmp_path, dev_pki):

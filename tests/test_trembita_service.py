@@ -25,7 +25,7 @@ from lxml import etree
 from npm_oracle import npm_oracle
 from sqlalchemy import func, select
 from test_store_support import BACKENDS, database_url, serve_app
-from test_trembita_support import client_path
+from test_trembita_support import client_path, service_path
 
 from gateway.config import load_config
 from gateway.exchange.message import (
@@ -88,10 +88,12 @@ max_request_bytes = 200000
     db = open_database(cfg)
     with db.session() as s:
         upsert_partner(
-            s, edrpou=PARTNER, name="Partner", channel="trembita", xroad_client=client_path(PARTNER)
+            s, edrpou=PARTNER, name="Partner", channel="trembita", xroad_client=client_path(PARTNER),
+            xroad_service=service_path(PARTNER),
         )
         upsert_partner(
-            s, edrpou=STRANGER, name="Stranger", channel="trembita", xroad_client=client_path(STRANGER)
+            s, edrpou=STRANGER, name="Stranger", channel="trembita", xroad_client=client_path(STRANGER),
+            xroad_service=service_path(STRANGER),
         )
     with serve_app(create_app(cfg, workers=False)) as base, httpx.Client(base_url=base, timeout=30) as client:
         yield client, db, d

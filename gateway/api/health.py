@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from gateway import __version__
 from gateway.console.alerts import collect
-from gateway.exchange.workers import sev_state
+from gateway.exchange.workers import channel_health
 
 router = APIRouter(tags=["operations"])
 
@@ -30,7 +30,8 @@ def healthz(request: Request) -> JSONResponse:
         checks["workers"] = "running" if ctx.workers is not None else "off"
         alerts = collect(ctx.cfg, ctx.db, ctx.seal)
         checks["alerts"] = ", ".join(sorted({a.kind for a in alerts})) if alerts else "none"
-        checks["sev"] = sev_state(ctx.cfg, ctx.workers)
+        checks["sev"] = channel_health(ctx.cfg, ctx.workers, "sev")
+        checks["trembita"] = channel_health(ctx.cfg, ctx.workers, "trembita")
     services = getattr(request.app.state, "dev_pki", None)
     if services is not None:
         checks["dev_pki"] = "served" if services.running_here else "shared"

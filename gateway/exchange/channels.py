@@ -46,6 +46,15 @@ class OfferTracking(Protocol):
     def set_offer_tracker(self, tracker: OfferTracker) -> None: ...
 
 
+@runtime_checkable
+class HealthReporting(Protocol):
+    """A channel that knows its own health from its calls (one that does not poll, so the poller's
+    rounds say nothing about it)."""
+
+    def health(self) -> str:
+        """"ok", or "failing: <why>" while the latest call to some partner failed."""
+
+
 class OfferTracker(Protocol):
     def should_skip(self, channel: str, message_id: str) -> bool:
         """True when the message was set aside: do not try it again."""

@@ -26,6 +26,7 @@ from gateway.exchange.acks import ACK_WORK, AckSender
 from gateway.exchange.channels import (
     CHANNELS,
     Channel,
+    HealthReporting,
     OfferTracking,
     configured_channels,
     enabled_channels,
@@ -253,14 +254,17 @@ class Workers:
             self.metrics.worker_errors.labels(worker).inc()
 
 
-def sev_state(cfg: Config, workers: Workers | None) -> str:
-    """The SEV channel for /healthz: disabled, not running, starting, ok, ok (another instance
-    polls), or failing: <why>."""
-    if not cfg.sev.enabled:
+def channel_health(cfg: Config, workers: Workers | None, name: str) -> str:
+    """A channel for /healthz: disabled, not running, starting, ok, ok (another instance polls), or
+    failing: <why> (after its last poll, or for a channel that reports its own health, its calls)."""
+    if not getattr(getattr(cfg, name, None), "enabled", False):
         return "disabled"
-    if workers is None or "sev" not in workers.channel_state:
+    if workers is None or name not in workers.channels:
         return "not running"
-    return workers.channel_state["sev"]
+    channel = workers.channels[name]
+    if isinstance(channel, HealthReporting):
+        return channel.health()
+    return workers.channel_state.get(name, "not running")
 
 
 __all__ = [
@@ -271,9 +275,9 @@ __all__ = [
     "Seal",
     "Workers",
     "WorkerSettings",
+    "channel_health",
     "configured_channels",
     "enabled_channels",
     "register_channel",
     "release_dead_leases",
-    "sev_state",
 ]

@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 import zeep
+import zeep.exceptions
 from zeep.transports import Transport
 
 from gateway.config import Config
@@ -165,21 +166,39 @@ class TrembitaClient:
 
 class TrembitaChannel:
     """Трембіта as a worker channel (gateway.exchange.workers): delivery only, nothing to poll
-    (partners deliver to our service)."""
+    (partners deliver to our service), so its health is that of its calls to partners."""
 
     name = "trembita"
 
     def __init__(self, cfg: Config) -> None:
         self.client = TrembitaClient(cfg)
         self.db: Database = open_database(cfg, migrate=False)  # the partners directory, answers' acks
+        #: partner EDRPOU -> why its latest call failed (cleared by its next success)
+        self._failures: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
         self.db.dispose()
 
+    def health(self) -> str:
+        """"ok", or "failing: <why>" for the partners whose latest call failed (for /healthz)."""
+        with self._lock:
+            failures = sorted(self._failures.items())
+        if not failures:
+            return "ok"
+        return ("failing: " + "; ".join(f"{partner}: {why}" for partner, why in failures))[:300]
+
     def send(self, raw: bytes, header: Header) -> None:
-        service = XRoadId.service_from_path(trembita_intake.partner_service(self.db, header.to_org_id))
-        answer = self.client.deliver(service, raw, xroad_id(header.msg_id))
+        partner = header.to_org_id
+        try:
+            answer, service = self._deliver(raw, header)
+        except Exception as exc:
+            with self._lock:
+                self._failures[partner] = str(exc)
+            raise
+        with self._lock:
+            self._failures.pop(partner, None)
         log.info("trembita: %s delivered to %s (%s)", header.msg_id, service.path, answer.status)
         if answer.acknowledgement and not trembita_intake.take_answer_ack(
             self.db, answer.acknowledgement, letter_msg_id=header.msg_id
@@ -187,6 +206,14 @@ class TrembitaChannel:
             log.warning(
                 "trembita: the answer to %s carried an acknowledgement of another message", header.msg_id
             )
+
+    def _deliver(self, raw: bytes, header: Header) -> tuple[Answer, XRoadId]:
+        """deliverMessage to the partner's service; a fault is an error naming its code."""
+        service = XRoadId.service_from_path(trembita_intake.partner_service(self.db, header.to_org_id))
+        try:
+            return self.client.deliver(service, raw, xroad_id(header.msg_id)), service
+        except zeep.exceptions.Fault as fault:
+            raise RuntimeError(f"{service.path} answered {fault.code}: {fault.message}") from None
 
     def poll(self, handle: Callable[[bytes], None]) -> int:
         return 0

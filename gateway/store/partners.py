@@ -21,6 +21,11 @@ def validate_partner(edrpou: str, channel: str, xroad_client: str | None, xroad_
         raise ValueError(f"EDRPOU must be 8 digits, got {edrpou!r}")
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+    if channel == "trembita" and not (xroad_client and xroad_service):
+        # without them its calls to us are refused and our letters to it can never leave
+        given = (("--xroad-client", xroad_client), ("--xroad-service", xroad_service))
+        missing = ", ".join(option for option, value in given if not value)
+        raise ValueError(f"a trembita partner needs --xroad-client and --xroad-service ({missing} missing)")
     if xroad_client and not _XROAD_CLIENT.fullmatch(xroad_client):
         raise ValueError("--xroad-client must be INSTANCE/CLASS/CODE/SUBSYSTEM")
     if xroad_service and not _XROAD_SERVICE.fullmatch(xroad_service):
