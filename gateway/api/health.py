@@ -35,8 +35,8 @@ def healthz(request: Request) -> JSONResponse:
     if services is not None:
         checks["dev_pki"] = "served" if services.running_here else "shared"
     ok = checks.get("database") == "ok"
-    # alerts (expiring certificates, no trust anchor, failed deliveries, a channel down) degrade the status but
-    # keep 200: the gateway still serves, an operator must act
+    # alerts (expiring certificates, no trust anchor, failed deliveries, a channel down) degrade the
+    # status but keep 200: the gateway still serves, an operator must act
     healthy = ok and checks.get("alerts", "none") == "none"
     body = {"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)

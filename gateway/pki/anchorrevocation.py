@@ -70,8 +70,9 @@ def revocation_problems(cfg: Config, candidates: list[asn1_x509.Certificate],
                     continue
                 entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
                 if entry is not None:
+                    by = issuer.subject.rfc4514_string()
                     out.setdefault(fingerprint(cand), []).append(
-                        f"revoked on {entry.revocation_date_utc:%Y-%m-%d} (CRL of {issuer.subject.rfc4514_string()})")
+                        f"revoked on {entry.revocation_date_utc:%Y-%m-%d} (CRL of {by})")
                     break
     wanted = {fingerprint(c) for c in candidates}
     for tl in read_lists(cfg):
