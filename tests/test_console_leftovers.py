@@ -19,13 +19,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from test_console import Browser, console, csrf_of, forms_of  # noqa: F401 - `console` is a fixture
+from test_console import Browser, csrf_of, forms_of
+from test_crash_exchange import free_port
+from test_store_support import serve_app
 
+from gateway.api.app import create_app
 from gateway.config import load_config
 from gateway.errors import GatewayError
 from gateway.exchange import inbox
 from gateway.exchange.message import DocTransfer, Document, Header, SignInfo, build_document, new_msg_id
 from gateway.pki import trustops
+from gateway.store.apikeys import create_key
 from gateway.store.blobs import BlobStore
 from gateway.store.db import open_database
 from gateway.store.models import Outgoing
@@ -34,7 +38,8 @@ STORED_REPORT = {  # the shape the inbox stores for a file (INTERFACE.md report)
     "indication": "TOTAL_FAILED", "subindication": "HASH_FAILURE", "container": "CMS",
     "validation_time": "2026-11-29T10:00:00Z",
     "signatures": [{
-        "id": "S1", "format": "CAdES-BASELINE-B", "indication": "TOTAL_FAILED", "subindication": "HASH_FAILURE",
+        "id": "S1", "format": "CAdES-BASELINE-B", "indication": "TOTAL_FAILED",
+        "subindication": "HASH_FAILURE",
         "intact": False, "signer": {"subject": "Печатка Одеської міської ради", "issuer": "Test CA",
                                     "serial": "0A", "edrpou": "26597691", "drfo": None},
         "algorithm": {"digest": "sha256", "signature": "rsa"}, "claimed_signing_time": "2026-11-29T09:59:00Z",
@@ -42,6 +47,18 @@ STORED_REPORT = {  # the shape the inbox stores for a file (INTERFACE.md report)
         "errors": ["the signed data were changed"], "warnings": [],
     }],
 }
+
+
+@pytest.fixture
+def console(dev_pki, tmp_path):
+    """(base URL, cfg, an EDMS API key) of a gateway without workers, users of every role."""
+    cfg = load_config(write_gateway(dev_pki, tmp_path))
+    db = open_database(cfg)
+    with db.session() as s:
+        _, key = create_key(s, "edms")
+    db.dispose()
+    with serve_app(create_app(cfg, workers=False)) as base:
+        yield base.replace("127.0.0.1", "localhost"), cfg, key
 
 
 def _receive(cfg) -> str:
@@ -77,7 +94,8 @@ def test_received_document_report_page_and_pdf(console):
     listed = b.get("/console/messages?direction=in").text
     assert f'href="/console/messages/in/{incoming_id}/report"' in listed
     detail = b.get(f"/console/messages/in/{incoming_id}").text
-    assert f'href="/console/messages/in/{incoming_id}/report.pdf"' in detail and "Протокол перевірки" in detail
+    assert f'href="/console/messages/in/{incoming_id}/report.pdf"' in detail
+    assert "Протокол перевірки" in detail
 
     page = b.get(f"/console/messages/in/{incoming_id}/report")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -118,7 +136,8 @@ def test_trembita_failing_letters_raise_a_channel_down_alert(console):
     assert health["status"] == "ok", health
     now = datetime.now(UTC)
     _letter(cfg, channel="trembita", error=None, at=now - timedelta(minutes=5))  # delivered earlier
-    _letter(cfg, channel="trembita", error="security server: connection refused", at=now - timedelta(minutes=1))
+    _letter(cfg, channel="trembita", error="security server: connection refused",
+            at=now - timedelta(minutes=1))
     health, metrics = _alerts(base, key)
     assert health["status"] == "degraded" and "channel_down" in health["checks"]["alerts"], health
     assert 'gateway_alerts{kind="channel_down",severity="critical"} 1.0' in metrics
@@ -133,12 +152,6 @@ def test_trembita_failing_letters_raise_a_channel_down_alert(console):
 
 
 def test_sev_poller_failing_raises_a_channel_down_alert(dev_pki, tmp_path, monkeypatch):
-    from test_crash_exchange import free_port
-    from test_store_support import serve_app
-
-    from gateway.api.app import create_app
-    from gateway.store.apikeys import create_key
-
     monkeypatch.setenv("GW_TEST_SEV_PASSWORD", "secret")
     extra = (f'[sev]\nenabled = true\nurl = "http://127.0.0.1:{free_port()}/nothing-listens"\n'
              'system_id = "sys-a"\npassword_env = "GW_TEST_SEV_PASSWORD"\npoll_seconds = 0.1\n')
@@ -193,7 +206,8 @@ def _crl(root, root_key, revoked: list[x509.Certificate]) -> bytes:
 def _pkcs7(certs: list[x509.Certificate], crls: list[bytes]) -> bytes:
     signed = cms.SignedData({
         "version": "v1", "digest_algorithms": [], "encap_content_info": {"content_type": "data"},
-        "certificates": [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs],
+        "certificates": [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                         for c in certs],
         "crls": [asn1_crl.CertificateList.load(d) for d in crls], "signer_infos": [],
     })
     return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
