@@ -263,3 +263,25 @@ def test_console_preview_shows_a_revoked_ca_and_asks_for_force(console, dev_pki)
     assert refused.status_code == 422 and "revoked" in refused.text
     forced = b.post("/console/trust/add", {"csrf": token, "payload": payload, "force": "yes"})
     assert forced.status_code == 200 and "Revoked Sub CA" in forced.text
+
+
+def test_ca_withdrawn_in_a_trusted_list_refused_as_anchor(dev_pki, tmp_path, monkeypatch):
+    from test_trusted_lists_support import ServiceSpec, State, build_list, sign_list
+
+    from gateway.cli import main
+
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)
+    path = write_gateway(dev_pki, tmp_path)
+    withdrawn, _, _ = _sub_ca(dev_pki, "Withdrawn Provider CA")
+    pem = withdrawn.public_bytes(serialization.Encoding.PEM)
+    now = datetime.now(UTC)
+    xml = build_list([ServiceSpec("Withdrawn Provider CA", pem, [
+        State("withdrawn", now - timedelta(days=3)), State("granted", now - timedelta(days=300))])])
+    (tmp_path / "ua.xml").write_bytes(sign_list(xml, dev_pki))
+    assert main(["trust", "tl", "add", str(tmp_path / "ua.xml"), "--signer", str(dev_pki.seal_cert),
+                 "--config", str(path)]) == 0
+    cfg = load_config(path)
+    (candidate,) = trustops.preview(cfg, pem)
+    assert any("withdrawn since" in p and "trusted list of UA" in p for p in candidate.problems), candidate
+    with pytest.raises(GatewayError, match="withdrawn"):
+        trustops.add(cfg, pem)

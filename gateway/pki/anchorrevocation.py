@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from gateway.config import Config
-from gateway.pki.tl.loaded import read_lists
+from gateway.pki.tl.loaded import anchor_certificates, read_lists
 from gateway.signing.certificates import fingerprint
 from gateway.signing.validation.revocation import from_signed_data, load_cache
 
@@ -56,10 +56,12 @@ def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) ->
 def revocation_problems(cfg: Config, candidates: list[asn1_x509.Certificate],
                         trusted: list[asn1_x509.Certificate], extra_crls: Iterable[bytes] = ()
                         ) -> dict[str, list[str]]:
-    """Fingerprint of a candidate -> why it must not become an anchor (revoked, withdrawn)."""
+    """Fingerprint of a candidate -> why it must not become an anchor (revoked, withdrawn). The
+    issuers looked for are `trusted` and the CA services of the imported trusted lists."""
     out: dict[str, list[str]] = {}
     crls = _crls(cfg, extra_crls)
-    issuers = [x509.load_der_x509_certificate(c.dump()) for c in trusted]
+    lists = read_lists(cfg)
+    issuers = [x509.load_der_x509_certificate(c.dump()) for c in [*trusted, *anchor_certificates(lists)]]
     for cand in candidates:
         cert = x509.load_der_x509_certificate(cand.dump())
         for issuer in issuers:
@@ -75,7 +77,7 @@ def revocation_problems(cfg: Config, candidates: list[asn1_x509.Certificate],
                         f"revoked on {entry.revocation_date_utc:%Y-%m-%d} (CRL of {by})")
                     break
     wanted = {fingerprint(c) for c in candidates}
-    for tl in read_lists(cfg):
+    for tl in lists:
         for _provider, service in tl.services():
             state = service.current
             if state.granted:
