@@ -61,7 +61,8 @@ def console(dev_pki, tmp_path):
         yield base.replace("127.0.0.1", "localhost"), cfg, key
 
 
-def _receive(cfg) -> str:
+def receive_signed_document(cfg) -> str:
+    """A received document whose (stored) validation report says its signature failed."""
     db = open_database(cfg)
     header = Header(msg_type=1, msg_id=new_msg_id(), from_org_id="26597691", from_organization="Одеса",
                     from_sys_id="S-A", from_system="sed", to_org_id="12345678", to_organization="Рада",
@@ -85,7 +86,7 @@ def _pdf_text(data: bytes) -> str:
 
 def test_received_document_report_page_and_pdf(console):
     base, cfg, _ = console
-    incoming_id = _receive(cfg)
+    incoming_id = receive_signed_document(cfg)
     anonymous = Browser(base)
     refused = anonymous.get(f"/console/messages/in/{incoming_id}/report.pdf")
     assert refused.headers["content-type"].startswith("text/html") and 'name="password"' in refused.text
