@@ -101,7 +101,8 @@ def test_received_document_report_page_and_pdf(console):
     page = b.get(f"/console/messages/in/{incoming_id}/report")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Підпис недійсний" in page.text and "Печатка Одеської міської ради" in page.text
-    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script
+    policy = page.headers["content-security-policy"]
+    assert "script-src" not in policy and "unsafe-inline" not in policy and "style-src 'sha256-" in policy
     pdf = b.get(f"/console/messages/in/{incoming_id}/report.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert "Підпис недійсний" in _pdf_text(pdf.content) and "26597691" in _pdf_text(pdf.content)
