@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -19,12 +20,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from sqlalchemy import update
 from test_console import Browser, csrf_of, forms_of
+from test_console_alerts import Sink
 from test_crash_exchange import free_port
 from test_store_support import serve_app
 
 from gateway.api.app import create_app
 from gateway.config import load_config
+from gateway.console.mailer import AlertMailer
 from gateway.errors import GatewayError
 from gateway.exchange import inbox
 from gateway.exchange.message import DocTransfer, Document, Header, SignInfo, build_document, new_msg_id
@@ -151,6 +155,35 @@ def test_trembita_failing_letters_raise_a_channel_down_alert(console):
     _letter(cfg, channel="trembita", error=None, at=datetime.now(UTC))  # a later letter went through
     health, metrics = _alerts(base, key)
     assert "channel_down" not in health["checks"]["alerts"] and "channel_down" not in metrics
+
+
+@pytest.fixture
+def sink():
+    """A local SMTP sink: (its handler with the received messages, its port)."""
+    handler, port = Sink(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+def test_channel_down_is_mailed_once_while_its_error_changes(dev_pki, tmp_path, sink):
+    """The alert is the channel's; a new error text on the next attempt is not a new alert."""
+    handler, port = sink
+    cfg = load_config(write_gateway(dev_pki, tmp_path, extra=(
+        f'[console]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\nmail_from = "gateway@mkrada.gov.ua"\n'
+        'mail_to = ["security@mkrada.gov.ua"]\nmail_repeat_hours = 24.0\n')))
+    now = datetime.now(UTC)
+    _letter(cfg, channel="trembita", error="HTTP 502 from the security server", at=now)
+    db = open_database(cfg)
+    mailer = AlertMailer(cfg, db, lambda: None)
+    assert mailer.run_once(now) == 1
+    text = handler.messages[0][1].get_content()
+    assert "канал обміну не працює" in text and "trembita" in text and "HTTP 502" in text
+    with db.session() as s:
+        s.execute(update(Outgoing).values(last_error="timed out", updated_at=now + timedelta(minutes=1)))
+    assert mailer.run_once(now + timedelta(minutes=2)) == 0
+    db.dispose()
 
 
 def test_sev_poller_failing_raises_a_channel_down_alert(dev_pki, tmp_path, monkeypatch):
