@@ -24,10 +24,11 @@ from sqlalchemy import update
 from test_console import Browser, csrf_of, forms_of
 from test_console_alerts import Sink
 from test_crash_exchange import free_port
-from test_store_support import serve_app
+from test_store_support import BACKENDS, database_url, serve_app
 
 from gateway.api.app import create_app
 from gateway.config import load_config
+from gateway.console.alerts import collect
 from gateway.console.mailer import AlertMailer
 from gateway.errors import GatewayError
 from gateway.exchange import inbox
@@ -155,6 +156,26 @@ def test_trembita_failing_letters_raise_a_channel_down_alert(console):
     _letter(cfg, channel="trembita", error=None, at=datetime.now(UTC))  # a later letter went through
     health, metrics = _alerts(base, key)
     assert "channel_down" not in health["checks"]["alerts"] and "channel_down" not in metrics
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_channel_down_judged_by_the_latest_attempt_on_every_backend(backend, tmp_path):
+    with database_url(backend, tmp_path) as url:
+        path = tmp_path / "gateway.toml"
+        path.write_text(f'[database]\nurl = "{url}"\n[storage]\ndir = "{tmp_path / "blobs"}"\n',
+                        encoding="utf-8")
+        cfg = load_config(path)
+        now = datetime.now(UTC)
+        _letter(cfg, channel="sev", error="hub: 503", at=now - timedelta(minutes=2))
+        _letter(cfg, channel="sev", error=None, at=now - timedelta(minutes=1))  # sent since: sev is up
+        _letter(cfg, channel="trembita", error="timed out", at=now - timedelta(minutes=3))
+        _letter(cfg, channel="trembita", error="refused", at=now - timedelta(minutes=1))
+        _letter(cfg, channel="trembita", error="old", at=now - timedelta(hours=2))  # outside the window
+        db = open_database(cfg)
+        down = [a for a in collect(cfg, db, None, now=now) if a.kind == "channel_down"]
+        db.dispose()
+        assert [(a.subject, a.count, a.detail, a.severity) for a in down] == [
+            ("trembita", 2, "refused", "critical")]
 
 
 @pytest.fixture
