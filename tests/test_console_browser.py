@@ -186,3 +186,22 @@ def test_operator_requeues_a_failed_letter(driver, site, shots):
     assert status == "у черзі", status
     assert "re-queued by user:operator" in driver.find_element(By.CSS_SELECTOR, "ol.history").text
     driver.save_screenshot(str(shots / "10-letter-requeued.png"))
+
+
+def test_operator_reads_the_validation_report_of_a_received_document(driver, dev_pki, tmp_path, shots):
+    """The report page keeps its own styles under the console's Content-Security-Policy."""
+    from test_console_leftovers import receive_signed_document
+
+    from gateway.api.app import create_app
+
+    cfg = load_config(write_gateway(dev_pki, tmp_path))
+    incoming = receive_signed_document(cfg)
+    with serve_app(create_app(cfg, workers=False)) as base:
+        base = base.replace("127.0.0.1", "localhost")
+        login(driver, base, "operator")
+        driver.get(f"{base}/console/messages/in/{incoming}")
+        submit(driver, f"a[href='/console/messages/in/{incoming}/report']")
+        verdict = driver.find_element(By.CSS_SELECTOR, "td.TOTAL_FAILED")
+        assert verdict.text.startswith("Підпис недійсний"), verdict.text
+        assert verdict.value_of_css_property("color") in ("rgba(176, 0, 32, 1)", "rgb(176, 0, 32)")
+        driver.save_screenshot(str(shots / "11-validation-report.png"))

@@ -170,7 +170,8 @@ def get_trust(request: Request, _caller: AuditReader) -> dict[str, Any]:
                       for a in list_anchors(request.app.state.gateway.cfg)]}
 
 
-@router.post("/trust", summary="Add trust anchors (refused for end-entity or expired ones unless force)")
+@router.post("/trust",
+             summary="Add trust anchors (end-entity, expired, revoked, withdrawn: refused unless force)")
 def add_trust(request: Request, caller: OfficerCaller, file: Annotated[UploadFile, File()],
               force: Annotated[bool, Form()] = False) -> dict[str, Any]:
     ctx = request.app.state.gateway

@@ -40,7 +40,8 @@ class GatewayContext:
         ctx = cls(cfg=cfg, db=db, blobs=open_blob_store(cfg, db), metrics=Metrics(),
                   anchors=anchors)
         ctx.metrics.add_status_gauge(ctx.status_counts)
-        ctx.metrics.add_alert_gauge(lambda: alerts.counts(alerts.collect(cfg, db, ctx.seal)))
+        ctx.metrics.add_alert_gauge(
+            lambda: alerts.counts(alerts.collect(cfg, db, ctx.seal, workers=ctx.workers)))
         return ctx
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ def healthz(request: Request) -> JSONResponse:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["seal"] = "loaded" if ctx.seal is not None else "not loaded"
         checks["workers"] = "running" if ctx.workers is not None else "off"
-        alerts = collect(ctx.cfg, ctx.db, ctx.seal)
+        alerts = collect(ctx.cfg, ctx.db, ctx.seal, workers=ctx.workers)
         checks["alerts"] = ", ".join(sorted({a.kind for a in alerts})) if alerts else "none"
         checks["sev"] = channel_health(ctx.cfg, ctx.workers, "sev")
         checks["trembita"] = channel_health(ctx.cfg, ctx.workers, "trembita")
@@ -36,8 +36,8 @@ def healthz(request: Request) -> JSONResponse:
     if services is not None:
         checks["dev_pki"] = "served" if services.running_here else "shared"
     ok = checks.get("database") == "ok"
-    # alerts (expiring certificates, no trust anchor, failed deliveries) degrade the status but
-    # keep 200: the gateway still serves, an operator must act
+    # alerts (expiring certificates, no trust anchor, failed deliveries, a channel down) degrade the
+    # status but keep 200: the gateway still serves, an operator must act
     healthy = ok and checks.get("alerts", "none") == "none"
     body = {"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)

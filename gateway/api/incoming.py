@@ -22,8 +22,8 @@ from gateway.api.schemas import (
 )
 from gateway.api.uploads import safe_filename
 from gateway.exchange.inbox import IncomingStateError, incoming_view, register, reject
+from gateway.exchange.incoming_report import combined_report
 from gateway.signing.readable import render_pdf
-from gateway.signing.report import rank
 from gateway.store.audit import append as audit
 from gateway.store.models import Incoming
 
@@ -82,21 +82,6 @@ def list_incoming(
 def get_incoming(incoming_id: ResourceId, request: Request, _caller: LetterReader) -> dict[str, Any]:
     with request.app.state.gateway.db.session() as s:
         return _view(s, _get(s, incoming_id))
-
-
-def combined_report(row: Incoming) -> dict[str, Any]:
-    """One report over every file of a received document: the worst verdict, every signature (each
-    naming the file it signs), for the readable rendering."""
-    reports = [f.report for f in sorted(row.files, key=lambda f: f.n) if f.report]
-    if not reports:
-        return {"indication": "NO_SIGNATURE_FOUND", "subindication": None, "container": "1207",
-                "validation_time": None, "signatures": [], "errors": ["no file of this document is signed"]}
-    worst = min(reports, key=lambda r: rank(r.get("indication", "")))
-    return {
-        "indication": worst.get("indication"), "subindication": worst.get("subindication"),
-        "container": "1207", "validation_time": max(str(r.get("validation_time") or "") for r in reports),
-        "signatures": [sig for r in reports for sig in r.get("signatures", [])],
-    }
 
 
 @router.get(

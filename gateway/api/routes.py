@@ -66,7 +66,7 @@ def install(app: FastAPI, cfg: Config, *, workers: bool = True) -> None:
             ctx = GatewayContext.open(cfg)
             a.state.gateway = ctx
             refresher = start_refresher(cfg) if workers else None  # trusted lists
-            mailer = AlertMailer(cfg, ctx.db, lambda: ctx.seal)
+            mailer = AlertMailer(cfg, ctx.db, lambda: ctx.seal, lambda: ctx.workers)
             try:
                 ctx.seal = load_seal(cfg, ctx.db)
                 if workers:

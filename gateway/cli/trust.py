@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="trust the certificates of a file (PEM, DER or PKCS#7)")
     add.add_argument("file", type=Path)
     add.add_argument("--force", action="store_true",
-                     help="trust end-entity or expired certificates too (refused without it)")
+                     help="trust end-entity, expired, revoked or withdrawn certificates too "
+                          "(refused without it)")
     add_config_argument(add)
     add.set_defaults(func=run_add)
     lst = actions.add_parser("list", help="list trust anchors")

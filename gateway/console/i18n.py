@@ -142,6 +142,8 @@ UK: dict[str, str] = {
     "Sender": "Відправник",
     "Verdict": "Результат перевірки",
     "The 1207 message (XML)": "Повідомлення 1207 (XML)",
+    "Validation report": "Протокол перевірки підписів",
+    "Validation report (PDF)": "Протокол перевірки підписів (PDF)",
     "Reason": "Причина",
     "Reject": "Відхилити",
     "No such letter.": "Такого листа немає.",
@@ -172,6 +174,7 @@ UK: dict[str, str] = {
     "Too many failed attempts from this computer. Try again later.":
         "Забагато невдалих спроб з цього комп'ютера. Спробуйте пізніше.",
     "stuck_letters": "листи, що застрягли (понад годину без руху)",
+    "channel_down": "канал обміну не працює",
     "Certificate status": "Стан сертифіката",
     "Check status": "Перевірити стан",
     "Revocation": "Відкликання",

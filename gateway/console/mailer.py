@@ -16,6 +16,7 @@ from typing import Any
 from gateway.config import Config
 from gateway.console.alerts import Alert, collect
 from gateway.console.i18n import translator
+from gateway.exchange.workers import Workers
 from gateway.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 def _line(alert: Alert, _: Callable[[str], str]) -> str:
     text = f"[{_(alert.severity)}] {_(alert.kind)}: {_(alert.subject) if alert.count else alert.subject}"
+    if alert.detail:
+        text += f": {alert.detail}"
     if alert.count:
         text += f" ({alert.count})"
     if alert.due:
@@ -31,8 +34,9 @@ def _line(alert: Alert, _: Callable[[str], str]) -> str:
 
 
 class AlertMailer:
-    def __init__(self, cfg: Config, db: Database, seal: Callable[[], Any]) -> None:
-        self.cfg, self.db, self.seal = cfg, db, seal
+    def __init__(self, cfg: Config, db: Database, seal: Callable[[], Any],
+                 workers: Callable[[], Workers | None] = lambda: None) -> None:
+        self.cfg, self.db, self.seal, self.workers = cfg, db, seal, workers
         self._mailed: dict[tuple[str, str], datetime] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,7 +48,7 @@ class AlertMailer:
 
     def due(self, now: datetime) -> list[Alert]:
         """The current alerts not mailed within mail_repeat_hours (forgets alerts that ended)."""
-        alerts = collect(self.cfg, self.db, self.seal(), now=now)
+        alerts = collect(self.cfg, self.db, self.seal(), now=now, workers=self.workers())
         repeat = timedelta(hours=self.cfg.console.mail_repeat_hours)
         current = {(a.kind, a.subject) for a in alerts}
         self._mailed = {k: v for k, v in self._mailed.items() if k in current}

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,10 +35,12 @@ from gateway.console.throttle import LoginThrottle
 from gateway.errors import GatewayError
 from gateway.exchange import edrpou as edrpou_mod
 from gateway.exchange.inbox import IncomingStateError, reject
+from gateway.exchange.incoming_report import combined_report
 from gateway.exchange.outbox import history_view, requeue
 from gateway.pki import trustops
 from gateway.pki.trust import list_anchors
 from gateway.signing.certificates import name_text
+from gateway.signing.readable import render_html, render_pdf
 from gateway.store import keyregistry, partners, users
 from gateway.store.audit import append as audit
 from gateway.store.audit import entries, verify
@@ -49,6 +53,7 @@ LOGIN_COOKIE = "gw_login"
 LANG_COOKIE = "gw_lang"
 MAX_UPLOAD = 1024 * 1024
 PAGE_SIZE = 50
+STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -188,7 +193,7 @@ def home(request: Request) -> Response:
     page, refusal = _viewer(request, "home")
     if refusal is not None:
         return refusal
-    found = alerts_mod.collect(page.ctx.cfg, page.ctx.db, page.ctx.seal)
+    found = alerts_mod.collect(page.ctx.cfg, page.ctx.db, page.ctx.seal, workers=page.ctx.workers)
     return page.render("home.html", alerts=found)
 
 
@@ -543,6 +548,49 @@ def message_in(incoming_id: str, request: Request) -> Response:
         history = history_view(s, "incoming", incoming_id)
         files = [{"n": f.n, "name": f.name, "size": f.size, "report": f.report} for f in row.files]
     return page.render("message_in.html", row=row, history=history, files=files)
+
+
+def _incoming_report(page: Page, incoming_id: str) -> dict[str, Any] | None:
+    with page.ctx.db.session() as s:
+        row = s.get(Incoming, incoming_id)
+        return None if row is None else combined_report(row)
+
+
+@router.get("/messages/in/{incoming_id}/report", response_class=HTMLResponse)
+def message_in_report(incoming_id: str, request: Request) -> Response:
+    """The readable validation report in the officer's language (a page of its own, printable)."""
+    page, refusal = _viewer(request, "messages")
+    if refusal is not None:
+        return refusal
+    report = _incoming_report(page, incoming_id)
+    if report is None:
+        return page.error(404, page._("No such document."))
+    html = render_html(report, page.lang)
+    response = HTMLResponse(html)
+    _security_headers(response)
+    # the report is one self-contained page with its own <style> block and no script: that block,
+    # by its hash, is the only style allowed
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+              for css in STYLE_BLOCK.findall(html)]
+    styles = " ".join(hashes) or "'none'"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src {styles}; form-action 'none'; frame-ancestors 'none'")
+    return response
+
+
+@router.get("/messages/in/{incoming_id}/report.pdf")
+def message_in_report_pdf(incoming_id: str, request: Request) -> Response:
+    """The same report as a PDF for the paper archive."""
+    page, refusal = _viewer(request, "messages")
+    if refusal is not None:
+        return refusal
+    report = _incoming_report(page, incoming_id)
+    if report is None:
+        return page.error(404, page._("No such document."))
+    response = Response(render_pdf(report, page.lang), media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{incoming_id}-report.pdf"'})
+    _security_headers(response)
+    return response
 
 
 @router.get("/messages/out/{letter_id}/raw")

@@ -1,5 +1,6 @@
 """Trust-anchor changes with the officer's safeguards (console, /api/v1/admin and the CLI):
-a preview before adding, end-entity or expired certificates refused as anchors unless forced,
+a preview before adding, end-entity, expired, revoked or withdrawn certificates refused as anchors
+unless forced (revocation from what the gateway holds offline: gateway.pki.anchorrevocation),
 and the last anchor never removed (every validation would become INDETERMINATE)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from asn1crypto import x509
 
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.pki.anchorrevocation import embedded_crls, revocation_problems
 from gateway.pki.trust import Anchor, add_anchors, bundle_anchors, list_anchors, remove_anchors
 from gateway.signing.certificates import fingerprint, name_text, parse_certificates
 
@@ -39,7 +41,9 @@ def preview(cfg: Config, data: bytes, source: str = "upload") -> list[Candidate]
     certs = bundle_anchors(parse_certificates(data, source))  # of a bundle, only its CAs
     if not certs:
         raise GatewayError("no certificate found")
-    known = {a.fingerprint for a in list_anchors(cfg)}
+    anchors = list_anchors(cfg)
+    known = {a.fingerprint for a in anchors}
+    revoked = revocation_problems(cfg, certs, [a.certificate for a in anchors], embedded_crls(data))
     now = datetime.now(UTC)
     out = []
     for cert in certs:
@@ -49,6 +53,7 @@ def preview(cfg: Config, data: bytes, source: str = "upload") -> list[Candidate]
         if cert.not_valid_after < now:
             problems.append("expired")
         fp = fingerprint(cert)
+        problems.extend(revoked.get(fp, ()))
         out.append(Candidate(fp, name_text(cert.subject), name_text(cert.issuer), cert.not_valid_after,
                              _is_ca(cert), cert.self_signed != "no", fp in known, tuple(problems)))
     return out
