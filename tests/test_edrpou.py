@@ -33,6 +33,18 @@ def test_recomputation_with_weights_plus_two():
     assert check_digit(prefix) == expected
 
 
+@pytest.mark.parametrize("prefix", ["2999999", "3000000", "3000001", "5999999", "6000000", "6000001"])
+def test_weights_change_exactly_at_30_and_60_million(prefix):
+    """The band 30000000 <= code < 60000000 takes the weights 7,1,2,...: of the ten codes with a
+    prefix at either edge, exactly one is valid, the one those weights give."""
+    first = [int(c) for c in prefix]
+    weights = (7, 1, 2, 3, 4, 5, 6) if "3000000" <= prefix < "6000000" else (1, 2, 3, 4, 5, 6, 7)
+    total = sum(d * w for d, w in zip(first, weights, strict=True)) % 11
+    if total == 10:
+        total = sum(d * (w + 2) for d, w in zip(first, weights, strict=True)) % 11
+    assert [d for d in range(10) if is_valid(f"{prefix}{d}")] == [total % 10]
+
+
 def test_wrong_check_digit_is_rejected_only_when_asked():
     assert not is_valid("37472063")
     with pytest.raises(EdrpouError, match="check digit"):

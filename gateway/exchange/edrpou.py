@@ -1,8 +1,8 @@
 """EDRPOU codes (ЄДРПОУ): the 8-digit registry codes that identify Ukrainian legal entities.
 
-The eighth digit is a check digit: weights 1..7 over the first seven digits (7,1,2,3,4,5,6 for codes
-between 30000000 and 60000000), sum modulo 11; when that is 10 the sum is recomputed with every
-weight increased by 2; the check digit is (sum mod 11) mod 10.
+The eighth digit is a check digit (weights 1..7, or 7,1,2,3,4,5,6 for codes from 30000000 up to
+60000000, sum modulo 11, recomputed with every weight plus 2 when that is 10); python-stdnum's
+`stdnum.ua.edrpou` computes it, as it does for many other registries.
 
 Some codes used in the SEV test environment fail the check, so callers decide whether a failing
 check digit is an error (`validate(code, check_digit=True)`) or only a warning (`is_valid`).
@@ -10,10 +10,9 @@ check digit is an error (`validate(code, check_digit=True)`) or only a warning (
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from stdnum.ua import edrpou as stdnum_edrpou
 
-_WEIGHTS_LOW = (1, 2, 3, 4, 5, 6, 7)
-_WEIGHTS_MID = (7, 1, 2, 3, 4, 5, 6)
+from gateway.errors import GatewayError
 
 
 class EdrpouError(GatewayError):
@@ -24,13 +23,7 @@ def check_digit(first_seven: str) -> int:
     """The check digit of a code whose first seven digits are given."""
     if len(first_seven) != 7 or not first_seven.isascii() or not first_seven.isdigit():
         raise EdrpouError(f"EDRPOU prefix must be 7 digits, got {first_seven!r}")
-    digits = [int(c) for c in first_seven]
-    value = int(first_seven) * 10
-    weights = _WEIGHTS_MID if 30000000 < value < 60000000 else _WEIGHTS_LOW
-    total = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
-    if total == 10:
-        total = sum(d * (w + 2) for d, w in zip(digits, weights, strict=True)) % 11
-    return total % 10
+    return int(stdnum_edrpou.calc_check_digit(first_seven))
 
 
 def is_well_formed(code: str) -> bool:
