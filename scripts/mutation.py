@@ -30,7 +30,10 @@ TARGETS: dict[str, list[str]] = {
     ],
     "gateway/signing/tsa.py": [
         "tests/test_mutation_guards.py::test_timestamp_token_with_a_broken_signature_is_refused",
-        "tests/test_cades_sign.py",
+        "tests/test_cades_sign.py::test_timestamp_with_other_imprint_refused",
+        "tests/test_cades_sign.py::test_unreachable_tsa_is_one_line",
+        "tests/test_cades_sign.py::test_tsa_answer_for_another_digest_is_not_embedded",
+        "tests/test_cades_sign.py::test_bt_signature_timestamp_verified_by_openssl_ts",
     ],
     "gateway/signing/validation/signerinfo.py": [
         "tests/test_mutation_guards.py", "tests/test_validation.py",
