@@ -1,0 +1,96 @@
+"""100 MiB letters within the memory goal (issue 13: peak RSS < 200 MiB per process): each operation
+runs in a fresh process (bench/workload.py, as `make bench` measures it) that reports its own peak
+RSS (VmHWM), and the result is checked; a changed byte of a large content is still caught."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.append(str(BENCH))  # after everything else: bench/ holds generic names (report, timing)
+
+import workload  # noqa: E402
+
+from gateway.signing.validation.engine import validate  # noqa: E402
+from gateway.signing.validation.policy import ValidationPolicy  # noqa: E402
+
+MIB = 1024 * 1024
+BIG = 100 * MIB
+GOAL_KIB = 200 * 1024
+
+
+@pytest.fixture(scope="module")
+def seal(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("memory-seal")
+    p12 = workload.make_p12(folder)
+    return p12, workload.load_key(p12)
+
+
+def _peak_kib(op: str, fmt: str, p12: Path, src: Path, out: Path) -> int:
+    args = [sys.executable, str(BENCH / "workload.py"), op, fmt, str(p12), str(src), str(out)]
+    run = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout)["peak_rss_kib"]
+
+
+def _flip_content_byte(signed: Path, src: Path) -> None:
+    """Change one byte of the document's middle where the signed file holds it."""
+    document = src.read_bytes()
+    probe = document[len(document) // 2 : len(document) // 2 + 32]
+    data = bytearray(signed.read_bytes())
+    at = data.find(probe)
+    assert at > 0
+    data[at] ^= 0x01
+    signed.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["cades-attached"])
+def test_100_mib_letter_signs_and_validates_under_200_mib(fmt, seal, tmp_path):
+    p12, _ = seal
+    src = workload.make_input(tmp_path, fmt, BIG)
+    out = workload.signed_path(fmt, src)
+    sign_peak = _peak_kib("sign", fmt, p12, src, out)
+    validate_peak = _peak_kib("validate", fmt, p12, src, out)  # raises in the child unless intact
+    assert sign_peak < GOAL_KIB, f"{fmt} sign: {sign_peak // 1024} MiB"
+    assert validate_peak < GOAL_KIB, f"{fmt} validate: {validate_peak // 1024} MiB"
+
+
+def test_a_changed_byte_of_a_large_attached_content_is_caught(seal, tmp_path):
+    _, key = seal
+    src = workload.make_input(tmp_path, "cades-attached", 3 * MIB)
+    out = workload.sign(key, "cades-attached", src, workload.signed_path("cades-attached", src))
+    assert workload.check("cades-attached", out, src) == 1
+    _flip_content_byte(out, src)
+    report = validate(out, ValidationPolicy(offline=True))
+    assert len(report.signatures) == 1
+    assert not report.signatures[0].intact
+
+
+def _openssl_streamed_p7m(src: Path, folder: Path) -> Path:
+    """An attached CMS in BER as `openssl cms -stream` writes it: indefinite lengths and the content
+    as a constructed OCTET STRING of many segments."""
+    key, cert, out = folder / "k.pem", folder / "c.pem", folder / "streamed.p7m"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=openssl streamed", "-days", "2"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "cms", "-sign", "-binary", "-nodetach", "-stream", "-outform", "DER",
+                    "-in", str(src), "-signer", str(cert), "-inkey", str(key), "-out", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def test_an_openssl_streamed_ber_p7m_validates_and_a_changed_segment_is_caught(tmp_path):
+    src = workload.make_input(tmp_path, "cades-attached", 3 * MIB)
+    p7m = _openssl_streamed_p7m(src, tmp_path)
+    assert p7m.read_bytes()[1] == 0x80  # indefinite length: BER, not DER
+    report = validate(p7m, ValidationPolicy(offline=True))
+    assert [s.intact for s in report.signatures] == [True]
+    _flip_content_byte(p7m, src)
+    report = validate(p7m, ValidationPolicy(offline=True))
+    assert [s.intact for s in report.signatures] == [False]
