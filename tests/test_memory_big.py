@@ -94,3 +94,36 @@ def test_an_openssl_streamed_ber_p7m_validates_and_a_changed_segment_is_caught(t
     _flip_content_byte(p7m, src)
     report = validate(p7m, ValidationPolicy(offline=True))
     assert [s.intact for s in report.signatures] == [False]
+
+
+def _hostile_containers() -> dict[str, bytes]:
+    from test_zip_attacks import _container, _lie_about_size
+
+    good = _container(("a.txt", b"x" * 5000), ("META-INF/signatures0.xml", b"<a/>"))
+    false_end = bytearray(good)
+    false_end[-2:] = (22).to_bytes(2, "little")  # a comment holding a look-alike end record
+    false_end += b"PK\x05\x06" + b"\0" * 18
+    return {
+        "bad name": _container(("../evil.txt", b"x"), ("META-INF/signatures0.xml", b"<a/>")),
+        "duplicate": _container(("a.txt", b"x"), ("A.TXT", b"y")),
+        "bomb": _container(("bomb.bin", b"\0" * (16 * MIB))),
+        "size lie": _lie_about_size(_container(("a.txt", b"small")), 0xF0000000),
+        "truncated": good[: len(good) // 2],
+        "tiny": b"PK\x03\x04" + b"\0" * 6,
+        "false end record": bytes(false_end),
+    }
+
+
+@pytest.mark.parametrize("name", list(_hostile_containers()))
+def test_a_container_read_from_its_file_is_judged_as_in_memory(name, tmp_path):
+    """Files are read entry by entry from the ZIP's central directory, bytes through memory: the
+    same checks must refuse (or accept) the same containers with the same reasons."""
+    data = _hostile_containers()[name]
+    path = tmp_path / "x.asice"
+    path.write_bytes(data)
+    policy = ValidationPolicy(offline=True)
+    from_file, in_memory = validate(path, policy).to_dict(), validate(data, policy).to_dict()
+    for key in ("indication", "subindication", "errors", "container"):
+        assert from_file.get(key) == in_memory.get(key), (key, from_file.get(key), in_memory.get(key))
+    if name != "false end record":
+        assert from_file["indication"] == "TOTAL_FAILED"
