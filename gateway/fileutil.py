@@ -20,10 +20,11 @@ def write_atomically(output: Path, data: bytes) -> Path:
 @contextmanager
 def atomic_output(output: Path) -> Iterator[BinaryIO]:
     """A `.part` file next to `output` to write in pieces (a large file need not be in memory
-    whole), renamed into place once the block ends without an error, removed if it raises."""
+    whole; opened for reading too), renamed into place once the block ends without an error,
+    removed if it raises."""
     tmp = output.with_name(output.name + ".part")
     try:
-        with tmp.open("wb") as f:
+        with tmp.open("w+b") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -50,7 +50,7 @@ def _flip_content_byte(signed: Path, src: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["cades-attached", "asice-cades", "asice-xades"])
+@pytest.mark.parametrize("fmt", ["cades-attached", "asice-cades", "asice-xades", "pades"])
 def test_100_mib_letter_signs_and_validates_under_200_mib(fmt, seal, tmp_path):
     p12, _ = seal
     src = workload.make_input(tmp_path, fmt, BIG)
