@@ -127,3 +127,35 @@ def test_a_container_read_from_its_file_is_judged_as_in_memory(name, tmp_path):
         assert from_file.get(key) == in_memory.get(key), (key, from_file.get(key), in_memory.get(key))
     if name != "false end record":
         assert from_file["indication"] == "TOTAL_FAILED"
+
+
+def _summary(report) -> tuple:
+    d = report.to_dict()
+    return (d["indication"], d.get("subindication"), d.get("errors"),
+            [(s.id, s.indication, s.subindication, s.errors, s.intact) for s in report.signatures])
+
+
+def test_a_damaged_large_p7m_gets_the_same_report_from_its_file_as_from_memory(seal, tmp_path):
+    """The file reader of a large .p7m follows the outer TLVs itself: cut or bent, the file must
+    get the report the whole-file parser gives."""
+    _, key = seal
+    src = workload.make_input(tmp_path, "cades-attached", 2 * MIB)
+    good = workload.sign(key, "cades-attached", src, workload.signed_path("cades-attached", src)).read_bytes()
+    variants = {
+        "cut in the content": good[: MIB],
+        "cut in the signer infos": good[:-200],
+        "longer outer length": good[:1] + b"\x84\x7f\xff\xff\xff" + good[5:],
+        "eContent tag changed": good.replace(b"\x07\x01\xa0\x83", b"\x07\x01\xa1\x83", 1),
+        "OCTET STRING tag changed": good.replace(b"\xa0\x83\x20\x00\x05\x04", b"\xa0\x83\x20\x00\x05\x05", 1),
+        "content longer than its wrapper": good.replace(b"\x04\x83\x20\x00\x00", b"\x04\x83\x20\x00\x10", 1),
+        "trailing garbage": good + b"\x00" * 100,
+    }
+    policy = ValidationPolicy(offline=True)
+    path = tmp_path / "damaged.p7m"
+    for name, data in variants.items():
+        assert data != good, name
+        path.write_bytes(data)
+        from_file = _summary(validate(path, policy))
+        assert from_file == _summary(validate(data, policy)), name
+        intact = [s[4] for s in from_file[3]]
+        assert intact == ([True] if name == "trailing garbage" else [False] * len(intact)), (name, from_file)
