@@ -4,18 +4,34 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomically(output: Path, data: bytes) -> Path:
     """Write `data` to `output` through a `.part` file renamed into place once complete."""
-    tmp = output.with_name(output.name + ".part")
-    with tmp.open("wb") as f:
+    with atomic_output(output) as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(output)
     return output
+
+
+@contextmanager
+def atomic_output(output: Path) -> Iterator[BinaryIO]:
+    """A `.part` file next to `output` to write in pieces (a large file need not be in memory
+    whole; opened for reading too), renamed into place once the block ends without an error,
+    removed if it raises."""
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with tmp.open("w+b") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def private_dir(path: Path) -> Path:

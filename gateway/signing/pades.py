@@ -3,7 +3,8 @@
 B-T adds a signature time stamp, B-LT the DSS with chains, CRLs and OCSP responses of signer and TSA
 (fetched online, checked against the trust anchors), B-LTA a document time stamp over it all.
 Each signature goes into a new invisible field as an incremental update, so earlier signatures stay
-valid. pyhanko holds the PDF in memory while signing: the input size bound is MAX_PDF_BYTES.
+valid. A file is signed from and into files (pyhanko copies the original in chunks), never held in
+memory whole; the input size bound is MAX_PDF_BYTES.
 
 National digests (DSTU 4145 keys: GOST 34.311, Kupyna), which pyhanko cannot compute through
 pyca/cryptography: pyhanko prepares the field and the byte range, the byte-range digest and the CMS
@@ -17,6 +18,7 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -29,6 +31,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from gateway.asyncutil import run_sync
 from gateway.errors import SigningError
+from gateway.fileutil import atomic_output
 from gateway.signing.cades import (
     CadesOptions,
     async_cades_signature,
@@ -41,6 +44,8 @@ from gateway.signing.keys import SigningKey, check_digest_allowed
 from gateway.signing.tsa import CheckedTimeStamper
 
 MAX_PDF_BYTES = 512 * 1024 * 1024
+#: how much of the input is looked at for the %PDF header (after leading white space)
+PDF_HEAD = 64 * 1024
 #: room for a national CMS (signature, chain, time stamp) in the /Contents placeholder
 NATIONAL_RESERVE = 48 * 1024
 #: digests pyhanko's own hashing (pyca/cryptography) cannot compute
@@ -69,24 +74,39 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
                                digest_algorithm: str | None = None,
                                trust_roots: Sequence[x509.Certificate] = ()) -> bytes:
     """Sign a PDF given as bytes; returns the signed PDF."""
+    out = io.BytesIO()
+    await async_sign_pdf_stream(key, io.BytesIO(pdf), out, level=level, tsa_url=tsa_url,
+                                digest_algorithm=digest_algorithm, trust_roots=trust_roots)
+    return out.getvalue()
 
 
+async def async_sign_pdf_stream(key: SigningKey, pdf: BinaryIO, out: BinaryIO, *, level: str = "B-B",
+                                tsa_url: str | None = None, digest_algorithm: str | None = None,
+                                trust_roots: Sequence[x509.Certificate] = ()) -> None:
+    """Sign the PDF read from `pdf` into `out` (both seekable; `out` also readable, as pyhanko
+    digests what it wrote): files stay on disk, never in memory whole (the incremental writer
+    copies the original in chunks)."""
     level = check_level(level)
     if level != "B-B" and not tsa_url:
         raise SigningError(f"level {level} needs a time-stamping authority (--tsa URL or [signing] tsa_url)")
-    if len(pdf) > MAX_PDF_BYTES:
+    size = pdf.seek(0, os.SEEK_END)
+    pdf.seek(0)
+    if size > MAX_PDF_BYTES:
         raise SigningError(f"PDF larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
-    if not pdf.lstrip()[:5].startswith(b"%PDF"):
+    head = pdf.read(PDF_HEAD)
+    pdf.seek(0)
+    if not head.lstrip()[:5].startswith(b"%PDF"):
         raise SigningError("input is not a PDF file")
     digest = check_digest_allowed(digest_algorithm or key.default_digest)
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        writer = IncrementalPdfFileWriter(pdf, strict=False)
         if writer.security_handler is not None:
             raise SigningError("encrypted PDFs cannot be signed")
         lt = level in ("B-LT", "B-LTA")
         if digest in NATIONAL_DIGESTS:
-            return await _async_sign_national(key, writer, _fresh_field_name(writer), level=level,
-                                              tsa_url=tsa_url, digest=digest, trust_roots=trust_roots)
+            out.write(await _async_sign_national(key, writer, _fresh_field_name(writer), level=level,
+                                                 tsa_url=tsa_url, digest=digest, trust_roots=trust_roots))
+            return
         vc = _validation_context(key, trust_roots) if lt else None
         meta = signers.PdfSignatureMetadata(
             field_name=_fresh_field_name(writer), md_algorithm=digest, subfilter=SigSeedSubFilter.PADES,
@@ -94,7 +114,6 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
         )
         timestamper = CheckedTimeStamper(tsa_url) if level != "B-B" else None
         pdf_signer = signers.PdfSigner(meta, signer=key.signer, timestamper=timestamper)
-        out = io.BytesIO()
         try:
             await pdf_signer.async_sign_pdf(writer, output=out)
         finally:
@@ -110,7 +129,6 @@ async def async_sign_pdf_bytes(key: SigningKey, pdf: bytes, *, level: str = "B-B
         if "Validation" in name or "PathBuilding" in name or "Revoked" in name:
             raise SigningError(f"B-LT: {str(exc).splitlines()[0] if str(exc) else name}") from None
         raise
-    return out.getvalue()
 
 
 async def _async_sign_national(key: SigningKey, writer, field_name: str, *, level: str, tsa_url: str | None,
@@ -150,17 +168,12 @@ def sign_pdf_file(key: SigningKey, source: str | os.PathLike[str], output: str |
     try:
         if src.stat().st_size > MAX_PDF_BYTES:
             raise SigningError(f"{src}: larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
-        data = src.read_bytes()
+        pdf = src.open("rb")
     except FileNotFoundError:
         raise SigningError(f"input not found: {src}") from None
     except IsADirectoryError:
         raise SigningError(f"input is a folder: {src}") from None
-    signed = run_sync(async_sign_pdf_bytes(key, data, level=level, tsa_url=tsa_url,
-                                              digest_algorithm=digest_algorithm, trust_roots=trust_roots))
-    tmp = dst.with_name(dst.name + ".part")
-    try:
-        tmp.write_bytes(signed)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with pdf, atomic_output(dst) as out:
+        run_sync(async_sign_pdf_stream(key, pdf, out, level=level, tsa_url=tsa_url,
+                                       digest_algorithm=digest_algorithm, trust_roots=trust_roots))
     return dst

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import SigningError
-from gateway.fileutil import write_atomically
+from gateway.fileutil import atomic_output, write_atomically
+from gateway.signing.asic.container import MIMETYPE_E, write_container_to
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -47,8 +48,11 @@ def _fmt_asice(cades: bool) -> Callable[..., Path]:
         from gateway.signing.asic import sign as asic_sign
 
         files, existing = _inputs(inputs)
-        make = asic_sign.asice_cades if cades else asic_sign.asice_xades
-        return write_atomically(output, make(key, files, _options(req), existing))
+        make = asic_sign.asice_cades_entries if cades else asic_sign.asice_xades_entries
+        entries = make(key, files, _options(req), existing)
+        with atomic_output(output) as out:
+            write_container_to(out, MIMETYPE_E, entries)
+        return output
 
     return sign
 

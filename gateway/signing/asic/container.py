@@ -15,6 +15,8 @@ import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 MIMETYPE_E = "application/vnd.etsi.asic-e+zip"
 MIMETYPE_S = "application/vnd.etsi.asic-s+zip"
@@ -74,27 +76,36 @@ _ZIP_ERRORS = (
 )
 
 
-def read_container(data: bytes, max_total: int) -> Container:
-    """Open an ASiC ZIP held in memory; raise ContainerError for anything unsafe or damaged."""
+def read_container(data: bytes | Path, max_total: int) -> Container:
+    """Open an ASiC ZIP held in memory or in a file (read through its central directory, never
+    loaded whole); raise ContainerError for anything unsafe or damaged."""
     try:
-        return _read_container(data, max_total)
+        return _read_container(_open(data), max_total)
     except ContainerError:
         raise
     except _ZIP_ERRORS as exc:
         raise ContainerError(f"damaged ZIP container: {type(exc).__name__}: {exc}"[:300]) from None
 
 
-def _read_container(data: bytes, max_total: int) -> Container:
+def _open(data: bytes | Path) -> zipfile.ZipFile:
+    if isinstance(data, Path):
+        try:
+            return zipfile.ZipFile(data)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            data = data.read_bytes()  # the repair below works on the bytes
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         real = _without_false_end_record(data)
         if real is None:
             raise ContainerError(f"not a valid ZIP container: {exc}") from None
         try:
-            archive = zipfile.ZipFile(io.BytesIO(real))
+            return zipfile.ZipFile(io.BytesIO(real))
         except (zipfile.BadZipFile, ValueError, OSError, EOFError):
             raise ContainerError(f"not a valid ZIP container: {exc}") from None
+
+
+def _read_container(archive: zipfile.ZipFile, max_total: int) -> Container:
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ENTRIES:
@@ -198,7 +209,15 @@ def write_container(mimetype: str, files: Iterable[tuple[str, bytes]], comment: 
     """A new ZIP: `mimetype` first and stored without extra field, then `files` (deflated when that
     helps)."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    write_container_to(buf, mimetype, files, comment)
+    return buf.getvalue()
+
+
+def write_container_to(
+    out: BinaryIO, mimetype: str, files: Iterable[tuple[str, bytes]], comment: bytes = b""
+) -> None:
+    """`write_container` into a stream (a file: the container is never in memory whole)."""
+    with zipfile.ZipFile(out, "w") as zf:
         info = zipfile.ZipInfo("mimetype", date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_STORED
         zf.writestr(info, mimetype.encode("ascii"))
@@ -213,4 +232,3 @@ def write_container(mimetype: str, files: Iterable[tuple[str, bytes]], comment: 
             zi.external_attr = 0o644 << 16
             zf.writestr(zi, content, compresslevel=DEFLATE_LEVEL)
         zf.comment = comment
-    return buf.getvalue()

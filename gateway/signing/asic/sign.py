@@ -124,14 +124,18 @@ def _open_existing(data: bytes, kind: str) -> tuple[Container, list[DataObject]]
     return container, files
 
 
+#: the entries of a container to write (after its mimetype): (name, content)
+Entries = list[tuple[str, bytes]]
+
+
 def _rewrite(
-    container: Container | None, mimetype: str, new: list[tuple[str, bytes]], files: Sequence[DataObject]
-) -> bytes:
+    container: Container | None, new: Entries, files: Sequence[DataObject]
+) -> Entries:
     if container is None:
         entries = [(f.name, f.data) for f in files]
     else:
         entries = [(n, c) for n, c in container.files.items() if n != "mimetype"]
-    return write_container(mimetype, [*entries, *new])
+    return [*entries, *new]
 
 
 def asice_xades(
@@ -139,6 +143,13 @@ def asice_xades(
 ) -> bytes:
     """A new ASiC-E with one XAdES signature over `files`, or `existing` with one more signature
     over all its data files."""
+    return write_container(MIMETYPE_E, asice_xades_entries(key, files, opts, existing))
+
+
+def asice_xades_entries(
+    key: SigningKey, files: Sequence[DataObject], opts: AsicOptions, existing: bytes | None = None
+) -> Entries:
+    """What `asice_xades` writes after the mimetype (for `write_container_to` a file)."""
     from gateway.signing.xades import sign_detached
 
     container = None
@@ -151,7 +162,7 @@ def asice_xades(
     new = [(sig_name, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))]
     if container is None or "META-INF/manifest.xml" not in container.files:
         new.insert(0, ("META-INF/manifest.xml", _odf_manifest(files)))
-    return _rewrite(container, MIMETYPE_E, new, files)
+    return _rewrite(container, new, files)
 
 
 def _asic_manifest(files: Sequence[DataObject], sig_name: str, digest: str) -> bytes:
@@ -173,6 +184,13 @@ def asice_cades(
 ) -> bytes:
     """A new ASiC-E with a CAdES signature over an ASiCManifest of `files`, or `existing` with one
     more signature (and manifest) over all its data files."""
+    return write_container(MIMETYPE_E, asice_cades_entries(key, files, opts, existing))
+
+
+def asice_cades_entries(
+    key: SigningKey, files: Sequence[DataObject], opts: AsicOptions, existing: bytes | None = None
+) -> Entries:
+    """What `asice_cades` writes after the mimetype (for `write_container_to` a file)."""
     from gateway.signing.cades import sign_cades_bytes
 
     container = None
@@ -188,7 +206,7 @@ def asice_cades(
     cades_opts = _cades_options(opts)
     cades_opts.digest_algorithm = digest
     signature = sign_cades_bytes(key, manifest, cades_opts)
-    return _rewrite(container, MIMETYPE_E, [(manifest_name, manifest), (sig_name, signature)], files)
+    return _rewrite(container, [(manifest_name, manifest), (sig_name, signature)], files)
 
 
 def asics_cades(key: SigningKey, file: DataObject, opts: AsicOptions) -> bytes:

@@ -11,6 +11,7 @@ its root, or a container with no signed file at all, is TOTAL_FAILED / FORMAT_FA
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import unquote
 
 from gateway.signing.algorithms import UnsupportedAlgorithm
@@ -41,7 +42,8 @@ _TIMESTAMP = re.compile(r"META-INF/[^/]*timestamp[^/]*\.tst", re.IGNORECASE)
 MAX_CONTAINER_BYTES = 1024 * 1024 * 1024
 
 
-def validate_asic(data: bytes, policy: ValidationPolicy) -> ValidationReport:
+def validate_asic(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
+    """An ASiC container in memory or in a file (read entry by entry, never loaded whole)."""
     try:
         container = read_container(data, min(policy.max_input_bytes, MAX_CONTAINER_BYTES))
     except ContainerError as exc:
@@ -274,4 +276,4 @@ def _xades(container: Container, name: str, policy: ValidationPolicy) -> list[Si
     return sigs
 
 
-register("ASiC", validate_asic)
+register("ASiC", validate_asic, validate_asic)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from asn1crypto import cms, core, pem, x509
 
@@ -23,8 +24,9 @@ from gateway.signing.validation.archive import (
     validate_archive_v3,
 )
 from gateway.signing.validation.chain import validation_time
+from gateway.signing.validation.cms_layout import LayoutError, attached_layout
 from gateway.signing.validation.detached import pick_detached
-from gateway.signing.validation.engine import register
+from gateway.signing.validation.engine import read_bounded, register
 from gateway.signing.validation.policy import ValidationPolicy
 from gateway.signing.validation.revocation import (
     OID_REVOCATION_VALUES,
@@ -56,6 +58,10 @@ OID_CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
 MAX_COUNTER_DEPTH = 4
 MAX_NESTING = 3
 _BASE64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
+#: an attached content at least this large is hashed from the file, never held in memory
+STREAM_CONTENT_BYTES = 1024 * 1024
+#: the report's name of the encapsulated content
+ENCAPSULATED = "encapsulated content"
 
 
 def decode_input(data: bytes) -> bytes:
@@ -83,9 +89,33 @@ def validate_cms(
     return _validate_cms(data, policy, detached_content, nesting=0)
 
 
+def validate_cms_file(path: Path, policy: ValidationPolicy) -> ValidationReport:
+    """A CMS file; a binary attached one with a large content is validated without loading the
+    content: its SignedData is parsed without it and the content hashed from the file. Anything
+    else (PEM, base64, detached, small, a content that is itself a signed file) as bytes."""
+    with path.open("rb") as f:
+        try:
+            layout = attached_layout(f) if f.read(1) == b"\x30" else None
+        except LayoutError:
+            layout = None  # the parser proper gives the report on a damaged file
+        if layout is not None and layout.content_length >= STREAM_CONTENT_BYTES:
+            f.seek(layout.ranges[0][0])
+            if f.read(1) != b"\x30":  # not a nested signed file, which is parsed in memory
+                content = SignedContent([], ENCAPSULATED, path, layout.ranges)
+                return _validate_cms(layout.detached_der, policy, content, nesting=0,
+                                     original=lambda: read_bounded(path, policy.max_input_bytes))
+    return validate_cms(read_bounded(path, policy.max_input_bytes), policy)
+
+
 def _validate_cms(
-    data: bytes, policy: ValidationPolicy, detached_content: SignedContent | None, nesting: int
+    data: bytes,
+    policy: ValidationPolicy,
+    detached_content: SignedContent | None,
+    nesting: int,
+    original: Callable[[], bytes] | None = None,
 ) -> ValidationReport:
+    """`original`: the file's bytes when `data` is its detached form (read only for archive
+    timestamps, which hash the encoding as it was)."""
     try:
         der = decode_input(data)
     except ValueError:
@@ -112,7 +142,7 @@ def _validate_cms(
     base_revinfo = from_signed_data(signed_data)
     for i, si in enumerate(signer_infos, 1):
         _validate_signer(report, si, f"S{i}", certs, content, econtent_type, base_revinfo, policy, depth=0,
-                         source=(der, i - 1))
+                         source=(original or (lambda: der), i - 1))
     inner = _nested_signed_data(content, econtent_type) if nesting < MAX_NESTING else None
     if inner is not None:
         nested = _validate_cms(inner, policy, None, nesting + 1)
@@ -160,7 +190,7 @@ def _encapsulated(eci: cms.EncapsulatedContentInfo) -> SignedContent | None:
     field = _RawEncapsulatedContentInfo.load(eci.dump())["content"]
     if not present(field):
         return None
-    return SignedContent([field.native or b""], "encapsulated content")
+    return SignedContent([field.native or b""], ENCAPSULATED)
 
 
 def _validate_signer(
@@ -173,7 +203,7 @@ def _validate_signer(
     base_revinfo: RevocationData,
     policy: ValidationPolicy,
     depth: int,
-    source: tuple[bytes, int] | None = None,
+    source: tuple[Callable[[], bytes], int] | None = None,
     counter_of: str | None = None,
 ) -> None:
     """Validate one SignerInfo (and its counter-signatures, each its own entry with
@@ -249,7 +279,7 @@ def _as_sequence(value: object) -> list:
 
 def _archive_timestamps(
     unsigned_attrs: object,
-    source: tuple[bytes, int] | None,
+    source: tuple[Callable[[], bytes], int] | None,
     content: SignedContent | None,
     policy: ValidationPolicy,
     revinfo: RevocationData,
@@ -258,10 +288,14 @@ def _archive_timestamps(
     out = []
     if source is None:
         return out
-    for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V3):
-        out.append(validate_archive_v3(token, source[0], source[1], content, policy, revinfo))
-    for token in _attr(unsigned_attrs, OID_ARCHIVE_TS_V2):
-        out.append(validate_archive_v2(token, source[0], source[1], content, policy, revinfo))
+    v3, v2 = _attr(unsigned_attrs, OID_ARCHIVE_TS_V3), _attr(unsigned_attrs, OID_ARCHIVE_TS_V2)
+    if not (v3 or v2):
+        return out
+    original = source[0]()
+    for token in v3:
+        out.append(validate_archive_v3(token, original, source[1], content, policy, revinfo))
+    for token in v2:
+        out.append(validate_archive_v2(token, original, source[1], content, policy, revinfo))
     return out
 
 
@@ -297,4 +331,4 @@ def _profile(signed_attrs: object, unsigned_attrs: object, evidence: Evidence) -
     return "CAdES-EPES" if _attr(signed_attrs, OID_SIGNATURE_POLICY) else "CAdES-BES"
 
 
-register("CMS", validate_cms)
+register("CMS", validate_cms, validate_cms_file)

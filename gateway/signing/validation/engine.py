@@ -26,9 +26,13 @@ from gateway.signing.validation.signerinfo import reusable_certificates
 log = logging.getLogger(__name__)
 
 Validator = Callable[[bytes, ValidationPolicy], ValidationReport]
+#: a validator reading the signed file itself (large files: without loading them whole)
+FileValidator = Callable[[Path, ValidationPolicy], ValidationReport]
 
 #: container kind -> validator; kinds: "CMS", "PDF", "XML", "ASiC"
 VALIDATORS: dict[str, Validator] = {}
+#: container kind -> its file validator, where it has one (used for a path given to `validate`)
+FILE_VALIDATORS: dict[str, FileValidator] = {}
 #: the report's container name per kind
 _CONTAINER_NAMES = {"CMS": "CMS", "PDF": "PDF", "XML": "XML", "ASiC": "ASiC-E"}
 #: per kind, the module that registers its validator when imported
@@ -68,8 +72,10 @@ def _load_algorithm_plugins() -> None:
     _algorithms_loaded = True
 
 
-def register(kind: str, validator: Validator) -> None:
+def register(kind: str, validator: Validator, file_validator: FileValidator | None = None) -> None:
     VALIDATORS[kind] = validator
+    if file_validator is not None:
+        FILE_VALIDATORS[kind] = file_validator
 
 
 def validator_for(kind: str) -> Validator:
@@ -118,6 +124,14 @@ def read_bounded(path: Path, limit: int) -> bytes:
     return data
 
 
+def read_head(path: Path, limit: int) -> bytes:
+    """The first bytes of a regular file (enough for `detect`), after checking its size against `limit`."""
+    with path.open("rb") as f:
+        if os.fstat(f.fileno()).st_size > limit:
+            raise InputTooLarge(f"{path.name}: larger than the limit of {limit} bytes")
+        return f.read(1024)
+
+
 def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     """Validate a signed file (bytes or a path) and return the INTERFACE.md report.
 
@@ -130,17 +144,27 @@ def validate(data: bytes | Path, policy: ValidationPolicy) -> ValidationReport:
     roots = reusable_certificates(policy.trust_roots)
     extra = reusable_certificates(policy.extra_certificates)
     policy = replace(policy, at=policy.at or datetime.now(UTC), trust_roots=roots, extra_certificates=extra)
+    path: Path | None = None
     if isinstance(data, Path):
         if not policy.source_name:
             policy.source_name = data.name
-        data = read_bounded(data, policy.max_input_bytes)
+        if data.is_file():  # a pipe or device cannot be read twice: read whole
+            path = data
+            data = read_head(path, policy.max_input_bytes)
+        else:
+            data = read_bounded(data, policy.max_input_bytes)
     elif len(data) > policy.max_input_bytes:
         raise InputTooLarge(f"input larger than the limit of {policy.max_input_bytes} bytes")
     kind = detect(data)
     _load_algorithm_plugins()
     validator = validator_for(kind)
     try:
-        report = validator(data, policy)
+        if path is not None and kind in FILE_VALIDATORS:
+            report = FILE_VALIDATORS[kind](path, policy)
+        else:
+            if path is not None:
+                data = read_bounded(path, policy.max_input_bytes)
+            report = validator(data, policy)
     except (InputTooLarge, OSError):
         raise
     except RecursionError:

@@ -8,7 +8,7 @@ Parsing is lazy and tolerant: real-world signatures carry attributes asn1crypto 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,32 +35,56 @@ class SignedContent:
     Digests are computed once per algorithm, however many signers ask.
     """
 
-    def __init__(self, parts: Sequence[bytes | memoryview], name: str = "", path: Path | None = None) -> None:
+    def __init__(
+        self,
+        parts: Sequence[bytes | memoryview],
+        name: str = "",
+        path: Path | None = None,
+        ranges: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
         self.parts = list(parts)
         self.name = name
         #: when set, the content is this file (streamed, never held in memory whole for digests)
         self.path = path
+        #: with `path`: only these (offset, length) slices of the file, in order (an attached .p7m's
+        #: encapsulated content); None: the whole file
+        self.ranges = list(ranges) if ranges is not None else None
         self._digests: dict[str, bytes] = {}
 
     @classmethod
     def from_file(cls, path: Path, name: str = "") -> SignedContent:
         return cls([], name or path.name, path)
 
+    def _file_chunks(self) -> Iterator[bytes]:
+        if self.path is None:
+            return
+        with self.path.open("rb") as f:
+            if self.ranges is None:
+                while chunk := f.read(CHUNK):
+                    yield chunk
+                return
+            for offset, length in self.ranges:
+                f.seek(offset)
+                while length > 0:
+                    chunk = f.read(min(CHUNK, length))
+                    if not chunk:
+                        raise OSError(f"{self.path.name}: shorter than its encoding says")
+                    length -= len(chunk)
+                    yield chunk
+
     def digest(self, algo: algorithms.DigestAlgorithm) -> bytes:
         value = self._digests.get(algo.oid)
         if value is None:
             h = algo.factory()
-            if self.path is not None:
-                with self.path.open("rb") as f:
-                    while chunk := f.read(CHUNK):
-                        h.update(chunk)
+            for chunk in self._file_chunks():
+                h.update(chunk)
             for part in self.parts:
                 h.update(part)
             value = self._digests[algo.oid] = h.digest()
         return value
 
     def data(self) -> bytes:
-        head = self.path.read_bytes() if self.path is not None else b""
+        head = b"".join(self._file_chunks())
         return head + b"".join(bytes(p) for p in self.parts)
 
 
