@@ -40,6 +40,9 @@ class AckSender:
         self._count_error = count_error
 
     def send(self, ident: int) -> None:
+        """Send one acknowledgement. Its message is built once and stored before the first upload
+        (a retry re-sends the same bytes); the store's fsync happens between two transactions, not
+        while holding the database (on SQLite every other worker of the process would wait)."""
         with self.db.session() as s:
             row = self.leases.held(s, Acknowledgement, ident)
             if row is None or row.status not in ACK_WORK:
@@ -50,11 +53,21 @@ class AckSender:
             header = inbox.ack_header(
                 row, incoming, sys_id=sys_id, system=org.system_name, org_edrpou=org.edrpou, org_name=org.name
             )
-            if row.message_sha256 is None:
-                row.message_sha256 = self.blobs.put(inbox.build_ack_message(row, header))
-            row.status = "sending"
-            row.attempts += 1
-            channel_name, message_sha, session = incoming.channel, row.message_sha256, row.transport_session
+            channel_name, stored = incoming.channel, row.message_sha256
+            if stored:
+                session = _start(row)
+            else:
+                raw = inbox.build_ack_message(row, header)
+        if stored:
+            raw = self.blobs.get(stored)
+        else:
+            stored = self.blobs.put(raw)
+            with self.db.session() as s:
+                row = self.leases.held(s, Acknowledgement, ident)
+                if row is None or row.status not in ACK_WORK:
+                    return
+                row.message_sha256 = stored
+                session = _start(row)
         try:
             deliver(
                 self.channels,
@@ -62,7 +75,7 @@ class AckSender:
                 Acknowledgement,
                 ident,
                 channel_name,
-                self.blobs.get(message_sha),
+                raw,
                 header,
                 session,
             )
@@ -77,6 +90,13 @@ class AckSender:
                 .where(self.leases.mine(Acknowledgement, ident))
                 .values(status="sent", lease_owner=None, lease_until=None, last_error=None)
             )
+
+
+def _start(row: Acknowledgement) -> str | None:
+    """Record an upload attempt; the upload session recorded by an earlier one."""
+    row.status = "sending"
+    row.attempts += 1
+    return row.transport_session
 
 
 def _fail_ack(_s: Any, row: Acknowledgement, error: str) -> None:

@@ -103,10 +103,10 @@ def receive(
         return _receive_malformed(db, blobs, raw, exc, channel)
     if msg.header.msg_type == MsgType.NOTIFICATION:
         if msg.acknowledgement is not None:
-            if _acknowledges_anothers_letter(db, msg):
-                return _keep_notification(db, blobs, msg, channel)  # shown to operators; the letter stays
-            return _receive_ack(db, msg)
-        return _keep_notification(db, blobs, msg, channel)
+            applied = _receive_ack(db, msg)
+            if applied is not None:
+                return applied
+        return _keep_notification(db, blobs, msg, channel)  # an ack of another's letter: the letter stays
     fingerprint = _fingerprint(msg)
     with db.session() as s:
         seen = _seen(s, msg.header.msg_id, fingerprint)
@@ -128,19 +128,22 @@ def receive(
         return Received("document", row.msg_id, False, incoming_id=row.id, status=row.status)
 
 
-def _acknowledges_anothers_letter(db: Database, msg: Message) -> bool:
+def _acknowledges_anothers_letter(s: Session, msg: Message) -> bool:
     """An acknowledgement of one of our letters from a body that letter was not sent to."""
     assert msg.acknowledgement is not None
-    with db.session() as s:
-        key = msg_id_key(msg.acknowledgement.msg_id)
-        to = s.scalar(select(Outgoing.to_edrpou).where(Outgoing.msg_id == key))
+    key = msg_id_key(msg.acknowledgement.msg_id)
+    to = s.scalar(select(Outgoing.to_edrpou).where(Outgoing.msg_id == key))
     return to is not None and to.strip() != msg.header.from_org_id.strip()
 
 
-def _receive_ack(db: Database, msg: Message) -> Received:
+def _receive_ack(db: Database, msg: Message) -> Received | None:
+    """Apply an acknowledgement (one transaction); None when it acknowledges one of our letters
+    from a body the letter was not sent to (the caller keeps it as a notification)."""
     ack = msg.acknowledgement
     assert ack is not None
     with db.session() as s:
+        if _acknowledges_anothers_letter(s, msg):
+            return None
         result, letter, previous = apply_acknowledgement(
             s,
             ack_msg_id=msg.header.msg_id,
