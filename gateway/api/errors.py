@@ -28,6 +28,8 @@ _CODES = {
 
 #: seconds a client is asked to wait when the database cannot be reached
 DATABASE_RETRY_AFTER = 5
+#: what SQLAlchemy raises when the database cannot be reached or the pool is exhausted
+DATABASE_ERRORS = (OperationalError, PoolTimeoutError)
 #: a full storage folder or an exhausted quota
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
@@ -85,7 +87,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, "bad_request", str(exc))
 
     @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(PoolTimeoutError)  # the members of DATABASE_ERRORS
     async def _database_unavailable(req: Request, exc: Exception) -> JSONResponse:
         # connection refused or lost, pool exhausted: nothing was stored; the client tries again
         log.warning("database unavailable on %s %s: %s", req.method, req.url.path, type(exc).__name__)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.context import GatewayContext
-from gateway.api.errors import send_error
+from gateway.api.errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER, send_error
 from gateway.store.apikeys import authenticate
 
 OPEN_PATHS = frozenset({"/healthz", "/docs"})
@@ -80,7 +80,13 @@ class Gatekeeper:
                              headers=[_CHALLENGE], close=True)
             return
         ctx = getattr(scope["app"].state, "gateway", None)
-        if ctx is None or not await run_in_threadpool(_valid, ctx, key):
+        try:
+            valid = ctx is not None and await run_in_threadpool(_valid, ctx, key)
+        except DATABASE_ERRORS:  # the key cannot be checked now: the caller tries again, nothing lost
+            await send_error(send, 503, "database_unavailable",
+                             "the database is not reachable; try again later", headers=[(b"retry-after", str(DATABASE_RETRY_AFTER).encode())], close=True)
+            return
+        if not valid:
             await send_error(send, 401, "unauthorized", "invalid or revoked API key",
                              headers=[_CHALLENGE], close=True)
             return
