@@ -50,6 +50,9 @@ from gateway.signing.validation.verdict import Evidence, conclude
 log = logging.getLogger(__name__)
 
 OID_SIGNATURE_TS = "1.2.840.113549.1.9.16.2.14"
+OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+#: the format of an ETSI.CAdES.detached signature that misses a PAdES baseline requirement (as DSS names it)
+NOT_BASELINE = "PDF-NOT-ETSI"
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 READ_ERRORS = (misc.PdfError, *PARSE_ERRORS, AssertionError, EOFError, UnicodeError)
 
@@ -235,6 +238,11 @@ def _check_cms(
         for t in attribute_values(si["unsigned_attrs"], OID_SIGNATURE_TS)
     ]
     report.format = _level(sub_filter, evidence, dss)
+    if sub_filter == "/ETSI.CAdES.detached" and attribute_values(si["signed_attrs"], OID_SIGNING_TIME):
+        # EN 319 142-1 6.3: cardinality 0 in PAdES (the time is /M); DSS then finds no baseline level
+        report.format = NOT_BASELINE
+        report.warnings.append("the CMS carries a signing-time attribute, which PAdES baseline forbids "
+                               "(EN 319 142-1 6.3): not a PAdES baseline signature")
     if claimed_time is not None and check.claimed_signing_time is None:
         check.claimed_signing_time = claimed_time
     conclude(report, check, evidence, policy)
