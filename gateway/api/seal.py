@@ -75,8 +75,7 @@ class ActiveSeal:
 
     def current(self) -> Seal:
         with self.db.session() as s:
-            active = s.execute(select(SealKey.id).where(SealKey.active.is_(True))).scalar()
-            row = s.get(SealKey, active) if active is not None else None
+            row = s.scalars(select(SealKey).where(SealKey.active.is_(True)).limit(1)).first()
         if row is None:
             if self.fallback is None:
                 raise keyregistry.RegistryError("no seal: no active key in the registry and no [signing] key")
