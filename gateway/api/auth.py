@@ -13,9 +13,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.errors import ApiError
 from gateway.store.apikeys import ROLES, authenticate
+from gateway.store.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="an API key made with `gateway apikey create`")
 
@@ -37,18 +39,33 @@ class Caller:
         return self.role != "edms" or self.all_letters
 
 
-def require_api_key(
+#: request-state entry where the gatekeeper leaves (key, Caller) for the key it admitted
+CALLER_STATE = "gateway_api_caller"
+
+
+def lookup_caller(db: Database, key: str) -> Caller | None:
+    """The caller an API key stands for, or None for an unknown or revoked key (one query)."""
+    with db.session() as s:
+        row = authenticate(s, key)
+        return None if row is None else Caller(row.id, row.name, row.role, row.all_letters)
+
+
+async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
+    """The request's caller. A key the gatekeeper admitted in this same request is not looked up
+    again; otherwise the database decides (in a worker thread: the query blocks)."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiError(401, "unauthorized", "missing bearer API key (Authorization: Bearer <key>)", challenge)
-    ctx = request.app.state.gateway
-    with ctx.db.session() as s:
-        row = authenticate(s, credentials.credentials)
-        if row is None:
-            raise ApiError(401, "unauthorized", "invalid or revoked API key", challenge)
-        return Caller(row.id, row.name, row.role, row.all_letters)
+    key = credentials.credentials
+    admitted = request.scope.get("state", {}).get(CALLER_STATE)
+    if admitted is not None and admitted[0] == key:
+        return admitted[1]
+    caller = await run_in_threadpool(lookup_caller, request.app.state.gateway.db, key)
+    if caller is None:
+        raise ApiError(401, "unauthorized", "invalid or revoked API key", challenge)
+    return caller
 
 
 class RoleCheck:
@@ -61,7 +78,7 @@ class RoleCheck:
             raise ValueError(f"unknown roles {sorted(unknown)}")
         self.roles = frozenset(roles)
 
-    def __call__(self, caller: Annotated[Caller, Depends(require_api_key)]) -> Caller:
+    async def __call__(self, caller: Annotated[Caller, Depends(require_api_key)]) -> Caller:
         if caller.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise ApiError(403, "forbidden", f"an API key with the role {caller.role!r} may not do this "

@@ -15,7 +15,8 @@ Which paths it guards:
 - everything else (the REST API, /metrics, /openapi.json, unknown paths) needs a valid key.
 
 The endpoint's own `require_api_key` dependency still runs (and decides roles); this is the gate,
-not the only check.
+not the only check. The caller the gate found is handed on in the request's state (`CALLER_STATE`,
+with the key it was found for), so that the dependency does not look the same key up a second time.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.api.auth import CALLER_STATE, Caller, lookup_caller
 from gateway.api.context import GatewayContext
 from gateway.api.errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER, send_error
-from gateway.store.apikeys import authenticate
 
 OPEN_PATHS = frozenset({"/healthz", "/docs"})
 OPEN_PREFIXES = ("/docs/assets/",)
@@ -79,23 +80,21 @@ class Gatekeeper:
                              "missing bearer API key (Authorization: Bearer <key>)",
                              headers=[_CHALLENGE], close=True)
             return
-        ctx = getattr(scope["app"].state, "gateway", None)
+        ctx: GatewayContext | None = getattr(scope["app"].state, "gateway", None)
         try:
-            valid = ctx is not None and await run_in_threadpool(_valid, ctx, key)
+            caller: Caller | None = await run_in_threadpool(lookup_caller, ctx.db, key) if ctx else None
         except DATABASE_ERRORS:  # the key cannot be checked now: the caller tries again, nothing lost
             await send_error(send, 503, "database_unavailable",
-                             "the database is not reachable; try again later", headers=[(b"retry-after", str(DATABASE_RETRY_AFTER).encode())], close=True)
+                             "the database is not reachable; try again later",
+                             headers=[(b"retry-after", str(DATABASE_RETRY_AFTER).encode())], close=True)
             return
-        if not valid:
+        if caller is None:
             await send_error(send, 401, "unauthorized", "invalid or revoked API key",
                              headers=[_CHALLENGE], close=True)
             return
+        # a new dict: the server's per-request state may be shared with the lifespan's
+        scope["state"] = {**scope.get("state", {}), CALLER_STATE: (key, caller)}
         await self.app(scope, receive, send)
-
-
-def _valid(ctx: GatewayContext, key: str) -> bool:
-    with ctx.db.session() as s:
-        return authenticate(s, key) is not None
 
 
 def _has_dot_segments(path: str) -> bool:

@@ -46,6 +46,10 @@ class Seal:
             log.warning("%s; sealing anyway ([signing] allow_expired)", problem)
         return cls(key, level, cfg.signing.tsa_url)
 
+    def current(self) -> Seal:
+        """This seal (the interface of `ActiveSeal.current`)."""
+        return self
+
     @property
     def certificate_der(self) -> bytes:
         return self.key.certificate.dump()
@@ -71,8 +75,7 @@ class ActiveSeal:
 
     def current(self) -> Seal:
         with self.db.session() as s:
-            active = s.execute(select(SealKey.id).where(SealKey.active.is_(True))).scalar()
-            row = s.get(SealKey, active) if active is not None else None
+            row = s.scalars(select(SealKey).where(SealKey.active.is_(True)).limit(1)).first()
         if row is None:
             if self.fallback is None:
                 raise keyregistry.RegistryError("no seal: no active key in the registry and no [signing] key")

@@ -70,10 +70,11 @@ def post_signature(
         out = folder / "out"
         out.mkdir()
         try:
-            written = sign_files(format, ctx.seal.key, inputs, req, output=out)
+            seal = ctx.seal.current()  # one look at the keys registry for the whole request
+            written = sign_files(format, seal.key, inputs, req, output=out)
         except GatewayError as exc:
             raise ApiError(422, "signing_failed", str(exc)) from None
-        record_seal_use(ctx, caller, inputs, format, req.level)
+        record_seal_use(ctx, caller, inputs, format, req.level, seal)
         if len(written) == 1:
             path = written[0]
             return Response(
@@ -93,11 +94,11 @@ def post_signature(
 
 
 
-def record_seal_use(ctx: Any, caller: Caller, inputs: list[Path], fmt: str, level: str) -> None:
-    """One audit entry per use of the seal: who, when, which documents (SHA-256), which format."""
+def record_seal_use(ctx: Any, caller: Caller, inputs: list[Path], fmt: str, level: str, seal: Any) -> None:
+    """One audit entry per use of the seal: who, when, which documents (SHA-256), which format, and
+    the certificate of `seal`, the seal that signed them."""
     documents = [{"name": p.name, "sha256": _sha256(p)} for p in inputs]
-    # read before the transaction: the seal checks the keys registry in a session of its own
-    certificate = hashlib.sha256(ctx.seal.certificate_der).hexdigest()
+    certificate = hashlib.sha256(seal.certificate_der).hexdigest()
     with ctx.db.session() as s:
         audit(s, caller.actor, "seal.use", "api:/api/v1/signatures",
               {"format": fmt, "level": level, "documents": documents, "certificate_sha256": certificate})

@@ -74,6 +74,9 @@ class CadesOptions:
     tsa_url: str | None = None
     digest_algorithm: str | None = None
     trust_roots: Sequence[x509.Certificate] = ()
+    #: False for the CMS inside a PAdES signature: EN 319 142-1 forbids the signing-time attribute
+    #: there (the time is the signature dictionary's /M)
+    signing_time: bool = True
 
     def __post_init__(self) -> None:
         self.level = check_cades_level(self.level)
@@ -197,19 +200,22 @@ def _template(key: SigningKey, digest: str) -> _Template:
 
 
 def cades_bb_der(key: SigningKey, data_digest: bytes, digest: str,
-                 signing_time: datetime | None = None) -> bytes:
-    """DER of a detached CAdES-B-B ContentInfo: content-type, signing-time, message-digest and
-    signing-certificate-v2 signed attributes, the signer's certificate and chain embedded."""
+                 signing_time: datetime | None = None, *, with_signing_time: bool = True) -> bytes:
+    """DER of a detached CAdES-B-B ContentInfo: content-type, signing-time (unless
+    `with_signing_time` is False, as PAdES requires), message-digest and signing-certificate-v2
+    signed attributes, the signer's certificate and chain embedded."""
     digest = check_digest_allowed(digest)
     tpl = _template(key, digest)
-    when = (signing_time or datetime.now(UTC)).astimezone(UTC)
-    time_der = core.UTCTime(when).dump() if 1950 <= when.year < 2050 else core.GeneralizedTime(when).dump()
     attrs = [
         _ATTR_CONTENT_TYPE,
-        _attr(_OID_SIGNING_TIME, time_der),
         _attr(_OID_MESSAGE_DIGEST, core.OctetString(data_digest).dump()),
         tpl.signing_cert_attr,
     ]
+    if with_signing_time:
+        when = (signing_time or datetime.now(UTC)).astimezone(UTC)
+        utc = 1950 <= when.year < 2050
+        time_der = core.UTCTime(when).dump() if utc else core.GeneralizedTime(when).dump()
+        attrs.append(_attr(_OID_SIGNING_TIME, time_der))
     signed_attrs = _set_of(attrs)
     signature = key.sign_raw(signed_attrs, digest)
     signer_info = _der_seq(tpl.signer_head, b"\xa0" + signed_attrs[1:], tpl.signature_algorithm,
@@ -245,7 +251,7 @@ async def async_cades_signature(key: SigningKey, data_digest: bytes, options: Ca
     algorithm, which is the signature's digest algorithm: it defaults to `data_digest`.
     """
     digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
-    ci = cms.ContentInfo.load(cades_bb_der(key, data_digest, digest))
+    ci = cms.ContentInfo.load(cades_bb_der(key, data_digest, digest, with_signing_time=options.signing_time))
     if options.level != "B-B":
         await _add_signature_timestamp(ci, digest, options)
     if options.level in ("B-LT", "B-LTA"):
@@ -261,7 +267,8 @@ def cades_signature(key: SigningKey, data_digest: bytes, options: CadesOptions) 
     """Synchronous `async_cades_signature`."""
     if options.level == "B-B":  # no I/O: no event loop needed
         digest = check_digest_allowed(options.digest_algorithm or key.default_digest)
-        return cms.ContentInfo.load(cades_bb_der(key, data_digest, digest))
+        return cms.ContentInfo.load(cades_bb_der(key, data_digest, digest,
+                                                 with_signing_time=options.signing_time))
     return run_sync(async_cades_signature(key, data_digest, options))
 
 

@@ -143,7 +143,8 @@ async def _async_sign_national(key: SigningKey, writer, field_name: str, *, leve
     with output.getbuffer() as view:
         h.update(view[:prepared.reserved_region_start])
         h.update(view[prepared.reserved_region_end:])
-    options = CadesOptions(level="B-B" if level == "B-B" else "B-T", tsa_url=tsa_url, digest_algorithm=digest)
+    options = CadesOptions(level="B-B" if level == "B-B" else "B-T", tsa_url=tsa_url, digest_algorithm=digest,
+                           signing_time=False)
     signature = await async_cades_signature(key, h.digest(), options)
     prepared.fill_with_cms(output, signature)
     if level in ("B-LT", "B-LTA"):

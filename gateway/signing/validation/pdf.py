@@ -50,6 +50,8 @@ from gateway.signing.validation.verdict import Evidence, conclude
 log = logging.getLogger(__name__)
 
 OID_SIGNATURE_TS = "1.2.840.113549.1.9.16.2.14"
+OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+OID_SIGNATURE_POLICY_ID = "1.2.840.113549.1.9.16.2.15"
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 READ_ERRORS = (misc.PdfError, *PARSE_ERRORS, AssertionError, EOFError, UnicodeError)
 
@@ -190,7 +192,7 @@ def _validate_signature(
         report.fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, problem)
     claimed = sig.self_reported_timestamp
     _check_cms(report, sig.signed_data, content, _sub_filter(sig), policy, dss, dss_certs(sig), archive,
-               claimed)
+               claimed, has_reason=_has_reason(sig))
     if sig.sig_object_type == "/Sig" and content is not None:
         _note_coverage(report, sig, located.name, data)
 
@@ -205,8 +207,11 @@ def _check_cms(
     more_certs: list[x509.Certificate],
     archive: list[TimestampCheck],
     claimed_time: datetime | None = None,
+    *,
+    has_reason: bool = False,
 ) -> None:
-    """The CMS check of one PDF signature over its byte range `content` (None: unusable)."""
+    """The CMS check of one PDF signature over its byte range `content` (None: unusable);
+    `has_reason`: the signature dictionary has a /Reason (which rules out PAdES-EPES)."""
     si = signed_data["signer_infos"][0]
     certs = embedded_certificates(signed_data)
     econtent_type = signed_data["encap_content_info"]["content_type"].dotted
@@ -235,6 +240,12 @@ def _check_cms(
         for t in attribute_values(si["unsigned_attrs"], OID_SIGNATURE_TS)
     ]
     report.format = _level(sub_filter, evidence, dss)
+    if sub_filter == "/ETSI.CAdES.detached" and attribute_values(si["signed_attrs"], OID_SIGNING_TIME):
+        # EN 319 142-1 6.3: cardinality 0 in PAdES (the time is /M); DSS then names the level by
+        # the older PAdES profiles (BES, EPES, LTV) instead of a baseline level
+        report.format = _extended_level(si["signed_attrs"], evidence, dss, has_reason)
+        report.warnings.append("the CMS carries a signing-time attribute, which PAdES baseline forbids "
+                               "(EN 319 142-1 6.3): not a PAdES baseline signature")
     if claimed_time is not None and check.claimed_signing_time is None:
         check.claimed_signing_time = claimed_time
     conclude(report, check, evidence, policy)
@@ -325,6 +336,25 @@ def _document_timestamp(
         check.errors.append(f"document timestamp: {problem}")
         return check
     return validate_timestamp_token(token, content, policy, kind="archive", extra_revocation=dss)
+
+
+def _extended_level(signed_attrs: cms.CMSAttributes, evidence: Evidence, dss: RevocationData,
+                    has_reason: bool) -> str:
+    """The PAdES profile (ETSI TS 102 778-4/-3 levels, as DSS names them) of a signature that misses
+    a baseline requirement: LTV with validation data and a document time stamp, else EPES with a
+    signature policy and no /Reason, else BES."""
+    if evidence.archive_timestamps and (dss.crls or dss.ocsps):
+        return "PAdES-LTV"
+    if attribute_values(signed_attrs, OID_SIGNATURE_POLICY_ID) and not has_reason:
+        return "PAdES-EPES"
+    return "PAdES-BES"
+
+
+def _has_reason(sig: EmbeddedPdfSignature) -> bool:
+    try:
+        return bool(sig.sig_object.get("/Reason"))
+    except READ_ERRORS:
+        return False
 
 
 def _level(sub_filter: str, evidence: Evidence, dss: RevocationData) -> str:
