@@ -128,7 +128,9 @@ def test_three_instances_on_postgresql_killed_at_random_lose_and_duplicate_nothi
             dep = council if letter in out else other
             view = dep.request("GET", f"/api/v1/outgoing/{letter['id']}").json()
             assert sorted(x["type"] for x in view["acknowledgements"]) == ["accepted", "delivered"]
-            assert [h["status"] for h in view["history"]].count("sent") == 1
+            # "sent" at most once: when the recipient's "delivered" arrives (through the instance that
+            # polls) before the sending instance recorded its upload, the letter goes on from "sending"
+            assert [h["status"] for h in view["history"]].count("sent") <= 1
 
         # the instance killed for good may have been the poller: a live one has taken over (or
         # does so once its lease expires); exactly one of the two polls

@@ -125,6 +125,7 @@ ERROR_SCHEMA = {
 COMMON_ERRORS = {
     "400": "malformed request (e.g. '.' or '..' path segments, input the gateway cannot use)",
     "401": "missing, invalid or revoked API key",
+    "403": "the API key's role may not do this (e.g. an edms key re-queueing or administering)",
     "422": "the request does not fit this operation (parameters, body, metadata)",
     "503": "a service the operation needs is unavailable (the database, the seal)",
 }
