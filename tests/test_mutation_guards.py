@@ -160,6 +160,51 @@ def test_timestamp_token_with_a_broken_signature_is_refused(dev_pki):
         check_timestamp_token(forged, digest, "sha256")
 
 
+def _resigned_token(token: cms.ContentInfo, dev_pki, *,
+                    imprint_algorithm: str | None = None) -> cms.ContentInfo:
+    """The token re-signed by the seal (a certificate without the time-stamping usage), optionally
+    claiming another hash algorithm for the imprint: a well-formed token from the wrong signer."""
+    private_key, cert, _ = pkcs12.load_key_and_certificates(dev_pki.seal_p12.read_bytes(), dev_pki.password())
+    sd = token["content"]
+    tst = sd["encap_content_info"]["content"].parsed
+    if imprint_algorithm:
+        tst["message_imprint"]["hash_algorithm"] = algos.DigestAlgorithm({"algorithm": imprint_algorithm})
+    content = tst.dump(force=True)
+    sd["encap_content_info"]["content"] = core.ParsableOctetString(content)
+    seal = asn1_cert(dev_pki.seal_cert)
+    si = sd["signer_infos"][0]
+    si["sid"] = cms.SignerIdentifier({"issuer_and_serial_number": {
+        "issuer": seal.issuer, "serial_number": seal.serial_number}})
+    attrs = [a for a in si["signed_attrs"] if a["type"].native != "message_digest"]
+    attrs.append(cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}))
+    si["signed_attrs"] = cms.CMSAttributes(attrs)
+    si["digest_algorithm"] = algos.DigestAlgorithm({"algorithm": "sha256"})
+    si["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
+    to_sign = b"\x31" + si["signed_attrs"].dump(force=True)[1:]
+    si["signature"] = core.OctetString(private_key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256()))
+    sd["certificates"] = cms.CertificateSet([cms.CertificateChoices({"certificate": seal})])
+    return cms.ContentInfo.load(token.dump(force=True))
+
+
+def test_timestamp_token_refusals(dev_pki):
+    """What a TSA may answer and the gateway must refuse: not a SignedData, two signers, a signer
+    without the time-stamping usage, an imprint under another hash algorithm."""
+    digest = hashlib.sha256(BODY).digest()
+    token = _fresh_token(dev_pki, digest)
+    not_signed = cms.ContentInfo({"content_type": "data", "content": b"no token"})
+    with pytest.raises(SigningError, match="something other than a SignedData"):
+        check_timestamp_token(not_signed, digest, "sha256")
+    two = cms.ContentInfo.load(token.dump())
+    two["content"]["signer_infos"] = cms.SignerInfos([two["content"]["signer_infos"][0]] * 2)
+    with pytest.raises(SigningError, match="exactly one signer"):
+        check_timestamp_token(cms.ContentInfo.load(two.dump(force=True)), digest, "sha256")
+    with pytest.raises(SigningError, match="not meant for time stamping"):
+        check_timestamp_token(_resigned_token(cms.ContentInfo.load(token.dump()), dev_pki), digest, "sha256")
+    other_hash = _resigned_token(cms.ContentInfo.load(token.dump()), dev_pki, imprint_algorithm="sha512")
+    with pytest.raises(SigningError, match="different digest"):
+        check_timestamp_token(other_hash, digest, "sha256")
+
+
 # Real registry codes in the 30,000,000-60,000,000 band, where the weights are 7,1,2,3,4,5,6:
 # ТОВ «Нова Пошта» and ТОВ «Розетка.УА» (public registry entries), and one code from either side.
 @pytest.mark.parametrize("code", ["31316718", "37193071", "14360570", "04056612"])
