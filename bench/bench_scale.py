@@ -47,8 +47,8 @@ HUB = """
 import sys, uvicorn
 from pathlib import Path
 from gateway.soap.sev_hub import SevHub, create_app
-uvicorn.run(create_app(SevHub(Path(sys.argv[1]), open_registration=True)), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", lifespan="off")
+hub = SevHub(Path(sys.argv[1]), open_registration=True)  # the gateways register by calling
+uvicorn.run(create_app(hub), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", lifespan="off")
 """
 
 
